@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import api
+
+app_name = "api-accounts"
+
+urlpatterns = [
+    path("me/", api.MeView.as_view(), name="me"),
+    path("auth/token/", api.TokenView.as_view(), name="token"),
+]

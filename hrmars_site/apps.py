@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class HrmarsSiteConfig(AppConfig):
+    name = "hrmars_site"
+    verbose_name = "HR-MARS site"

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Bring HR-MARS up on the embedded default: SpatiaLite database, Celery worker on
+# kombu's filesystem transport, file cache; everything under HRMARS_DATA_DIR
+# (default ./data). Installs what it needs on Debian 12 (run as root the first
+# time), then serves the site with gunicorn and prints its URL. Ctrl-C stops it.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ensure_base_packages
+ensure_venv "$ROOT/requirements.txt"
+
+export HRMARS_DATA_DIR="${HRMARS_DATA_DIR:-$ROOT/data}"
+mkdir -p "$HRMARS_DATA_DIR/logs"
+if [ -z "${SECRET_KEY:-}" ]; then
+  key_file="$HRMARS_DATA_DIR/secret_key"
+  [ -s "$key_file" ] || (umask 077; "$PY" -c 'import secrets; print(secrets.token_urlsafe(50))' > "$key_file")
+  SECRET_KEY="$(cat "$key_file")"; export SECRET_KEY
+fi
+HOST="${HRMARS_HOST:-127.0.0.1}"
+PORT="${HRMARS_PORT:-8000}"
+export DEBUG="${DEBUG:-0}"
+export HRMARS_HTTPS="${HRMARS_HTTPS:-0}"   # plain HTTP on this machine; see README for production
+export ALLOWED_HOSTS="${ALLOWED_HOSTS:-localhost,127.0.0.1,[::1],$HOST}"
+
+cd "$ROOT"
+log "preparing the database and static files in $HRMARS_DATA_DIR"
+"$PY" manage.py migrate --noinput -v 0
+"$PY" manage.py collectstatic --noinput -v 0
+"$PY" manage.py ensure_admin
+
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[@]}" 2>/dev/null
+  wait 2>/dev/null
+}
+trap cleanup EXIT
+trap 'exit 0' INT TERM
+
+"$VENV/bin/celery" -A hrmars_site worker --loglevel INFO --concurrency "${HRMARS_WORKER_CONCURRENCY:-1}" \
+  --hostname "hrmars@%h" --logfile "$HRMARS_DATA_DIR/logs/worker.log" &
+pids+=($!)
+"$VENV/bin/gunicorn" hrmars_site.wsgi --bind "$HOST:$PORT" --workers "${HRMARS_WEB_WORKERS:-2}" --threads 4 \
+  --graceful-timeout 10 --access-logfile - --error-logfile - --log-level warning &
+pids+=($!)
+
+url="http://$HOST:$PORT/"
+[ "$HOST" = 0.0.0.0 ] && url="http://127.0.0.1:$PORT/"
+for _ in $(seq 120); do
+  curl -fsS -o /dev/null "${url}health/" 2>/dev/null && break
+  kill -0 "${pids[@]}" 2>/dev/null || die "the web server or the worker stopped; see the output above and $HRMARS_DATA_DIR/logs/"
+  sleep 0.5
+done
+curl -fsS -o /dev/null "${url}health/" || die "the site did not answer on ${url}health/"
+log "admin login: see $HRMARS_DATA_DIR/admin-password.txt ; worker log: $HRMARS_DATA_DIR/logs/worker.log"
+echo "HR-MARS is up at $url  (Ctrl-C to stop)"
+wait -n "${pids[@]}"
+die "a process of the site stopped; see the output above and $HRMARS_DATA_DIR/logs/"

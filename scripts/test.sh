@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Run the whole HR-MARS test suite against real services: PostGIS, Redis (as
+# Celery broker and cache), a real Celery worker and a real headless Chromium.
+# Installs and starts them on Debian 12 when missing (run as root the first
+# time). Extra arguments go to pytest, e.g. scripts/test.sh -k feedback -x.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ensure_base_packages
+ensure_venv "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt"
+ensure_chromium
+if [ -z "${DATABASE_URL:-}" ]; then
+  ensure_postgis
+  export DATABASE_URL="postgis://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB"
+fi
+if [ -z "${CELERY_BROKER_URL:-}" ]; then
+  ensure_redis
+  export CELERY_BROKER_URL="redis://127.0.0.1:6379/15"
+fi
+export CACHE_URL="${CACHE_URL:-redis://127.0.0.1:6379/14}"
+export HRMARS_CHROMIUM="${HRMARS_CHROMIUM:-/usr/bin/chromium}"
+export HRMARS_TEST_STRICT=1        # missing services or browser fail the run instead of skipping
+export DEBUG=0 HRMARS_HTTPS=0 HRMARS_STATIC_MANIFEST=0   # tests/test_run_script.py covers the manifest path
+export SECRET_KEY="test-only-secret-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export ALLOWED_HOSTS="localhost,127.0.0.1,testserver"
+HRMARS_DATA_DIR="$(mktemp -d /tmp/hrmars-test.XXXXXX)"; export HRMARS_DATA_DIR
+trap 'rm -rf "$HRMARS_DATA_DIR"' EXIT
+mkdir -p "$HRMARS_DATA_DIR/static"
+
+cd "$ROOT"
+set +e
+"$PY" -m pytest "$@"
+status=$?
+[ $status -eq 5 ] && { echo "pytest collected no tests" >&2; status=1; }
+exit $status

@@ -1,0 +1,80 @@
+"""The README's run command brings the embedded site up: SpatiaLite, filesystem broker, worker, gunicorn."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from tests.conftest import ROOT, free_port, wait_for
+
+# Variables that point the test suite at PostGIS/Redis; the embedded site must not see them.
+TEST_ONLY = ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "SECRET_KEY", "HRMARS_DATA_DIR", "DEBUG",
+             "HRMARS_HTTPS", "HRMARS_STATIC_MANIFEST", "ALLOWED_HOSTS", "CELERY_QUEUE", "DJANGO_SETTINGS_MODULE",
+             "DJANGO_ALLOW_ASYNC_UNSAFE")
+
+
+@pytest.fixture
+def embedded_site(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in TEST_ONLY}
+    env.update(HRMARS_DATA_DIR=str(tmp_path / "data"), HRMARS_PORT=str(free_port()), HRMARS_WEB_WORKERS="1")
+    log = open(tmp_path / "run.log", "w+")
+    proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "run.sh")], env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+    def url():
+        log.seek(0)
+        text = log.read()
+        assert proc.poll() is None, f"run.sh exited with {proc.returncode}:\n{text}"
+        found = re.search(r"HR-MARS is up at (http://\S+)", text)
+        return found.group(1) if found else None
+
+    try:
+        yield wait_for(url, timeout=240, message="run.sh to print the URL"), env, proc, log
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.mark.slow
+def test_run_command_serves_the_site_with_a_worker(embedded_site):
+    url, env, proc, log = embedded_site
+    home = requests.get(url, timeout=10)
+    assert home.status_code == 200 and "HR-MARS" in home.text
+    assert home.headers["X-Frame-Options"] == "DENY"
+
+    css = re.search(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', home.text)
+    assert css, "static files are not hashed by the manifest storage"
+    assert requests.get(url.rstrip("/") + css.group(1), timeout=10).status_code == 200
+
+    health = requests.get(url + "health/", timeout=10).json()
+    assert health == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+
+    # A task goes through the filesystem broker to the worker run.sh started, on SpatiaLite.
+    sender = subprocess.run(
+        [sys.executable, "-c",
+         "import json; from hrmars_site.tasks import ping; print(json.dumps(ping.delay().get(timeout=90)))"],
+        cwd=ROOT, env={**env, "SECRET_KEY": "x" * 50}, capture_output=True, text=True, timeout=120,
+    )
+    assert sender.returncode == 0, sender.stderr
+    result = json.loads(sender.stdout.strip().splitlines()[-1])
+    assert result["pong"] and result["database"] and result["vendor"] == "sqlite"
+
+    data_dir = env["HRMARS_DATA_DIR"]
+    assert os.path.exists(os.path.join(data_dir, "hrmars.sqlite3"))
+    assert os.stat(os.path.join(data_dir, "admin-password.txt")).st_mode & 0o777 == 0o600
+
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=30) == 0
+    time.sleep(0.5)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(url, timeout=3)

@@ -1,0 +1,91 @@
+"""Settings come from the environment; production settings pass `check --deploy`."""
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from hrmars_site import env
+from tests.conftest import ROOT
+
+PRODUCTION_ENV = {
+    "DEBUG": "0",
+    "SECRET_KEY": "a-production-secret-key-that-is-long-and-random-enough-7Hq2vXbN9pLr4TzW",
+    "ALLOWED_HOSTS": "hrmars.example.org",
+    "DATABASE_URL": "postgis://hrmars:hrmars@127.0.0.1:5432/hrmars",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "CACHE_URL": "redis://127.0.0.1:6379/1",
+}
+CLEARED = ("HRMARS_HTTPS", "HRMARS_STATIC_MANIFEST", "HRMARS_DATA_DIR", "DJANGO_ALLOW_ASYNC_UNSAFE")
+
+
+def manage(args, extra_env, tmp_path):
+    environ = {k: v for k, v in os.environ.items() if k not in CLEARED and k not in PRODUCTION_ENV}
+    environ.update(extra_env)
+    environ["HRMARS_DATA_DIR"] = str(tmp_path)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=environ, capture_output=True, text=True)
+
+
+def test_check_deploy_passes_with_production_settings(tmp_path):
+    result = manage(["check", "--deploy", "--fail-level", "WARNING"], PRODUCTION_ENV, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_check_deploy_fails_when_https_hardening_is_off(tmp_path):
+    # The check is able to fail: without HTTPS hardening Django warns.
+    result = manage(["check", "--deploy", "--fail-level", "WARNING"], {**PRODUCTION_ENV, "HRMARS_HTTPS": "0"}, tmp_path)
+    assert result.returncode != 0
+    assert "security.W004" in result.stderr + result.stdout
+
+
+def test_missing_secret_key_is_a_clear_error(tmp_path):
+    environ = {k: v for k, v in PRODUCTION_ENV.items() if k != "SECRET_KEY"}
+    result = manage(["check"], environ, tmp_path)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_non_spatial_database_url_is_rejected(tmp_path):
+    result = manage(["check"], {**PRODUCTION_ENV, "DATABASE_URL": "postgres://u:p@localhost/db"}, tmp_path)
+    assert result.returncode != 0
+    assert "postgis:// or spatialite://" in result.stderr
+
+
+def test_geodjango_uses_a_gdal_that_blocks_file_and_network_access():
+    from django.contrib.gis.gdal import GDAL_VERSION
+
+    assert GDAL_VERSION >= (3, 9)
+
+
+@pytest.mark.parametrize("raw,expected", [("1", True), ("yes", True), ("off", False), ("", False)])
+def test_env_bool(monkeypatch, raw, expected):
+    monkeypatch.setenv("X_FLAG", raw)
+    assert env.env_bool("X_FLAG", not expected) is expected
+
+
+def test_env_bool_rejects_nonsense(monkeypatch):
+    monkeypatch.setenv("X_FLAG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="X_FLAG='maybe' is not a boolean"):
+        env.env_bool("X_FLAG", False)
+
+
+def test_env_list_and_int(monkeypatch):
+    monkeypatch.setenv("X_LIST", " a.org, b.org ,,")
+    monkeypatch.setenv("X_INT", "12")
+    assert env.env_list("X_LIST", []) == ["a.org", "b.org"]
+    assert env.env_int("X_INT", 0) == 12
+    monkeypatch.setenv("X_INT", "twelve")
+    with pytest.raises(ImproperlyConfigured):
+        env.env_int("X_INT", 0)
+
+
+def test_cache_urls():
+    assert env.cache_from_url("redis://h:6379/2")["BACKEND"].endswith("RedisCache")
+    assert env.cache_from_url("file:///tmp/c") == {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": "/tmp/c",
+    }
+    with pytest.raises(ImproperlyConfigured, match="scheme must be"):
+        env.cache_from_url("memcache://x")
