@@ -1,0 +1,136 @@
+"""Segmentation scores from a streaming confusion matrix.
+
+Per class: IoU = TP/(TP+FP+FN), F1 = Dice = 2TP/(2TP+FP+FN), precision, recall.
+Means are over the classes present in the reference (support > 0). Overall
+accuracy = trace/total; average accuracy = mean per-class recall (DFC2020's score).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class ConfusionMatrix:
+    """Counts (reference, prediction) pairs; pixels whose reference is `ignore` are skipped."""
+
+    def __init__(self, n_classes: int, ignore: int | None = 255):
+        self.n = n_classes
+        self.ignore = ignore
+        self.matrix = np.zeros((n_classes, n_classes), dtype=np.int64)  # rows: reference, cols: prediction
+
+    def update(self, reference: np.ndarray, prediction: np.ndarray) -> "ConfusionMatrix":
+        ref = np.asarray(reference).ravel().astype(np.int64)
+        pred = np.asarray(prediction).ravel().astype(np.int64)
+        if ref.shape != pred.shape:
+            raise ValueError(f"reference and prediction differ in size: {ref.size} vs {pred.size}")
+        keep = (ref >= 0) & (ref < self.n)
+        if self.ignore is not None:
+            keep &= ref != self.ignore
+        ref, pred = ref[keep], pred[keep]
+        if pred.size and (pred.min() < 0 or pred.max() >= self.n):
+            raise ValueError(f"prediction holds a class outside 0..{self.n - 1}")
+        self.matrix += np.bincount(ref * self.n + pred, minlength=self.n * self.n).reshape(self.n, self.n)
+        return self
+
+    def merge(self, other: "ConfusionMatrix") -> "ConfusionMatrix":
+        self.matrix += other.matrix
+        return self
+
+    def scores(self) -> "Scores":
+        m = self.matrix.astype(np.float64)
+        tp = np.diag(m)
+        support = m.sum(axis=1)
+        predicted = m.sum(axis=0)
+        fp, fn = predicted - tp, support - tp
+        with np.errstate(divide="ignore", invalid="ignore"):
+            iou = np.where(tp + fp + fn > 0, tp / (tp + fp + fn), np.nan)
+            f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan)
+            precision = np.where(predicted > 0, tp / predicted, np.nan)
+            recall = np.where(support > 0, tp / support, np.nan)
+        present = support > 0
+        total = m.sum()
+        return Scores(
+            iou=iou, f1=f1, precision=precision, recall=recall, support=support.astype(np.int64),
+            overall_accuracy=float(tp.sum() / total) if total else float("nan"),
+            average_accuracy=float(np.nanmean(recall[present])) if present.any() else float("nan"),
+            mean_iou=float(np.nanmean(np.where(present, np.nan_to_num(iou), np.nan))) if present.any() else float("nan"),
+            mean_f1=float(np.nanmean(np.where(present, np.nan_to_num(f1), np.nan))) if present.any() else float("nan"),
+        )
+
+
+@dataclass
+class Scores:
+    iou: np.ndarray
+    f1: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    support: np.ndarray
+    overall_accuracy: float
+    average_accuracy: float
+    mean_iou: float
+    mean_f1: float
+
+    def summary(self) -> dict[str, float]:
+        return {"mIoU": self.mean_iou, "mF1": self.mean_f1, "OA": self.overall_accuracy, "AA": self.average_accuracy}
+
+    def per_class_rows(self, names: Sequence[str]) -> list[dict]:
+        return [
+            {"class": name, "support": int(self.support[i]), "IoU": self.iou[i], "F1": self.f1[i],
+             "precision": self.precision[i], "recall": self.recall[i]}
+            for i, name in enumerate(names)
+        ]
+
+    def to_markdown(self, names: Sequence[str]) -> str:
+        lines = ["| class | pixels | IoU % | F1 % | precision % | recall % |", "|---|---:|---:|---:|---:|---:|"]
+        for row in self.per_class_rows(names):
+            lines.append(f"| {row['class']} | {row['support']} | {_pct(row['IoU'])} | {_pct(row['F1'])} | "
+                         f"{_pct(row['precision'])} | {_pct(row['recall'])} |")
+        lines.append(f"| **mean (present classes)** | {int(self.support.sum())} | {_pct(self.mean_iou)} | "
+                     f"{_pct(self.mean_f1)} | | AA {_pct(self.average_accuracy)} |")
+        lines.append("")
+        lines.append(f"Overall accuracy {_pct(self.overall_accuracy)} %, average accuracy {_pct(self.average_accuracy)} %.")
+        return "\n".join(lines) + "\n"
+
+    def to_csv(self, names: Sequence[str]) -> str:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=["class", "support", "IoU", "F1", "precision", "recall"])
+        writer.writeheader()
+        for row in self.per_class_rows(names):
+            writer.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in row.items()})
+        for key, value in self.summary().items():
+            writer.writerow({"class": key, "IoU": f"{value:.6f}"})
+        return out.getvalue()
+
+
+def _pct(value: float) -> str:
+    return "–" if value is None or np.isnan(value) else f"{100 * value:.2f}"
+
+
+def plot_confusion(matrix: np.ndarray, names: Sequence[str], path, title: str = "Confusion matrix") -> None:
+    """Row-normalised confusion matrix as a PNG (rows: reference, columns: prediction)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = matrix.sum(axis=1, keepdims=True)
+    norm = np.divide(matrix, rows, out=np.zeros(matrix.shape, dtype=float), where=rows > 0)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * len(names), 0.8 + 0.8 * len(names)), dpi=100)
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("prediction")
+    ax.set_ylabel("reference")
+    ax.set_title(title)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            if matrix[i, j]:
+                ax.text(j, i, f"{100 * norm[i, j]:.0f}", ha="center", va="center",
+                        color="white" if norm[i, j] > 0.5 else "black", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,149 @@
+"""The model folder format.
+
+One folder per trained model:
+    model.json       the model card: method, classes, bands, normalisation, input size,
+                     training data, metrics, library versions, files
+    model.keras      Keras weights and architecture (U-Net family), loaded with safe_mode=True
+    vocabulary.npy + forest.skops   bag of colours (NumPy without pickle; skops, pickle-free,
+                     loading only the scikit-learn types a random forest is made of)
+Loading never executes code from the folder.
+"""
+from __future__ import annotations
+
+import json
+import platform
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .bands import Normalisation
+from .classes import DFC_COLOURS, DFC_NAMES, MODEL_CLASSES
+
+CARD = "model.json"
+FORMAT_VERSION = 1
+KERAS_METHODS = {"unet", "lsr", "cgan", "pix2pix"}
+METHODS = KERAS_METHODS | {"bagofcolours"}
+
+
+class ModelFormatError(ValueError):
+    pass
+
+
+def library_versions() -> dict[str, str]:
+    import keras
+    import sklearn
+
+    versions = {"python": platform.python_version(), "numpy": np.__version__, "keras": keras.__version__,
+                "scikit-learn": sklearn.__version__, "keras_backend": keras.backend.backend()}
+    try:
+        import tensorflow as tf
+
+        versions["tensorflow"] = tf.__version__
+    except ImportError:
+        pass
+    return versions
+
+
+def class_table() -> list[dict]:
+    return [{"index": i, "code": code, "name": DFC_NAMES[code], "colour": DFC_COLOURS[code]}
+            for i, code in enumerate(MODEL_CLASSES)]
+
+
+def save_model(folder: Path, method: str, model, normalisation: Normalisation, *, input_size: int,
+               training: dict, metrics: dict | None = None, params: dict | None = None) -> Path:
+    if method not in METHODS:
+        raise ModelFormatError(f"unknown method {method!r}; one of {sorted(METHODS)}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if method in KERAS_METHODS:
+        model.save(folder / "model.keras")
+        files = ["model.keras"]
+    else:
+        files = model.save(folder)
+    card = {
+        "format_version": FORMAT_VERSION,
+        "method": method,
+        "classes": class_table(),
+        "bands": list(normalisation.bands),
+        "normalisation": normalisation.to_dict(),
+        "input_size": input_size,
+        "training": training,
+        "metrics": metrics or {},
+        "params": params or {},
+        "versions": library_versions(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "files": files,
+    }
+    (folder / CARD).write_text(json.dumps(card, indent=2, default=_json_default) + "\n")
+    return folder
+
+
+def _json_default(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a model card")
+
+
+def read_card(folder: Path) -> dict:
+    path = Path(folder) / CARD
+    if not path.exists():
+        raise ModelFormatError(f"{folder}: not a model folder (no {CARD})")
+    try:
+        card = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelFormatError(f"{path}: not valid JSON ({exc})") from exc
+    for key in ("method", "bands", "normalisation", "input_size", "classes"):
+        if key not in card:
+            raise ModelFormatError(f"{path}: model card lacks {key!r}")
+    if card["method"] not in METHODS:
+        raise ModelFormatError(f"{path}: unknown method {card['method']!r}")
+    if [c["code"] for c in card["classes"]] != list(MODEL_CLASSES):
+        raise ModelFormatError(f"{path}: classes differ from the 8 model classes {list(MODEL_CLASSES)}")
+    return card
+
+
+class Predictor:
+    """A loaded model: normalised (N, H, W, bands) float32 → (N, H, W, 8) class probabilities."""
+
+    def __init__(self, folder: Path, card: dict, model):
+        self.folder = Path(folder)
+        self.card = card
+        self.method = card["method"]
+        self.model = model
+        self.normalisation = Normalisation.from_dict(card["normalisation"])
+        self.bands = tuple(card["bands"])
+        self.input_size = int(card["input_size"])
+        # U-Net-style models need tile sides divisible by 2**depth.
+        self.size_multiple = int(card.get("params", {}).get("size_multiple", 16))
+
+    def predict_proba(self, batch: np.ndarray) -> np.ndarray:
+        if self.method in KERAS_METHODS:
+            return np.asarray(self.model.predict_on_batch(batch), dtype=np.float32)
+        return self.model.predict_proba(batch)
+
+    def predict_index(self, batch: np.ndarray) -> np.ndarray:
+        return self.predict_proba(batch).argmax(axis=-1).astype(np.uint8)
+
+
+def load_model(folder: Path) -> Predictor:
+    folder = Path(folder)
+    card = read_card(folder)
+    if card["method"] in KERAS_METHODS:
+        import keras
+
+        from .models import losses  # noqa: F401  (registers the serializable loss/metric names)
+
+        path = folder / "model.keras"
+        if not path.exists():
+            raise ModelFormatError(f"{folder}: model card says {card['method']} but model.keras is missing")
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    else:
+        from .models.bagofcolours import BagOfColours
+
+        model = BagOfColours.load(folder, card.get("params", {}).get("bagofcolours", {}))
+    return Predictor(folder, card, model)

@@ -1,0 +1,163 @@
+"""Train a land-cover model and save it as a model folder.
+
+    python -m ml.train {unet,bagofcolours} --dataset {sen12ms,dfc2020,synthetic} --data PATH --out DIR
+                       [--epochs N] [--seed N] [--resume] …
+
+U-Net: checkpoints after every epoch (DIR/checkpoint.keras, DIR/history.csv) so
+--resume continues where a run stopped; a learning-curve PNG; the model card with
+the test-split scores. Bag of colours: fits the vocabulary and the forest.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .bands import BAND_SETS, Normalisation
+from .data import DEFAULT_LABELS, dataset_splits
+from .datasets import PatchDataset, load_arrays
+from .datasets.common import sample_pixels
+from .evaluate import evaluate_predictor
+from .modelio import Predictor, save_model
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ml.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("method", choices=["unet", "bagofcolours"])
+    parser.add_argument("--dataset", required=True, choices=["sen12ms", "dfc2020", "synthetic"])
+    parser.add_argument("--data", required=True, type=Path)
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--labels", choices=["coarse", "fine"], help="default: coarse for sen12ms, else fine")
+    parser.add_argument("--bands", choices=sorted(BAND_SETS), default="rgbn")
+    parser.add_argument("--holdout", type=Path, help="SEN12MS hold-out scene list for the test split")
+    parser.add_argument("--max-patches", type=int, help="use at most this many patches per split")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=8)
+    unet = parser.add_argument_group("U-Net")
+    unet.add_argument("--epochs", type=int, default=20)
+    unet.add_argument("--lr", type=float, default=1e-3)
+    unet.add_argument("--base-filters", type=int, default=32)
+    unet.add_argument("--depth", type=int, default=4)
+    unet.add_argument("--input-size", type=int, default=256)
+    unet.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.keras")
+    boc = parser.add_argument_group("bag of colours")
+    boc.add_argument("--words", type=int, default=80)
+    boc.add_argument("--segments", type=int, default=20)
+    boc.add_argument("--trees", type=int, default=1000)
+    boc.add_argument("--n-jobs", type=int, default=-1)
+    return parser
+
+
+def plot_learning_curve(history_csv: Path, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(history_csv) as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    epochs = [int(r["epoch"]) + 1 for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), dpi=100)
+    for ax, key in zip(axes, ("loss", "accuracy")):
+        ax.plot(epochs, [float(r[key]) for r in rows], label="train")
+        if f"val_{key}" in rows[0]:
+            ax.plot(epochs, [float(r[f"val_{key}"]) for r in rows], label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_title(key)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(png)
+    plt.close(fig)
+
+
+def train_unet(args, splits, labels: str, norm: Normalisation):
+    import keras
+
+    from .models.losses import MaskedAccuracy, masked_sparse_crossentropy
+    from .models.unet import build_unet
+
+    keras.utils.set_random_seed(args.seed)
+    checkpoint = args.out / "checkpoint.keras"
+    history_csv = args.out / "history.csv"
+    initial_epoch = 0
+    if args.resume and checkpoint.exists():
+        model = keras.saving.load_model(checkpoint, compile=False, safe_mode=True)
+        with open(history_csv) as f:
+            initial_epoch = sum(1 for _ in csv.DictReader(f))
+        print(f"resuming from {checkpoint} after epoch {initial_epoch}", file=sys.stderr)
+    else:
+        model = build_unet(bands=len(norm.bands), base_filters=args.base_filters, depth=args.depth)
+    model.compile(optimizer=keras.optimizers.Adam(args.lr), loss=masked_sparse_crossentropy, metrics=[MaskedAccuracy()])
+    train = PatchDataset(splits["train"], norm, labels, args.batch_size, augment=True, shuffle=True, seed=args.seed)
+    val = PatchDataset(splits["val"], norm, labels, args.batch_size) if splits["val"] else None
+    callbacks = [keras.callbacks.ModelCheckpoint(checkpoint),
+                 keras.callbacks.CSVLogger(history_csv, append=initial_epoch > 0)]
+    if initial_epoch < args.epochs:
+        model.fit(train, validation_data=val, epochs=args.epochs, initial_epoch=initial_epoch,
+                  callbacks=callbacks, verbose=1 if sys.stderr.isatty() else 2)
+    plot_learning_curve(history_csv, args.out / "learning_curve.png")
+    return model, {"size_multiple": 2**args.depth, "base_filters": args.base_filters, "depth": args.depth,
+                   "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size}
+
+
+def train_bagofcolours(args, splits, labels: str, norm: Normalisation):
+    from tqdm import tqdm
+
+    from .models.bagofcolours import BagOfColours
+
+    images, refs = load_arrays(splits["train"], norm, labels)
+    params = {"words": args.words, "segments": args.segments, "trees": args.trees, "n_jobs": args.n_jobs,
+              "seed": args.seed}
+    model = BagOfColours(**params).fit(images, refs, progress=lambda it: tqdm(it, desc="segments", file=sys.stderr))
+    return model, {"bagofcolours": params, "size_multiple": 1}
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    labels = args.labels or DEFAULT_LABELS[args.dataset]
+    splits = dataset_splits(args.dataset, args.data, args.holdout, args.seed, args.max_patches)
+    if not splits["train"]:
+        print(f"error: no training patches in {args.data}", file=sys.stderr)
+        return 2
+    bands = BAND_SETS[args.bands]
+    norm = Normalisation.fit(bands, sample_pixels(splits["train"], bands, seed=args.seed))
+    started = time.perf_counter()
+    if args.method == "unet":
+        model, params = train_unet(args, splits, labels, norm)
+        input_size = args.input_size
+    else:
+        model, params = train_bagofcolours(args, splits, labels, norm)
+        input_size = 256
+    seconds = time.perf_counter() - started
+
+    test = splits["test"] or splits["val"]
+    training = {"dataset": args.dataset, "data": str(args.data), "labels": labels, "seed": args.seed,
+                "patches": {k: len(v) for k, v in splits.items()}, "seconds": round(seconds, 1),
+                "synthetic": args.dataset == "synthetic"}
+    save_model(args.out, args.method, model, norm, input_size=input_size, training=training, params=params)
+    metrics = {}
+    if test:
+        from .modelio import load_model
+
+        predictor: Predictor = load_model(args.out)  # score what was saved, through the loading path
+        cm, speed = evaluate_predictor(predictor, test, "fine" if test[0].dfc else labels, args.batch_size)
+        scores = cm.scores()
+        metrics = {**{k: round(v, 6) for k, v in scores.summary().items()}, "patches_per_s": round(speed, 2),
+                   "split": "test" if splits["test"] else "val", "reference": "fine" if test[0].dfc else labels,
+                   "per_class_iou": [None if np.isnan(v) else round(float(v), 6) for v in scores.iou]}
+        save_model(args.out, args.method, model, norm, input_size=input_size, training=training, params=params,
+                   metrics=metrics)
+        print("scores on held-out patches: " + ", ".join(f"{k} {100 * v:.2f} %" for k, v in scores.summary().items()))
+    print(f"model saved in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
