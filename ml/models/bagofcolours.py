@@ -116,7 +116,11 @@ class BagOfColours:
         unexpected = untrusted - allowed
         if unexpected:
             raise ValueError(f"{path}: holds unexpected types {sorted(unexpected)}; refusing to load it")
+        forest = sio.load(path, trusted=sorted(untrusted))
+        # skops trusts scikit-learn's own types by default: also check it is the forest we expect.
+        if not isinstance(forest, RandomForestClassifier):
+            raise ValueError(f"{path}: holds a {type(forest).__name__}, not a random forest; refusing to use it")
         model = cls(**params)
         model.vocabulary = np.load(Path(folder) / "vocabulary.npy", allow_pickle=False)
-        model.forest = sio.load(path, trusted=sorted(untrusted))
+        model.forest = forest
         return model

@@ -14,7 +14,8 @@ from ..classes import N_MODEL_CLASSES
 def _block(x, filters: int, name: str):
     for i in (1, 2):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv{i}")(x)
-        x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
+        # momentum 0.9: moving statistics settle within a few hundred steps (small datasets, short runs)
+        x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn{i}")(x)
         x = layers.Activation("relu", name=f"{name}_relu{i}")(x)
     return x
 

@@ -1,0 +1,130 @@
+"""Scene inference: COG output, georeference, no seams, nodata, band matching, statistics, errors."""
+import json
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+from rasterio.windows import Window
+from rio_cogeo.cogeo import cog_validate
+
+from ml.bands import LAYOUTS_BY_COUNT
+from ml.classes import MODEL_CLASSES, index_to_dfc
+from ml.modelio import load_model
+from ml.predict import SceneError, blend_window, main, predict_scene, tile_starts
+from ml.synthetic import make_scene
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_unet):
+    return load_model(tiny_unet)
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    # 530 × 700: not a multiple of the 256 tile in either direction.
+    return make_scene(tmp_path_factory.mktemp("scene") / "scene.tif", 530, 700, bands=13, seed=5)
+
+
+def test_tiles_cover_the_scene_and_end_at_the_edge():
+    assert tile_starts(700, 256, 192) == [0, 192, 384, 444]
+    assert tile_starts(256, 256, 192) == [0] and tile_starts(100, 128, 96) == [0]
+    w = blend_window(256, 64)
+    assert w[64:192].min() == 1 and 0 < w[0] < 0.02 and w.min() > 0
+
+
+def test_output_is_a_valid_cog_with_the_input_georeference(scene, predictor, tmp_path):
+    out = tmp_path / "lc.tif"
+    result = predict_scene(scene, out, predictor, probabilities=tmp_path / "p.tif")
+    valid, errors, warnings = cog_validate(str(out))
+    assert valid, errors
+    with rasterio.open(scene) as src, rasterio.open(out) as dst:
+        assert dst.crs == src.crs and dst.transform == src.transform and dst.shape == src.shape
+        assert dst.dtypes == ("uint8",) and dst.nodata == 0 and dst.overviews(1)
+        assert dst.colormap(1)[1] == (0, 153, 0, 255) and dst.tags()["CLASS_10"] == "Water"
+        classes = dst.read(1)
+    assert set(np.unique(classes)) <= set(MODEL_CLASSES)
+    assert result.tiles == 3 * 4 and result.valid_pixels == 530 * 700
+    with rasterio.open(tmp_path / "p.tif") as probs:
+        assert probs.count == 8 and abs(probs.read().astype(int).sum(axis=0).mean() - 255) < 4
+
+
+def test_interior_equals_a_whole_patch_prediction(scene, predictor, tmp_path):
+    out = tmp_path / "lc.tif"
+    predict_scene(scene, out, predictor, overlap=64)
+    with rasterio.open(scene) as src:
+        patch = np.moveaxis(src.read(window=Window(0, 0, 256, 256)), 0, -1)
+    names = LAYOUTS_BY_COUNT[13]
+    x = predictor.normalisation.apply(patch[..., [names.index(b) for b in predictor.bands]])
+    direct = index_to_dfc(predictor.predict_index(x[None])[0])
+    with rasterio.open(out) as dst:
+        mapped = dst.read(1, window=Window(0, 0, 256, 256))
+    # Rows/columns 0..191 of the first tile are covered by that tile alone.
+    assert (mapped[:192, :192] == direct[:192, :192]).all()
+    # Across overlaps the blend stays close to each tile's own prediction (no seams).
+    assert (mapped == direct).mean() > 0.9
+
+
+@pytest.mark.parametrize("count", [4, 10, 12])
+def test_band_layouts_are_matched_by_count_and_description(predictor, tmp_path, count):
+    full = make_scene(tmp_path / "full.tif", 200, 260, bands=13, seed=9)
+    sub = make_scene(tmp_path / f"b{count}.tif", 200, 260, bands=count, seed=9, describe=False)
+    a = predict_scene(full, tmp_path / "a.tif", predictor)
+    b = predict_scene(sub, tmp_path / "b.tif", predictor)
+    with rasterio.open(tmp_path / "a.tif") as fa, rasterio.open(tmp_path / "b.tif") as fb:
+        assert (fa.read(1) == fb.read(1)).all()
+    assert a.statistics == b.statistics
+
+
+def test_nodata_is_kept_and_statistics_add_up(predictor, tmp_path):
+    path = make_scene(tmp_path / "s.tif", 300, 300, bands=4, seed=2)
+    with rasterio.open(path, "r+") as ds:
+        ds.write(np.zeros((4, 100, 300), np.uint16), window=Window(0, 0, 300, 100))
+    result = predict_scene(path, tmp_path / "o.tif", predictor)
+    with rasterio.open(tmp_path / "o.tif") as dst:
+        out = dst.read(1)
+    assert (out[:100] == 0).all() and (out[100:] > 0).all()
+    assert result.valid_pixels == 200 * 300 == sum(r["pixels"] for r in result.statistics)
+    assert sum(r["percent"] for r in result.statistics) == pytest.approx(100, abs=0.01)
+    assert sum(r["area_km2"] for r in result.statistics) == pytest.approx(200 * 300 * 100 / 1e6)
+
+
+def test_geographic_scene_area_is_computed_on_the_sphere(predictor, tmp_path):
+    path = tmp_path / "geo.tif"
+    profile = dict(driver="GTiff", width=128, height=128, count=4, dtype="uint16", crs="EPSG:4326",
+                   transform=from_origin(10.0, 60.0, 0.0001, 0.0001))
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.full((4, 128, 128), 1500, np.uint16))
+    result = predict_scene(path, tmp_path / "o.tif", predictor)
+    area = sum(r["area_km2"] for r in result.statistics)
+    expected = (128 * 0.0001 * 111.195) ** 2 * np.cos(np.radians(60 - 0.0064))
+    assert area == pytest.approx(expected, rel=0.01)
+
+
+def test_missing_crs_is_a_clear_error(predictor, tmp_path):
+    path = tmp_path / "nocrs.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=4, dtype="uint16") as dst:
+        dst.write(np.ones((4, 64, 64), np.uint16))
+    with pytest.raises(SceneError, match="has no coordinate reference system"):
+        predict_scene(path, tmp_path / "o.tif", predictor)
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_unsupported_band_count_is_a_clear_error(predictor, tmp_path):
+    path = tmp_path / "three.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=3, dtype="uint16", crs="EPSG:32633",
+                       transform=from_origin(500000, 5000000, 10, 10)) as dst:
+        dst.write(np.ones((3, 64, 64), np.uint16))
+    with pytest.raises(SceneError, match="3 band\\(s\\) without Sentinel-2 band descriptions"):
+        predict_scene(path, tmp_path / "o.tif", predictor)
+
+
+def test_cli(scene, tiny_unet, tmp_path, capsys):
+    assert main([str(scene), str(tmp_path / "o.tif"), "--model", str(tiny_unet),
+                 "--stats-json", str(tmp_path / "s.json")]) == 0
+    assert "Forest" in capsys.readouterr().out
+    stats = json.loads((tmp_path / "s.json").read_text())
+    assert stats["valid_pixels"] == 530 * 700 and len(stats["classes"]) == 8
+    (tmp_path / "junk.tif").write_bytes(b"not a tiff")
+    assert main([str(tmp_path / "junk.tif"), str(tmp_path / "o2.tif"), "--model", str(tiny_unet)]) == 2
+    assert "cannot be read as a GeoTIFF" in capsys.readouterr().err
