@@ -118,7 +118,7 @@ class SceneField:
         coords = self._grid_coords(window)
         base *= ndimage.map_coordinates(self.brightness, coords, order=1, mode="nearest")[..., None]
         rng = np.random.default_rng([self.noise_seed, int(window.row_off), int(window.col_off)])
-        base += rng.normal(0.0, 60.0, size=base.shape).astype(np.float32)
+        base += rng.standard_normal(size=base.shape, dtype=np.float32) * 60.0
         return np.moveaxis(np.clip(base, 1, 65535).astype(np.uint16), -1, 0)
 
 

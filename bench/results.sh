@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Reproduce docs/RESULTS.md: train and score U-Net (fine labels), U-Net (coarse labels)
+# and bag of colours + random forest on the synthetic SEN12MS-style benchmark.
+#   bench/results.sh [WORK_DIR]      (default /tmp/hrmars-results; ~15 min on 2 CPU cores)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+W="${1:-/tmp/hrmars-results}"
+PY=.venv/bin/python
+[ -d "$W/data" ] || $PY -m ml.synthetic "$W/data" --layout sen12ms --scenes 12 --grid 3 --seed 0
+$PY -m ml.train unet --dataset synthetic --data "$W/data" --out "$W/unet" --epochs 8 --seed 0
+$PY -m ml.train unet --dataset synthetic --data "$W/data" --out "$W/unet-coarse" --labels coarse --epochs 8 --seed 0
+$PY -m ml.train bagofcolours --dataset synthetic --data "$W/data" --out "$W/bagofcolours" --seed 0
+$PY -m ml.evaluate "$W/unet" "$W/unet-coarse" "$W/bagofcolours" --dataset synthetic --data "$W/data" --out "$W/evaluation"
