@@ -65,9 +65,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_ratelimit",
+    "leaflet",
     "hrmars_site",
     "accounts",
     "feedback",
+    "landcover",
 ]
 
 MIDDLEWARE = [
@@ -232,6 +234,15 @@ BASEMAP_URL = env_str("HRMARS_BASEMAP_URL", "https://tile.openstreetmap.org/{z}/
 BASEMAP_ATTRIBUTION = env_str(
     "HRMARS_BASEMAP_ATTRIBUTION", '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 )
+
+LEAFLET_CONFIG = {
+    "TILES": [("Base map", BASEMAP_URL, {"attribution": BASEMAP_ATTRIBUTION})] if BASEMAP_URL else [],
+    "DEFAULT_CENTER": (20.0, 0.0),
+    "DEFAULT_ZOOM": 2,
+    "MIN_ZOOM": 1,
+    "MAX_ZOOM": 18,
+    "RESET_VIEW": False,
+}
 
 LOGGING = {
     "version": 1,

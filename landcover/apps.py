@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LandcoverConfig(AppConfig):
+    name = "landcover"
+    verbose_name = "Land cover"

@@ -1,0 +1,122 @@
+"""The catalogue (datasets, scenes, patches with footprints), model versions and land-cover maps."""
+from django.contrib.gis.db import models
+from django.db.models import Q
+
+
+class Dataset(models.Model):
+    class Kind(models.TextChoices):
+        SEN12MS = "sen12ms", "SEN12MS"
+        DFC2020 = "dfc2020", "IEEE GRSS DFC2020"
+        BIGEARTHNET = "bigearthnet", "BigEarthNet"
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    description = models.TextField(blank=True)
+    licence = models.CharField(max_length=200, blank=True)
+    citation = models.TextField(blank=True)
+    url = models.URLField(blank=True)
+    root = models.CharField("folder on disk", max_length=500, blank=True)
+    synthetic = models.BooleanField(default=False, help_text="Generated data, not real imagery: always shown as such.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name}{' (synthetic)' if self.synthetic else ''}"
+
+
+class Scene(models.Model):
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="scenes")
+    roi = models.CharField("ROI set", max_length=20, blank=True)  # e.g. ROIs1970
+    season = models.CharField(max_length=10, blank=True)
+    scene_id = models.CharField(max_length=50)
+
+    class Meta:
+        ordering = ["dataset", "roi", "season", "scene_id"]
+        constraints = [models.UniqueConstraint(fields=["dataset", "roi", "season", "scene_id"], name="unique_scene")]
+
+    def __str__(self) -> str:
+        return "_".join(p for p in (self.roi, self.season, self.scene_id) if p)
+
+
+class Patch(models.Model):
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="patches")
+    scene = models.ForeignKey(Scene, on_delete=models.CASCADE, related_name="patches")
+    patch_id = models.IntegerField()
+    footprint = models.PolygonField(srid=4326, spatial_index=True)
+    crs = models.CharField("native CRS", max_length=2000)
+    transform = models.JSONField(help_text="Affine (a, b, c, d, e, f) in the native CRS")
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    s2_path = models.CharField(max_length=500)
+    s1_path = models.CharField(max_length=500, blank=True)
+    lc_path = models.CharField(max_length=500, blank=True)
+    dfc_path = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["scene", "patch_id"]
+        constraints = [models.UniqueConstraint(fields=["scene", "patch_id"], name="unique_patch")]
+        verbose_name_plural = "patches"
+
+    def __str__(self) -> str:
+        return f"{self.scene} p{self.patch_id}"
+
+
+class ModelVersion(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    method = models.CharField(max_length=30)
+    path = models.CharField("model folder", max_length=500)
+    card = models.JSONField(default=dict)
+    metrics = models.JSONField(default=dict, blank=True)
+    synthetic_training = models.BooleanField(default=False, help_text="Trained on synthetic data.")
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+        constraints = [models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True),
+                                               name="one_default_model")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.method}){' — default' if self.is_default else ''}"
+
+
+class LandCoverMap(models.Model):
+    class Source(models.TextChoices):
+        MODIS = "modis", "MODIS (low resolution)"
+        MODEL = "model", "Model (high resolution)"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    patch = models.ForeignKey(Patch, on_delete=models.CASCADE, related_name="maps")
+    source = models.CharField(max_length=10, choices=Source.choices)
+    model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.CASCADE,
+                                      related_name="maps")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    cog_path = models.CharField(max_length=500, blank=True)
+    png_path = models.CharField(max_length=500, blank=True)
+    statistics = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One map per (patch, source, model version); two partial constraints because
+            # NULL model versions (MODIS maps) are distinct in a plain unique constraint.
+            models.UniqueConstraint(fields=["patch", "source"], condition=Q(model_version__isnull=True),
+                                    name="unique_map_without_model"),
+            models.UniqueConstraint(fields=["patch", "source", "model_version"],
+                                    condition=Q(model_version__isnull=False), name="unique_map_with_model"),
+            models.CheckConstraint(condition=Q(source="modis", model_version__isnull=True)
+                                   | Q(source="model", model_version__isnull=False), name="map_source_matches_model"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patch} — {self.model_version or self.get_source_display()}"

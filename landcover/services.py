@@ -1,0 +1,162 @@
+"""Catalogue services: ingestion from file headers, model registration. Views and commands call these."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import rasterio
+from django.contrib.gis.geos import Polygon
+from django.db import transaction
+from rasterio.warp import transform as warp_transform
+
+from ml.datasets import Sample
+
+from .models import Dataset, ModelVersion, Patch, Scene
+
+
+@dataclass
+class IngestReport:
+    created: int = 0
+    skipped: int = 0
+    bad: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return (self.created + self.skipped) / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class _Header:
+    sample: Sample
+    crs: str
+    transform: tuple
+    width: int
+    height: int
+
+
+def _read_header(sample: Sample) -> _Header:
+    with rasterio.open(sample.s2) as src:
+        if src.crs is None:
+            raise ValueError("no CRS")
+        return _Header(sample, src.crs.to_string(), tuple(src.transform)[:6], src.width, src.height)
+
+
+def _footprints(headers: Sequence[_Header]) -> list[Polygon]:
+    """Footprint polygons in EPSG:4326 (lon, lat), one reprojection call per CRS."""
+    polygons: list[Polygon | None] = [None] * len(headers)
+    by_crs: dict[str, list[int]] = {}
+    for i, h in enumerate(headers):
+        by_crs.setdefault(h.crs, []).append(i)
+    for crs, indexes in by_crs.items():
+        xs, ys = [], []
+        for i in indexes:
+            a, b, c, d, e, f = headers[i].transform
+            w, h = headers[i].width, headers[i].height
+            for col, row in ((0, 0), (w, 0), (w, h), (0, h)):
+                xs.append(a * col + b * row + c)
+                ys.append(d * col + e * row + f)
+        lons, lats = warp_transform(crs, "EPSG:4326", xs, ys)
+        for k, i in enumerate(indexes):
+            ring = [(lons[4 * k + j], lats[4 * k + j]) for j in range(4)]
+            polygons[i] = Polygon(ring + [ring[0]], srid=4326)
+    return polygons  # type: ignore[return-value]
+
+
+def _scene_key(sample: Sample) -> tuple[str, str, str]:
+    """'ROIs1970_fall/4' → ('ROIs1970', 'fall', '4'); 'ROIs0000_test' → ('ROIs0000', '', 'test')."""
+    head, _, scene_id = sample.scene.partition("/")
+    roi, _, rest = head.partition("_")
+    return (roi, rest, scene_id) if scene_id else (roi, "", rest)
+
+
+def _scenes(dataset: Dataset, samples: Iterable[Sample]) -> dict[tuple[str, str, str], Scene]:
+    keys = {_scene_key(s) for s in samples}
+    Scene.objects.bulk_create([Scene(dataset=dataset, roi=r, season=s, scene_id=i) for r, s, i in keys],
+                              ignore_conflicts=True)
+    return {(sc.roi, sc.season, sc.scene_id): sc for sc in Scene.objects.filter(dataset=dataset)}
+
+
+def is_synthetic(path: Path) -> bool:
+    with rasterio.open(path) as src:
+        return src.tags().get("SYNTHETIC") == "yes"
+
+
+def ingest_samples(dataset: Dataset, samples: Sequence[Sample], batch_size: int = 1000,
+                   progress: Callable[[int], None] | None = None) -> IngestReport:
+    """Add the patches not in the catalogue yet; reads only file headers. Idempotent and resumable:
+    each batch is committed on its own, and a re-run skips what is there."""
+    started = time.perf_counter()
+    report = IngestReport()
+    known = set(Patch.objects.filter(dataset=dataset).values_list("s2_path", flat=True))
+    todo = [s for s in samples if str(s.s2) not in known]
+    report.skipped = len(samples) - len(todo)
+    if progress and report.skipped:
+        progress(report.skipped)
+    scenes = _scenes(dataset, todo) if todo else {}
+    for start in range(0, len(todo), batch_size):
+        chunk = todo[start:start + batch_size]
+        headers = []
+        for sample in chunk:
+            try:
+                headers.append(_read_header(sample))
+            except (rasterio.errors.RasterioError, OSError, ValueError) as exc:
+                report.bad.append((str(sample.s2), str(exc).splitlines()[0]))
+        patches = [
+            Patch(dataset=dataset, scene=scenes[_scene_key(h.sample)], patch_id=h.sample.patch, footprint=fp,
+                  crs=h.crs, transform=list(h.transform), width=h.width, height=h.height, s2_path=str(h.sample.s2),
+                  s1_path=str(h.sample.s1 or ""), lc_path=str(h.sample.lc or ""), dfc_path=str(h.sample.dfc or ""))
+            for h, fp in zip(headers, _footprints(headers))
+        ]
+        with transaction.atomic():
+            created = Patch.objects.bulk_create(patches, ignore_conflicts=True)
+        report.created += len(created)
+        if progress:
+            progress(len(chunk))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+DATASET_INFO = {
+    "sen12ms": {"licence": "CC-BY-4.0", "url": "https://mediatum.ub.tum.de/1474000",
+                "citation": "Schmitt, M., Hughes, L. H., Qiu, C., Zhu, X. X. (2019). SEN12MS – a curated dataset of "
+                            "georeferenced multi-spectral Sentinel-1/2 imagery for deep learning and data fusion."},
+    "dfc2020": {"licence": "CC-BY-4.0", "url": "https://ieee-dataport.org/competitions/2020-ieee-grss-data-fusion-contest",
+                "citation": "Robinson, C., Malkin, K., Jojic, N., et al. (2021). Global land-cover mapping with weak "
+                            "supervision: outcome of the 2020 IEEE GRSS Data Fusion Contest."},
+}
+
+
+def get_or_create_dataset(name: str, kind: str, root: Path, synthetic: bool) -> Dataset:
+    info = DATASET_INFO.get(kind, {})
+    dataset, _ = Dataset.objects.get_or_create(
+        name=name, defaults={"kind": kind, "root": str(root), "synthetic": synthetic,
+                             "description": ("Synthetic data generated by ml.synthetic — not real imagery."
+                                             if synthetic else ""),
+                             **({} if synthetic else info)})
+    return dataset
+
+
+@transaction.atomic
+def set_default_model(version: ModelVersion) -> None:
+    ModelVersion.objects.select_for_update().filter(is_default=True).exclude(pk=version.pk).update(is_default=False)
+    ModelVersion.objects.filter(pk=version.pk).update(is_default=True)
+    version.is_default = True
+
+
+def register_model(folder: Path, name: str | None = None, default: bool = False) -> ModelVersion:
+    """Register a model folder (validated by loading it, which never runs code from it)."""
+    from ml.modelio import load_model
+
+    predictor = load_model(folder)  # raises ModelFormatError with a message naming the problem
+    card = predictor.card
+    version, _ = ModelVersion.objects.update_or_create(
+        name=name or Path(folder).resolve().name,
+        defaults={"method": card["method"], "path": str(Path(folder).resolve()), "card": card,
+                  "metrics": card.get("metrics", {}), "synthetic_training": bool(card.get("training", {}).get("synthetic"))},
+    )
+    if default or not ModelVersion.objects.filter(is_default=True).exists():
+        set_default_model(version)
+    return version
