@@ -82,14 +82,14 @@ psql_admin() { as_root runuser -u postgres -- env PGOPTIONS='-c client_min_messa
 
 ensure_postgis() {
   command -v pg_lsclusters >/dev/null 2>&1 && [ -n "$(pg_major)" ] || ensure_apt postgresql
-  local major; major="$(pg_major)"
-  ensure_apt "postgresql-$major-postgis-3" postgresql-client
   if ! pg_lsclusters -h | awk -v p="$PG_PORT" '$3==p' | grep -q .; then
-    log "creating PostgreSQL $major cluster on port $PG_PORT"
-    as_root pg_createcluster -p "$PG_PORT" "$major" main >/dev/null
+    log "creating PostgreSQL $(pg_major) cluster on port $PG_PORT"
+    as_root pg_createcluster -p "$PG_PORT" "$(pg_major)" main >/dev/null
   fi
+  # PostGIS must match the server that serves the port, which need not be the newest installed.
   local ver name
   read -r ver name _ < <(pg_lsclusters -h | awk -v p="$PG_PORT" '$3==p')
+  ensure_apt "postgresql-$ver-postgis-3" postgresql-client
   if ! pg_lsclusters -h | awk -v p="$PG_PORT" '$3==p && $4=="online"' | grep -q .; then
     log "starting PostgreSQL $ver/$name"
     as_root pg_ctlcluster --skip-systemctl-redirect "$ver" "$name" start
