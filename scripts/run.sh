@@ -30,8 +30,9 @@ log "preparing the database and static files in $HRMARS_DATA_DIR"
 pids=()
 cleanup() {
   trap - EXIT INT TERM
-  [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[@]}" 2>/dev/null
-  wait 2>/dev/null
+  # Ctrl-C reaches the children too, so they may be gone already: that is not an error.
+  [ ${#pids[@]} -eq 0 ] || kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
 }
 trap cleanup EXIT
 trap 'exit 0' INT TERM
@@ -53,5 +54,5 @@ done
 curl -fsS -o /dev/null "${url}health/" || die "the site did not answer on ${url}health/"
 log "admin login: see $HRMARS_DATA_DIR/admin-password.txt ; worker log: $HRMARS_DATA_DIR/logs/worker.log"
 echo "HR-MARS is up at $url  (Ctrl-C to stop)"
-wait -n "${pids[@]}"
+wait -n "${pids[@]}" || true   # returns early on Ctrl-C, whose trap then exits 0
 die "a process of the site stopped; see the output above and $HRMARS_DATA_DIR/logs/"
