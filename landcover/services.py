@@ -96,27 +96,34 @@ def ingest_samples(dataset: Dataset, samples: Sequence[Sample], batch_size: int 
     if progress and report.skipped:
         progress(report.skipped)
     scenes = _scenes(dataset, todo) if todo else {}
-    for start in range(0, len(todo), batch_size):
-        chunk = todo[start:start + batch_size]
-        headers = []
-        for sample in chunk:
-            try:
-                headers.append(_read_header(sample))
-            except (rasterio.errors.RasterioError, OSError, ValueError) as exc:
-                report.bad.append((str(sample.s2), str(exc).splitlines()[0]))
-        patches = [
-            Patch(dataset=dataset, scene=scenes[_scene_key(h.sample)], patch_id=h.sample.patch, footprint=fp,
-                  crs=h.crs, transform=list(h.transform), width=h.width, height=h.height, s2_path=str(h.sample.s2),
-                  s1_path=str(h.sample.s1 or ""), lc_path=str(h.sample.lc or ""), dfc_path=str(h.sample.dfc or ""))
-            for h, fp in zip(headers, _footprints(headers))
-        ]
-        with transaction.atomic():
-            created = Patch.objects.bulk_create(patches, ignore_conflicts=True)
-        report.created += len(created)
-        if progress:
-            progress(len(chunk))
+    # Only headers are read, so GDAL need not list each (large) folder looking for sidecar
+    # files on every open: this doubles the rate (880 → 1,770 files/s, bench/bench_catalogue.py).
+    with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"):
+        for start in range(0, len(todo), batch_size):
+            _ingest_batch(todo[start:start + batch_size], dataset, scenes, report)
+            if progress:
+                progress(len(todo[start:start + batch_size]))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _ingest_batch(chunk: Sequence[Sample], dataset: Dataset, scenes: dict, report: IngestReport) -> None:
+    """Read the headers of one batch and insert its patches in one transaction; bad files are reported."""
+    headers = []
+    for sample in chunk:
+        try:
+            headers.append(_read_header(sample))
+        except (rasterio.errors.RasterioError, OSError, ValueError) as exc:
+            report.bad.append((str(sample.s2), str(exc).splitlines()[0]))
+    patches = [
+        Patch(dataset=dataset, scene=scenes[_scene_key(h.sample)], patch_id=h.sample.patch, footprint=fp,
+              crs=h.crs, transform=list(h.transform), width=h.width, height=h.height, s2_path=str(h.sample.s2),
+              s1_path=str(h.sample.s1 or ""), lc_path=str(h.sample.lc or ""), dfc_path=str(h.sample.dfc or ""))
+        for h, fp in zip(headers, _footprints(headers))
+    ]
+    with transaction.atomic():
+        created = Patch.objects.bulk_create(patches, ignore_conflicts=True)
+    report.created += len(created)
 
 
 DATASET_INFO = {
