@@ -14,7 +14,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 
 from .classes import DFC_NAMES, MODEL_CLASSES, N_MODEL_CLASSES
 from .data import DEFAULT_LABELS, dataset_splits

@@ -57,8 +57,9 @@ class ConfusionMatrix:
             iou=iou, f1=f1, precision=precision, recall=recall, support=support.astype(np.int64),
             overall_accuracy=float(tp.sum() / total) if total else float("nan"),
             average_accuracy=float(np.nanmean(recall[present])) if present.any() else float("nan"),
-            mean_iou=float(np.nanmean(np.where(present, np.nan_to_num(iou), np.nan))) if present.any() else float("nan"),
-            mean_f1=float(np.nanmean(np.where(present, np.nan_to_num(f1), np.nan))) if present.any() else float("nan"),
+            # A class present in the reference has TP + FN > 0, so its IoU and F1 are defined.
+            mean_iou=float(iou[present].mean()) if present.any() else float("nan"),
+            mean_f1=float(f1[present].mean()) if present.any() else float("nan"),
         )
 
 

@@ -25,7 +25,6 @@ neighbouring block's or a random class — as MODIS labels disagree with the gro
 from __future__ import annotations
 
 import argparse
-import math
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 
 from ..bands import S2_BANDS, Normalisation, band_indexes
-from ..classes import IGNORE, dfc_to_index, igbp_to_dfc
+from ..classes import dfc_to_index, igbp_to_dfc
 from ..rasterio_io import DataError, read_raster
 
 
@@ -106,6 +106,3 @@ def sample_pixels(samples: Sequence[Sample], bands: Sequence[str], per_patch: in
         out.append(image[rng.choice(len(image), size=min(per_patch, len(image)), replace=False)])
     return np.concatenate(out)
 
-
-def ignore_fraction(label: np.ndarray) -> float:
-    return float(np.mean(label == IGNORE))
