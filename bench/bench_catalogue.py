@@ -28,7 +28,7 @@ def make_tree(root: Path, patches: int, scenes: int = 125) -> None:
     import rasterio
     from rasterio.transform import from_origin
 
-    from ml.synthetic import _origin
+    from ml.synthetic import utm_origin
 
     rng = random.Random(0)
     per_scene = -(-patches // scenes)
@@ -37,7 +37,7 @@ def make_tree(root: Path, patches: int, scenes: int = 125) -> None:
     written = 0
     for s in range(scenes):
         lon, lat = rng.uniform(-170, 170), rng.uniform(-55, 70)
-        crs, x0, y0 = _origin(lon, lat)
+        crs, x0, y0 = utm_origin(lon, lat)
         roi, season = seasons[s % 4]
         folder = root / f"{roi}_{season}" / f"s2_{s + 1}"
         folder.mkdir(parents=True, exist_ok=True)

@@ -75,8 +75,12 @@ def save_model(folder: Path, method: str, model, normalisation: Normalisation, *
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "files": files,
     }
-    (folder / CARD).write_text(json.dumps(card, indent=2, default=_json_default) + "\n")
+    write_card(folder, card)
     return folder
+
+
+def write_card(folder: Path, card: dict) -> None:
+    (Path(folder) / CARD).write_text(json.dumps(card, indent=2, default=_json_default) + "\n")
 
 
 def _json_default(value):

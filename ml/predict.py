@@ -159,7 +159,7 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
                 if probabilities is not None:
                     prob_dst = rasterio.open(probabilities, "w", **{**profile, "count": len(MODEL_CLASSES),
                                                                      "nodata": None, "tiled": True})
-                acc_y0 = 0
+                # The accumulators' row 0 is scene row y: rows above y were written out already.
                 for k, y in enumerate(rows):
                     strip_rows = min(tile_h, H - y)
                     strip = src.read(indexes, window=Window(0, y, W, strip_rows))  # bands, rows, W
@@ -171,8 +171,7 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
                         strip = np.pad(strip, ((0, tile_h - strip_rows), (0, 0), (0, 0)), mode="reflect")
                     if W < tile_w:
                         strip = np.pad(strip, ((0, 0), (0, tile_w - W), (0, 0)), mode="reflect")
-                    off = y - acc_y0
-                    valid[off:off + strip_rows] |= ~invalid
+                    valid[:strip_rows] |= ~invalid
                     for b in range(0, len(cols), batch_size):
                         batch_cols = cols[b:b + batch_size]
                         batch = np.stack([strip[:, x:x + tile_w] for x in batch_cols])
@@ -180,29 +179,27 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
                         proba = predictor.predict_proba(batch)
                         for x, p in zip(batch_cols, proba):
                             x_end = min(x + tile_w, W)
-                            r_end = min(tile_h, H - y)
-                            prob_sum[off:off + r_end, x:x_end] += (p * weight[..., None])[:r_end, :x_end - x]
-                            weight_sum[off:off + r_end, x:x_end] += weight[:r_end, :x_end - x]
+                            prob_sum[:strip_rows, x:x_end] += (p * weight[..., None])[:strip_rows, :x_end - x]
+                            weight_sum[:strip_rows, x:x_end] += weight[:strip_rows, :x_end - x]
                         done += len(batch_cols)
                         if progress:
                             progress(done, total_tiles)
                     flush_to = rows[k + 1] if k + 1 < len(rows) else H
-                    n = flush_to - acc_y0
+                    n = flush_to - y
                     classes = index_to_dfc(prob_sum[:n].argmax(axis=-1).astype(np.uint8))
                     classes[~valid[:n]] = NODATA
-                    out.write(classes[None], window=Window(0, acc_y0, W, n))
+                    out.write(classes[None], window=Window(0, y, W, n))
                     if prob_dst is not None:
                         p = prob_sum[:n] / np.maximum(weight_sum[:n, :, None], 1e-6)
                         p = np.where(valid[:n, :, None], np.round(p * 255), 0).astype(np.uint8)
-                        prob_dst.write(np.moveaxis(p, -1, 0), window=Window(0, acc_y0, W, n))
+                        prob_dst.write(np.moveaxis(p, -1, 0), window=Window(0, y, W, n))
                     row_counts = np.stack([np.bincount(r, minlength=256) for r in classes]) if n else np.zeros((0, 256))
                     counts += row_counts.sum(axis=0).astype(np.int64)
-                    areas += (row_counts * pixel_areas_km2(src, acc_y0, n)[:, None]).sum(axis=0)
+                    areas += (row_counts * pixel_areas_km2(src, y, n)[:, None]).sum(axis=0)
                     # Shift the accumulators up: rows below flush_to are still open.
                     for arr in (prob_sum, weight_sum, valid):
                         arr[:tile_h - n] = arr[n:].copy() if n < tile_h else arr[:0]
                         arr[max(tile_h - n, 0):] = 0
-                    acc_y0 = flush_to
                 out.update_tags(**_class_tags(), SOURCE=src_path.name, MODEL=predictor.card.get("method", ""))
                 out.set_band_description(1, "land cover (simplified IGBP, DFC2020 codes)")
                 out.write_colormap(1, colormap())

@@ -141,7 +141,7 @@ def utm_crs(lon: float, lat: float) -> CRS:
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
 
-def _origin(lon: float, lat: float) -> tuple[CRS, float, float]:
+def utm_origin(lon: float, lat: float) -> tuple[CRS, float, float]:
     from rasterio.warp import transform as warp
 
     crs = utm_crs(lon, lat)
@@ -200,7 +200,7 @@ def make_sen12ms_tree(root: Path, scenes: int = 4, grid: int = 2, patch_size: in
         roi, season = SEASONS[index % len(SEASONS)]
         scene_id = index + 1
         lon, lat = LOCATIONS[index % len(LOCATIONS)]
-        crs, x0, y0 = _origin(lon, lat)
+        crs, x0, y0 = utm_origin(lon, lat)
         field = SceneField(grid * patch_size, grid * patch_size, seed=seed * 1000 + scene_id)
         for p in range(grid * grid):
             r, c = divmod(p, grid)
@@ -220,7 +220,7 @@ def make_dfc2020_tree(root: Path, patches: int = 8, split: str = "validation", p
     rng = np.random.default_rng(seed)
     for n in range(1, patches + 1):
         lon, lat = LOCATIONS[n % len(LOCATIONS)]
-        crs, x0, y0 = _origin(lon, lat)
+        crs, x0, y0 = utm_origin(lon, lat)
         field = SceneField(patch_size, patch_size, seed=seed * 1000 + 500 + n)
         paths = {k: root / f"ROIs0000_{split}" / f"{k}_0" / f"ROIs0000_{split}_{k}_0_p{n}.tif" for k in ("s2", "lc", "dfc")}
         write_patch_set(paths, field, Window(0, 0, patch_size, patch_size), crs,
@@ -235,7 +235,7 @@ def make_scene(path: Path, height: int, width: int, bands: int = 13, seed: int =
 
     names = LAYOUTS_BY_COUNT[bands]
     indexes = [S2_BANDS.index(b) for b in names]
-    crs, x0, y0 = _origin(lon, lat)
+    crs, x0, y0 = utm_origin(lon, lat)
     field = SceneField(height, width, seed=seed, smoothness=4.0)
     profile = dict(driver="GTiff", width=width, height=height, count=bands, dtype="uint16", crs=crs,
                    transform=from_origin(x0, y0, 10, 10), tiled=True, blockxsize=512, blockysize=512,

@@ -22,7 +22,7 @@ from .data import DEFAULT_LABELS, dataset_splits
 from .datasets import PatchDataset, load_arrays
 from .datasets.common import sample_pixels
 from .evaluate import evaluate_predictor
-from .modelio import Predictor, save_model
+from .modelio import Predictor, save_model, write_card
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,8 +152,7 @@ def main(argv=None) -> int:
         metrics = {**{k: round(v, 6) for k, v in scores.summary().items()}, "patches_per_s": round(speed, 2),
                    "split": "test" if splits["test"] else "val", "reference": "fine" if test[0].dfc else labels,
                    "per_class_iou": [None if np.isnan(v) else round(float(v), 6) for v in scores.iou]}
-        save_model(args.out, args.method, model, norm, input_size=input_size, training=training, params=params,
-                   metrics=metrics)
+        write_card(args.out, {**predictor.card, "metrics": metrics})  # the weights are saved already
         print("scores on held-out patches: " + ", ".join(f"{k} {100 * v:.2f} %" for k, v in scores.summary().items()))
     print(f"model saved in {args.out}")
     return 0
