@@ -27,6 +27,21 @@ def _bundled(pattern: str) -> str | None:
     return str(matches[0]) if matches else None
 
 
+def load_pyproj_first() -> None:
+    """Import pyproj before SpatiaLite is loaded.
+
+    pyproj's wheel bundles its own PROJ and SQLite; mod_spatialite links Debian's.
+    If mod_spatialite is loaded first, the process aborts at exit with heap
+    corruption ("double free or corruption") once pyproj has been used (rio-cogeo
+    and rio-tiler use it through morecantile). Loaded the other way round, each
+    library binds to its own copies. Measured: exit crash 3 of 3 runs before, 0 after.
+    """
+    try:
+        import pyproj  # noqa: F401
+    except ImportError:
+        pass
+
+
 def library_paths() -> tuple[str | None, str | None]:
     gdal = os.environ.get("GDAL_LIBRARY_PATH") or _bundled("libgdal-*.so*")
     geos = os.environ.get("GEOS_LIBRARY_PATH") or _bundled("libgeos_c-*.so*")

@@ -14,7 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from .env import cache_from_url, env_bool, env_int, env_list, env_path, env_str
-from .geolibs import library_paths
+from .geolibs import library_paths, load_pyproj_first
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = env_path("HRMARS_DATA_DIR", BASE_DIR / "data")
@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_ratelimit",
     "leaflet",
+    "rest_framework_gis",
     "hrmars_site",
     "accounts",
     "feedback",
@@ -111,6 +112,7 @@ if DATABASES["default"]["ENGINE"] == "django.contrib.gis.db.backends.spatialite"
     # Several processes (web workers, Celery) share one file: wait for locks.
     DATABASES["default"]["OPTIONS"] = {"timeout": 30}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    load_pyproj_first()  # see geolibs.load_pyproj_first: avoids a crash at exit
 elif DATABASES["default"]["ENGINE"] != "django.contrib.gis.db.backends.postgis":
     raise ImproperlyConfigured(
         f"DATABASE_URL must use postgis:// or spatialite:// (GeoDjango), not {DATABASE_URL.split(':', 1)[0]}://"
@@ -229,6 +231,16 @@ STORAGES = {
         )
     },
 }
+
+# --- Land-cover maps: COG + PNG per map, one folder each, outside the static and media paths
+# (the API serves them). Work in progress is written under MAPS_DIR/.tmp and moved in.
+MAPS_DIR = env_path("HRMARS_MAPS_DIR", DATA_DIR / "maps")
+# A map still pending or running after this long is taken as lost (e.g. the broker was
+# emptied) and the next request for it queues it again.
+MAP_STALE_SECONDS = env_int("HRMARS_MAP_STALE_SECONDS", 900)
+# How long catalogue answers (footprints, point look-ups, model lists) and XYZ tiles stay
+# in the cache; ingestion and model changes invalidate catalogue answers at once.
+API_CACHE_SECONDS = env_int("HRMARS_API_CACHE_SECONDS", 600)
 
 # --- Map.
 BASEMAP_URL = env_str("HRMARS_BASEMAP_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")

@@ -48,8 +48,22 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 @admin.register(LandCoverMap)
 class LandCoverMapAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "source", "model_version", "status", "created_at"]
+    list_display = ["__str__", "source", "model_version", "status", "progress", "attempts", "seconds", "created_at"]
     list_filter = ["source", "status", "model_version"]
     search_fields = ["patch__scene__scene_id", "error"]
     raw_id_fields = ["patch"]
     list_select_related = ["patch__scene", "model_version"]
+    readonly_fields = ["progress", "attempts", "seconds", "statistics", "cog_path", "png_path", "finished_at"]
+    actions = ["retry_failed", "recompute"]
+
+    @admin.action(description="Queue the selected failed maps again")
+    def retry_failed(self, request, queryset):
+        from .maps import retry_map
+
+        count = sum(retry_map(m) for m in queryset.filter(status=LandCoverMap.Status.FAILED))
+        self.message_user(request, f"{count} failed map(s) queued again.")
+
+    @admin.action(description="Delete the selected maps and their files (they are recomputed on the next request)")
+    def recompute(self, request, queryset):
+        count, _ = queryset.delete()  # the files go too (landcover.apps)
+        self.message_user(request, f"{count} map(s) deleted; the next request for each computes it again.")

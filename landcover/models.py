@@ -31,6 +31,9 @@ class Scene(models.Model):
     roi = models.CharField("ROI set", max_length=20, blank=True)  # e.g. ROIs1970
     season = models.CharField(max_length=10, blank=True)
     scene_id = models.CharField(max_length=50)
+    # Kept up to date by ingestion: what the map shows when zoomed out (one shape per scene).
+    extent = models.PolygonField(srid=4326, null=True, blank=True, spatial_index=True)
+    patch_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["dataset", "roi", "season", "scene_id"]
@@ -102,8 +105,12 @@ class LandCoverMap(models.Model):
     png_path = models.CharField(max_length=500, blank=True)
     statistics = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done while running")
+    attempts = models.PositiveIntegerField(default=0, help_text="Computations started (a re-delivered task counts again)")
+    seconds = models.FloatField(null=True, blank=True, help_text="Time the last computation took")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -120,3 +127,8 @@ class LandCoverMap(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patch} — {self.model_version or self.get_source_display()}"
+
+    @property
+    def synthetic(self) -> bool:
+        """Made from synthetic imagery, or by a model trained on synthetic data: always shown as such."""
+        return self.patch.dataset.synthetic or bool(self.model_version and self.model_version.synthetic_training)

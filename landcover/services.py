@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import rasterio
+from django.contrib.gis.db.models import Extent
 from django.contrib.gis.geos import Polygon
 from django.db import transaction
+from django.db.models import Count
 from rasterio.warp import transform as warp_transform
 
 from ml.datasets import Sample
@@ -103,8 +105,24 @@ def ingest_samples(dataset: Dataset, samples: Sequence[Sample], batch_size: int 
             _ingest_batch(todo[start:start + batch_size], dataset, scenes, report)
             if progress:
                 progress(len(todo[start:start + batch_size]))
+    update_scene_extents(dataset)
     report.seconds = time.perf_counter() - started
+    from .maps import bump_catalogue_version
+
+    bump_catalogue_version()
     return report
+
+
+def update_scene_extents(dataset: Dataset) -> None:
+    """Each scene's bounding box and patch count: what the map draws when zoomed out."""
+    rows = (Patch.objects.filter(dataset=dataset).values("scene").order_by()
+            .annotate(extent=Extent("footprint"), n=Count("id")))
+    scenes = []
+    for row in rows:
+        scene = Scene(pk=row["scene"], extent=Polygon.from_bbox(row["extent"]), patch_count=row["n"])
+        scene.extent.srid = 4326
+        scenes.append(scene)
+    Scene.objects.bulk_update(scenes, ["extent", "patch_count"], batch_size=500)
 
 
 def _ingest_batch(chunk: Sequence[Sample], dataset: Dataset, scenes: dict, report: IngestReport) -> None:
@@ -166,4 +184,7 @@ def register_model(folder: Path, name: str | None = None, default: bool = False)
     )
     if default or not ModelVersion.objects.filter(is_default=True).exists():
         set_default_model(version)
+    from .maps import bump_catalogue_version
+
+    bump_catalogue_version()
     return version

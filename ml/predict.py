@@ -93,13 +93,13 @@ def pixel_areas_km2(src, row0: int, rows: int) -> np.ndarray:
     return r * r * np.radians(abs(t.a)) * band
 
 
-def statistics_table(counts: np.ndarray, area_km2: np.ndarray) -> list[dict]:
+def statistics_table(counts: np.ndarray, area_km2: np.ndarray, classes=MODEL_CLASSES) -> list[dict]:
     """Per DFC class: pixels, share of valid pixels (%), area (km²)."""
     total = counts.sum()
     rows = []
-    for code in MODEL_CLASSES:
+    for code in classes:
         rows.append({"code": code, "name": DFC_NAMES[code], "colour": DFC_COLOURS[code], "pixels": int(counts[code]),
-                     "percent": round(100.0 * counts[code] / total, 4) if total else 0.0,
+                     "percent": round(float(100.0 * counts[code] / total), 4) if total else 0.0,
                      "area_km2": round(float(area_km2[code]), 6)})
     return rows
 
@@ -156,6 +156,7 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
             prob_dst = None
             try:
                 out = rasterio.open(tmp_path, "w", **profile)
+                out.write_colormap(1, colormap())  # before the pixels: GDAL cannot change the photometric tag after
                 if probabilities is not None:
                     prob_dst = rasterio.open(probabilities, "w", **{**profile, "count": len(MODEL_CLASSES),
                                                                      "nodata": None, "tiled": True})
@@ -202,7 +203,6 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
                         arr[max(tile_h - n, 0):] = 0
                 out.update_tags(**_class_tags(), SOURCE=src_path.name, MODEL=predictor.card.get("method", ""))
                 out.set_band_description(1, "land cover (simplified IGBP, DFC2020 codes)")
-                out.write_colormap(1, colormap())
                 out.close()
                 if prob_dst is not None:
                     for i, code in enumerate(MODEL_CLASSES, start=1):

@@ -26,6 +26,21 @@ log "preparing the database and static files in $HRMARS_DATA_DIR"
 "$PY" manage.py migrate --noinput -v 0
 "$PY" manage.py collectstatic --noinput -v 0
 "$PY" manage.py ensure_admin
+if [ "${HRMARS_DEMO:-1}" = 1 ]; then
+  # A catalogue and a default model, so the map works at once (idempotent; the first run
+  # trains a small demo model, about half a minute). Real SEN12MS samples are added from
+  # HRMARS_DEMO_SEN12MS, by default the shared data folder next to the project, if present.
+  log "loading demo data (HRMARS_DEMO=0 skips this)"
+  demo_args=()
+  sen12ms="${HRMARS_DEMO_SEN12MS:-$ROOT/../shared/data/sen12ms}"
+  [ -d "$sen12ms" ] && demo_args+=(--sen12ms "$sen12ms")
+  [ "${HRMARS_DEMO_BIGEARTHNET:-1}" = 1 ] || demo_args+=(--no-bigearthnet)
+  if ! "$PY" manage.py load_demo "${demo_args[@]}" > "$HRMARS_DATA_DIR/logs/demo.log" 2>&1; then
+    tail -n 30 "$HRMARS_DATA_DIR/logs/demo.log" >&2
+    die "loading the demo data failed; the whole log is $HRMARS_DATA_DIR/logs/demo.log"
+  fi
+  grep -E "^(synthetic|real|BigEarthNet|MODIS|demo|no SEN12MS)" "$HRMARS_DATA_DIR/logs/demo.log" || true
+fi
 
 pids=()
 cleanup() {
@@ -54,5 +69,9 @@ done
 curl -fsS -o /dev/null "${url}health/" || die "the site did not answer on ${url}health/"
 log "admin login: see $HRMARS_DATA_DIR/admin-password.txt ; worker log: $HRMARS_DATA_DIR/logs/worker.log"
 echo "HR-MARS is up at $url  (Ctrl-C to stop)"
-wait -n "${pids[@]}" || true   # returns early on Ctrl-C, whose trap then exits 0
-die "a process of the site stopped; see the output above and $HRMARS_DATA_DIR/logs/"
+status=0
+wait -n "${pids[@]}" || status=$?   # returns early on Ctrl-C, whose trap then exits 0
+# Ctrl-C reaches the children too, and one of them may stop (status 0, or 128+signal)
+# before bash runs its own trap: that is a normal stop, not a failure.
+[ "$status" = 0 ] || [ "$status" -ge 128 ] && exit 0
+die "a process of the site stopped (exit status $status); see the output above and $HRMARS_DATA_DIR/logs/"

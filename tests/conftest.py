@@ -34,14 +34,25 @@ def skip_or_fail(reason: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _clean_cache(request):
-    """Rate-limit counters live in the cache: each test starts from zero (ml tests need no Django)."""
+    """Rate-limit counters and cached API answers live in the cache: each test starts from zero,
+    and with its own folder of stored maps (ml tests need no Django)."""
     if request.node.path.name.startswith("test_ml_"):
         yield
         return
+    from django.conf import settings
     from django.core.cache import cache
 
     cache.clear()
+    maps_dir = request.getfixturevalue("tmp_path") / "maps"
+    old, old_env = settings.MAPS_DIR, os.environ.get("HRMARS_MAPS_DIR")
+    settings.MAPS_DIR = maps_dir
+    os.environ["HRMARS_MAPS_DIR"] = str(maps_dir)  # for worker processes the test starts
     yield
+    settings.MAPS_DIR = old
+    if old_env is None:
+        os.environ.pop("HRMARS_MAPS_DIR", None)
+    else:
+        os.environ["HRMARS_MAPS_DIR"] = old_env
 
 
 def free_port() -> int:

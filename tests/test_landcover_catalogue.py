@@ -86,7 +86,8 @@ def test_only_one_default_model():
 
 
 def test_one_map_per_patch_source_and_model(synthetic_tree):
-    call_command("ingest_sen12ms", str(synthetic_tree))
+    call_command("ingest_sen12ms", str(synthetic_tree), "--headers-only")
+    assert not LandCoverMap.objects.exists()  # maps are then built on first request
     patch = Patch.objects.first()
     a = ModelVersion.objects.create(name="a", method="unet", path="/x")
     b = ModelVersion.objects.create(name="b", method="unet", path="/y")

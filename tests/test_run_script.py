@@ -21,7 +21,8 @@ TEST_ONLY = ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "SECRET_KEY", "HR
 @pytest.fixture
 def embedded_site(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in TEST_ONLY}
-    env.update(HRMARS_DATA_DIR=str(tmp_path / "data"), HRMARS_PORT=str(free_port()), HRMARS_WEB_WORKERS="1")
+    env.update(HRMARS_DATA_DIR=str(tmp_path / "data"), HRMARS_PORT=str(free_port()), HRMARS_WEB_WORKERS="1",
+               HRMARS_DEMO_BIGEARTHNET="0")  # no download in tests; tests/test_landcover_demo.py covers it offline
     log = open(tmp_path / "run.log", "w+")
     proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "run.sh")], env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -68,6 +69,23 @@ def test_run_command_serves_the_site_with_a_worker(embedded_site):
     assert sender.returncode == 0, sender.stderr
     result = json.loads(sender.stdout.strip().splitlines()[-1])
     assert result["pong"] and result["database"] and result["vendor"] == "sqlite"
+
+    # The demo catalogue and model: pick a place, get its high-resolution map from the worker.
+    models = requests.get(url + "api/v1/models/", timeout=10).json()
+    assert models[0]["is_default"] and models[0]["synthetic_training"]
+    datasets = {d["name"]: d for d in requests.get(url + "api/v1/datasets/", timeout=10).json()}
+    assert datasets["SEN12MS layout (synthetic demo)"]["synthetic"]
+    assert datasets["SEN12MS layout (synthetic demo)"]["patch_count"] == 36
+    feature = requests.get(url + "api/v1/patches/", params={"page_size": 1}, timeout=10).json()["features"][0]
+    low = requests.get(url + "api/v1/maps/low/", params={"patch": feature["id"]}, timeout=10)
+    assert low.status_code == 200 and low.json()["status"] == "done"  # built by the demo loader
+    high = requests.get(url + "api/v1/maps/high/", params={"patch": feature["id"]}, timeout=10)
+    assert high.status_code == 202
+    job = high.json()["url"]
+    done = wait_for(lambda: (j := requests.get(job, timeout=10).json())["status"] == "done" and j, timeout=120,
+                    message="the embedded worker to compute the map")
+    assert sum(r["pixels"] for r in done["statistics"]) == 256 * 256 and "synthetic" in done["note"]
+    assert requests.get(url + "map/", timeout=10).status_code == 200
 
     data_dir = env["HRMARS_DATA_DIR"]
     assert os.path.exists(os.path.join(data_dir, "hrmars.sqlite3"))

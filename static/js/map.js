@@ -1,0 +1,246 @@
+// The map page: catalogue footprints, a picked patch's low/high-resolution maps, statistics, downloads.
+// Everything comes from the REST API (/api/v1/); Leaflet is django-leaflet's copy (global L).
+const config = JSON.parse(document.getElementById("map-config").textContent);
+const $ = (id) => document.getElementById(id);
+const state = { patch: null, model: null, layers: { high: null, low: null }, poll: { high: null, low: null },
+                footprintRequest: null, selected: null };
+
+const map = L.map("map", { center: config.center, zoom: config.zoom, worldCopyJump: true, preferCanvas: false });
+if (config.basemap.url) {
+  L.tileLayer(config.basemap.url, { attribution: config.basemap.attribution, maxZoom: 19 }).addTo(map);
+}
+map.createPane("maps-low").style.zIndex = 410;
+map.createPane("maps-high").style.zIndex = 420;
+map.createPane("footprints").style.zIndex = 430;
+const footprints = L.geoJSON(null, { pane: "footprints", style: footprintStyle, onEachFeature: bindFootprint }).addTo(map);
+
+function footprintStyle(feature) {
+  const p = feature.properties;
+  const picked = state.patch && feature.id === state.patch.id && p.patch_count === undefined;
+  return { color: picked ? "#f0a500" : p.synthetic ? "#8a5cd0" : "#0b6e4f", weight: picked ? 3 : 1.5,
+           fillOpacity: picked ? 0 : 0.08, dashArray: p.synthetic ? "4 3" : null };
+}
+
+function bindFootprint(feature, layer) {
+  const p = feature.properties;
+  if (p.patch_count !== undefined) { // a scene box, when zoomed out
+    layer.bindTooltip(`${p.dataset} · ${p.roi} ${p.season} scene ${p.scene_id}: ${p.patch_count} patches — click to zoom in`
+      + (p.synthetic ? " (synthetic)" : ""));
+    layer.on("click", (e) => { L.DomEvent.stopPropagation(e); map.fitBounds(layer.getBounds()); });
+  } else {
+    layer.bindTooltip(`${p.dataset} · ${p.scene} · patch ${p.patch_id}${p.synthetic ? " (synthetic)" : ""}`);
+    layer.on("click", (e) => { L.DomEvent.stopPropagation(e); selectPatch(feature); });
+  }
+}
+
+async function api(url) {
+  const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+  let body = null;
+  try { body = await response.json(); } catch (e) { body = null; }
+  if (!response.ok) {
+    const detail = body && (body.detail || Object.values(body).flat().join(" "));
+    throw new Error(detail || `The server answered ${response.status}.`);
+  }
+  return { status: response.status, body };
+}
+
+function say(text, kind = "info") {
+  const el = $("panel-message");
+  el.textContent = text;
+  el.className = `notice notice-${kind}`;
+  el.hidden = !text;
+}
+
+// --- Footprints for the current view.
+async function loadFootprints() {
+  const b = map.getBounds();
+  const west = Math.max(-180, b.getWest()), east = Math.min(180, b.getEast());
+  const bbox = [west, Math.max(-90, b.getSouth()), east, Math.min(90, b.getNorth())].map((v) => v.toFixed(5)).join(",");
+  const zoomedOut = map.getZoom() < config.patchZoom;
+  const url = zoomedOut ? `${config.api.scenes}?bbox=${bbox}` : `${config.api.patches}?bbox=${bbox}&page_size=500`;
+  const request = (state.footprintRequest = url);
+  try {
+    const { body } = await api(url);
+    if (request !== state.footprintRequest) return; // the view moved on
+    footprints.clearLayers();
+    footprints.addData(body.features);
+    $("map").dataset.footprints = zoomedOut ? "scenes" : "patches";
+    $("map").dataset.footprintCount = String(body.features.length);
+    if (!zoomedOut && body.count > body.features.length) {
+      say(`Showing ${body.features.length} of ${body.count} footprints here; zoom in to see all.`);
+    }
+  } catch (error) {
+    say(`Could not load footprints: ${error.message}`, "error");
+  }
+}
+map.on("moveend", loadFootprints);
+map.on("click", (e) => lookUp(e.latlng.lat, e.latlng.lng));
+
+// --- Picking a place.
+async function lookUp(lat, lon) {
+  say("Looking up the patch here…");
+  try {
+    const { body } = await api(`${config.api.patchAt}?lat=${lat.toFixed(6)}&lon=${lon.toFixed(6)}`);
+    selectPatch(body);
+  } catch (error) {
+    say(error.message, "error");
+  }
+}
+
+$("search-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const lat = Number.parseFloat($("search-lat").value), lon = Number.parseFloat($("search-lon").value);
+  if (!Number.isFinite(lat) || lat < -90 || lat > 90 || !Number.isFinite(lon) || lon < -180 || lon > 180) {
+    say("Type a latitude between -90 and 90 and a longitude between -180 and 180, in degrees.", "error");
+    return;
+  }
+  map.setView([lat, lon], Math.max(map.getZoom(), config.patchZoom + 3));
+  lookUp(lat, lon);
+});
+
+function selectPatch(feature) {
+  const p = { ...feature.properties, id: feature.id };  // GeoJSON: the id is the feature's, not a property
+  state.patch = p;
+  const bounds = L.geoJSON(feature).getBounds();
+  if (map.getZoom() < config.patchZoom || !map.getBounds().contains(bounds)) map.fitBounds(bounds, { maxZoom: 15 });
+  footprints.setStyle(footprintStyle);
+  $("patch-info").hidden = false;
+  $("patch-summary").textContent = `${p.dataset} · scene ${p.scene} · patch ${p.patch_id} · ${p.width}×${p.height} px · ${p.crs}`
+    + (p.others && p.others.length ? ` · ${p.others.length} more patch(es) here` : "");
+  $("patch-synthetic").hidden = !p.synthetic;
+  say("");
+  for (const resolution of ["high", "low"]) clearLayer(resolution);
+  requestMap("high");
+  if (p.has_low_resolution) requestMap("low");
+  else showCard("low", `<p class="help">This dataset has no MODIS labels, so there is no low-resolution map.</p>`);
+}
+
+// --- Maps.
+function clearLayer(resolution) {
+  if (state.layers[resolution]) map.removeLayer(state.layers[resolution]);
+  state.layers[resolution] = null;
+  clearTimeout(state.poll[resolution]);
+}
+
+function showCard(resolution, html) {
+  const card = $(`card-${resolution}`);
+  card.hidden = false;
+  card.querySelector(".layer-card-body").innerHTML = html;
+  return card;
+}
+
+async function requestMap(resolution) {
+  const patch = state.patch;
+  const model = resolution === "high" && state.model ? `&model=${encodeURIComponent(state.model)}` : "";
+  showCard(resolution, progressHtml(0, "Asking for the map…"));
+  try {
+    const { body } = await api(`${config.api[resolution]}?patch=${patch.id}${model}`);
+    follow(resolution, body, patch);
+  } catch (error) {
+    showCard(resolution, `<p class="notice notice-error">${escapeHtml(error.message)}</p>`);
+  }
+}
+
+function follow(resolution, m, patch) {
+  if (state.patch !== patch) return; // another patch was picked meanwhile
+  if (m.status === "done") return showMap(resolution, m);
+  if (m.status === "failed") {
+    const card = showCard(resolution, `<p class="notice notice-error">The map could not be computed: ${escapeHtml(m.error || "")}</p>`
+      + `<button type="button" class="button small retry">Try again</button>`);
+    card.querySelector(".retry").addEventListener("click", async () => {
+      const response = await fetch(m.retry, { method: "POST", headers: { "X-CSRFToken": csrfToken() }, credentials: "same-origin" });
+      follow(resolution, await response.json(), patch);
+    });
+    return;
+  }
+  showCard(resolution, progressHtml(m.progress, m.status === "pending" ? "Queued…" : "Computing…"));
+  state.poll[resolution] = setTimeout(async () => {
+    try { follow(resolution, (await api(m.url)).body, patch); }
+    catch (error) { showCard(resolution, `<p class="notice notice-error">${escapeHtml(error.message)}</p>`); }
+  }, 1000);
+}
+
+function progressHtml(percent, label) {
+  return `<div class="progress-wrap"><label>${label}</label>`
+    + `<progress class="map-progress" max="100" value="${percent}" aria-label="${label}">${percent} %</progress> <span>${percent} %</span></div>`;
+}
+
+function showMap(resolution, m) {
+  clearLayer(resolution);
+  const [west, south, east, north] = m.patch.bounds;
+  const layer = L.tileLayer(m.links.tiles, { pane: `maps-${resolution}`, bounds: [[south, west], [north, east]],
+                                             maxZoom: 19, opacity: 0.8, className: `overlay-${resolution}` });
+  layer.addTo(map);
+  state.layers[resolution] = layer;
+  const id = `${resolution}-${m.id}`;
+  const note = m.note ? `<p class="badge-synthetic">${escapeHtml(m.note)}</p>` : "";
+  const card = showCard(resolution, `${note}
+    <div class="layer-controls">
+      <label><input type="checkbox" class="toggle" checked> Show on map</label>
+      <label for="opacity-${id}">Opacity</label>
+      <input type="range" id="opacity-${id}" class="opacity" min="0" max="1" step="0.05" value="0.8">
+    </div>
+    ${chartHtml(m.statistics)}
+    ${tableHtml(m.statistics)}
+    <p class="downloads">Download:
+      <a href="${m.links.cog}" download>GeoTIFF (COG)</a> ·
+      <a href="${m.links.png}" download>PNG</a> ·
+      <a href="${m.links.statistics_csv}" download>CSV</a> ·
+      <a href="${m.links.statistics_json}" download>JSON</a></p>`);
+  card.dataset.status = "done";
+  card.querySelector(".toggle").addEventListener("change", (e) => {
+    if (e.target.checked) layer.addTo(map); else map.removeLayer(layer);
+  });
+  card.querySelector(".opacity").addEventListener("input", (e) => layer.setOpacity(Number(e.target.value)));
+}
+
+function chartHtml(rows) {
+  const present = rows.filter((r) => r.pixels > 0);
+  const label = present.map((r) => `${r.name} ${r.percent.toFixed(1)} %`).join(", ");
+  return `<div class="share-chart" role="img" aria-label="Class shares: ${escapeHtml(label)}">`
+    + present.map((r) => `<span style="width:${r.percent}%;background:${r.colour}" title="${escapeHtml(r.name)} ${r.percent.toFixed(1)} %"></span>`).join("")
+    + "</div>";
+}
+
+function tableHtml(rows) {
+  const body = rows.filter((r) => r.pixels > 0).map((r) => `<tr>
+      <th scope="row"><span class="swatch" style="background:${r.colour}"></span> ${escapeHtml(r.name)}</th>
+      <td>${r.percent.toFixed(1)}</td><td>${r.area_km2.toFixed(3)}</td>
+      <td class="bar-cell"><span class="bar" style="width:${r.percent}%;background:${r.colour}"></span></td></tr>`).join("");
+  return `<table class="stats-table"><thead><tr><th scope="col">Class</th><th scope="col">Share %</th>`
+    + `<th scope="col">Area km²</th><th scope="col"><span class="visually-hidden">Chart</span></th></tr></thead><tbody>${body}</tbody></table>`;
+}
+
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+}
+
+function csrfToken() {
+  const match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+// --- Models.
+async function loadModels() {
+  const select = $("model-select");
+  try {
+    const { body } = await api(config.api.models);
+    select.innerHTML = body.map((m) => `<option value="${escapeHtml(m.name)}">${escapeHtml(m.name)} (${escapeHtml(m.method)})`
+      + `${m.is_default ? " — default" : ""}</option>`).join("");
+    const describe = () => {
+      const m = body.find((x) => x.name === select.value);
+      state.model = m ? m.name : null;
+      const miou = m && m.metrics && m.metrics.mIoU !== undefined ? ` Test mIoU ${(100 * m.metrics.mIoU).toFixed(1)} %.` : "";
+      $("model-note").textContent = m ? `${m.note || ""}${miou}`.trim() : "No model registered yet.";
+    };
+    describe();
+    select.addEventListener("change", () => { describe(); if (state.patch) { clearLayer("high"); requestMap("high"); } });
+    if (!body.length) { select.disabled = true; $("model-note").textContent = "No model is registered yet."; }
+  } catch (error) {
+    $("model-note").textContent = `Could not load models: ${error.message}`;
+  }
+}
+
+loadModels();
+loadFootprints();
+window.hrmarsMap = map; // for tests and the console
