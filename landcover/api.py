@@ -139,14 +139,25 @@ def no_patch_message(point: Point) -> str:
             f"own Sentinel-2 image of this place.")
 
 
-def cached(request, builder):
-    """Catalogue answers from the cache, keyed by the full URL and the catalogue version."""
-    key = f"api:{maps.catalogue_version()}:{request.get_full_path()}"
-    data = cache.get(key)
-    if data is None:
+def cached(request, builder, missing=None):
+    """A catalogue answer from the cache, keyed by the absolute URL and the catalogue version.
+
+    JSON is cached rendered, and served without DRF rendering it again (420 → see BENCHMARKS.md
+    for the footprints of a map view); other formats (the browsable API) are built each time."""
+    if getattr(request, "accepted_renderer", None) is None or request.accepted_renderer.format != "json":
         data = builder()
-        cache.set(key, data, settings.API_CACHE_SECONDS)
-    return data
+        if data is None:
+            raise NotFound(missing())
+        return Response(data)
+    key = f"api:{maps.catalogue_version()}:{request.build_absolute_uri()}"  # answers hold absolute URLs
+    body = cache.get(key)
+    if body is None:
+        data = builder()
+        body = b"" if data is None else renderers.JSONRenderer().render(data)  # b"": nothing there (404)
+        cache.set(key, body, settings.API_CACHE_SECONDS)
+    if not body:
+        raise NotFound(missing())
+    return HttpResponse(body, content_type="application/json")
 
 
 # --- Catalogue.
@@ -172,7 +183,7 @@ class SceneList(generics.ListAPIView):
 
     @extend_schema(parameters=[BBOX_PARAM, DATASET])
     def get(self, request, *args, **kwargs):
-        return Response(cached(request, lambda: super(SceneList, self).list(request).data))
+        return cached(request, lambda: super(SceneList, self).list(request).data)
 
 
 class PatchPagination(GeoJsonPagination):
@@ -192,7 +203,7 @@ class PatchList(generics.ListAPIView):
 
     @extend_schema(parameters=[BBOX_PARAM, DATASET])
     def get(self, request, *args, **kwargs):
-        return Response(cached(request, lambda: super(PatchList, self).list(request).data))
+        return cached(request, lambda: super(PatchList, self).list(request).data)
 
 
 class PatchDetail(generics.RetrieveAPIView):
@@ -219,10 +230,7 @@ class PatchAtPoint(APIView):
                  "url": request.build_absolute_uri(reverse("api:patch-detail", args=[p.pk]))} for p in found[1:]]
             return data
 
-        data = cached(request, lambda: build() or {})
-        if not data:
-            raise NotFound(no_patch_message(point))
-        return Response(data)
+        return cached(request, build, missing=lambda: no_patch_message(point))
 
 
 # --- Models.
@@ -234,7 +242,7 @@ class ModelList(generics.ListAPIView):
     pagination_class = None
 
     def get(self, request, *args, **kwargs):
-        return Response(cached(request, lambda: super(ModelList, self).list(request).data))
+        return cached(request, lambda: super(ModelList, self).list(request).data)
 
 
 class ModelDetail(generics.RetrieveAPIView):

@@ -1,8 +1,11 @@
 """Catalogue services: ingestion from file headers, model registration. Views and commands call these."""
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +17,7 @@ from django.db.models import Count
 from rasterio.warp import transform as warp_transform
 
 from ml.datasets import Sample
+from ml.rasterio_io import read_headers
 
 from .models import Dataset, ModelVersion, Patch, Scene
 
@@ -37,13 +41,6 @@ class _Header:
     transform: tuple
     width: int
     height: int
-
-
-def _read_header(sample: Sample) -> _Header:
-    with rasterio.open(sample.s2) as src:
-        if src.crs is None:
-            raise ValueError("no CRS")
-        return _Header(sample, src.crs.to_string(), tuple(src.transform)[:6], src.width, src.height)
 
 
 def _footprints(headers: Sequence[_Header]) -> list[Polygon]:
@@ -98,13 +95,22 @@ def ingest_samples(dataset: Dataset, samples: Sequence[Sample], batch_size: int 
     if progress and report.skipped:
         progress(report.skipped)
     scenes = _scenes(dataset, todo) if todo else {}
-    # Only headers are read, so GDAL need not list each (large) folder looking for sidecar
-    # files on every open: this doubles the rate (880 → 1,770 files/s, bench/bench_catalogue.py).
-    with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"):
-        for start in range(0, len(todo), batch_size):
-            _ingest_batch(todo[start:start + batch_size], dataset, scenes, report)
+    chunks = [todo[start:start + batch_size] for start in range(0, len(todo), batch_size)]
+    paths = [[str(s.s2) for s in chunk] for chunk in chunks]
+    workers = min(os.cpu_count() or 1, 4)
+    if len(chunks) >= 4 and workers > 1:
+        # Headers are read in worker processes (spawned: no Django, no inherited database
+        # connection) while this one inserts the batches before: 996 → see BENCHMARKS.md.
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for chunk, headers in zip(chunks, pool.map(read_headers, paths)):
+                _ingest_batch(chunk, headers, dataset, scenes, report)
+                if progress:
+                    progress(len(chunk))
+    else:
+        for chunk, chunk_paths in zip(chunks, paths):
+            _ingest_batch(chunk, read_headers(chunk_paths), dataset, scenes, report)
             if progress:
-                progress(len(todo[start:start + batch_size]))
+                progress(len(chunk))
     update_scene_extents(dataset)
     report.seconds = time.perf_counter() - started
     from .maps import bump_catalogue_version
@@ -125,14 +131,15 @@ def update_scene_extents(dataset: Dataset) -> None:
     Scene.objects.bulk_update(scenes, ["extent", "patch_count"], batch_size=500)
 
 
-def _ingest_batch(chunk: Sequence[Sample], dataset: Dataset, scenes: dict, report: IngestReport) -> None:
-    """Read the headers of one batch and insert its patches in one transaction; bad files are reported."""
+def _ingest_batch(chunk: Sequence[Sample], results: list, dataset: Dataset, scenes: dict,
+                  report: IngestReport) -> None:
+    """Insert one batch of patches (from their headers) in one transaction; bad files are reported."""
     headers = []
-    for sample in chunk:
-        try:
-            headers.append(_read_header(sample))
-        except (rasterio.errors.RasterioError, OSError, ValueError) as exc:
-            report.bad.append((str(sample.s2), str(exc).splitlines()[0]))
+    for sample, result in zip(chunk, results):
+        if isinstance(result, str):
+            report.bad.append((str(sample.s2), result))
+        else:
+            headers.append(_Header(sample, *result))
     patches = [
         Patch(dataset=dataset, scene=scenes[_scene_key(h.sample)], patch_id=h.sample.patch, footprint=fp,
               crs=h.crs, transform=list(h.transform), width=h.width, height=h.height, s2_path=str(h.sample.s2),

@@ -27,3 +27,23 @@ def read_raster(path: Path, indexes: list[int] | None = None, expect_bands: int 
         raise
     except (RasterioError, OSError) as exc:
         raise DataError(f"{path}: cannot be read as a GeoTIFF ({exc})") from exc
+
+
+def read_headers(paths: list[str]) -> list[tuple | str]:
+    """(CRS, affine a–f, width, height) of each file, or the reason it cannot be read.
+
+    Only headers: GDAL is told not to list each (large) folder looking for sidecar files on
+    every open, which doubles the rate (880 → 1,770 files/s, bench/bench_catalogue.py). A plain
+    function of picklable values, so catalogue ingestion can run it in worker processes."""
+    out: list[tuple | str] = []
+    with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"):
+        for path in paths:
+            try:
+                with rasterio.open(path) as src:
+                    if src.crs is None:
+                        out.append("no CRS")
+                        continue
+                    out.append((src.crs.to_string(), tuple(src.transform)[:6], src.width, src.height))
+            except (RasterioError, OSError, ValueError) as exc:
+                out.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    return out

@@ -108,3 +108,20 @@ def test_admin_pages_for_staff(admin_client, synthetic_tree):
     change = admin_client.get(reverse("admin:landcover_patch_change", args=[Patch.objects.first().pk]))
     html = change.content.decode()
     assert "leaflet" in html.lower() and "cdn" not in html.lower()
+
+
+def test_large_ingestions_read_headers_in_worker_processes(synthetic_tree, tmp_path):
+    """Four or more batches: headers are read by spawned processes; the result is the same."""
+    from landcover.services import get_or_create_dataset, ingest_samples
+    from ml.datasets import scan_sen12ms
+
+    tree = tmp_path / "tree"
+    shutil.copytree(synthetic_tree, tree)
+    broken = next(tree.glob("ROIs1970_fall/s2_3/*_p2.tif"))
+    broken.write_bytes(b"not a tiff at all")
+    dataset = get_or_create_dataset("parallel", "sen12ms", tree, synthetic=True)
+    report = ingest_samples(dataset, scan_sen12ms(tree), batch_size=5)
+    assert report.created == 23 and [path for path, _ in report.bad] == [str(broken)]
+    assert "not recognized as being in a supported file format" in report.bad[0][1]
+    assert Patch.objects.filter(dataset=dataset).count() == 23
+    assert sorted(Scene.objects.filter(dataset=dataset).values_list("patch_count", flat=True)) == [3, 4, 4, 4, 4, 4]
