@@ -133,7 +133,7 @@ def predictor_for(version: ModelVersion):
 def compute(m: LandCoverMap) -> LandCoverMap:
     """Build the map's files and store them; raises on failure (the task decides about retrying)."""
     from ml.maps import modis_map, preview_png
-    from ml.predict import predict_scene
+    from ml.predict import SceneError, predict_scene
 
     started = time.perf_counter()
     root = maps_root()
@@ -152,7 +152,14 @@ def compute(m: LandCoverMap) -> LandCoverMap:
                     last[0] = now
                     LandCoverMap.objects.filter(pk=m.pk).update(progress=min(99, int(100 * done / total)))
 
-            result = predict_scene(Path(m.patch.s2_path), cog, predictor_for(m.model_version), progress=progress)
+            predictor = predictor_for(m.model_version)
+            source = m.patch.s2_path
+            if predictor.input_kind == "coarse":  # a CGAN refines the patch's MODIS map
+                if not m.patch.lc_path:
+                    raise SceneError(f"{m.model_version.name} refines MODIS maps, and this patch has none; "
+                                     "choose a model that reads Sentinel-2 images")
+                source = m.patch.lc_path
+            result = predict_scene(Path(source), cog, predictor, progress=progress)
             statistics = result.statistics
         preview_png(cog, work / "preview.png")
         (work / "statistics.json").write_text(json.dumps(statistics, indent=1))

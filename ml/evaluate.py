@@ -27,7 +27,7 @@ CLASS_NAMES = [DFC_NAMES[c] for c in MODEL_CLASSES]
 def evaluate_predictor(predictor: Predictor, samples: Sequence[Sample], labels: str = "fine",
                        batch_size: int = 8, progress=None) -> tuple[ConfusionMatrix, float]:
     """Confusion matrix over the samples, and inference speed in patches per second."""
-    data = PatchDataset(samples, predictor.normalisation, labels, batch_size=batch_size)
+    data = PatchDataset(samples, predictor.normalisation, labels, batch_size=batch_size, inputs=predictor.input_kind)
     cm = ConfusionMatrix(N_MODEL_CLASSES)
     seconds = 0.0
     batches = range(len(data)) if progress is None else progress(range(len(data)))

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .bands import Normalisation
-from .classes import DFC_COLOURS, DFC_NAMES, MODEL_CLASSES
+from .classes import DFC_COLOURS, DFC_NAMES, MODEL_CLASSES, N_MODEL_CLASSES
 
 CARD = "model.json"
 FORMAT_VERSION = 1
@@ -51,7 +51,9 @@ def class_table() -> list[dict]:
 
 
 def save_model(folder: Path, method: str, model, normalisation: Normalisation, *, input_size: int,
-               training: dict, metrics: dict | None = None, params: dict | None = None) -> Path:
+               training: dict, metrics: dict | None = None, params: dict | None = None,
+               input_kind: str = "image") -> Path:
+    """input_kind: "image" (Sentinel-2 bands) or "coarse" (a coarse land-cover map, one-hot: the CGAN)."""
     if method not in METHODS:
         raise ModelFormatError(f"unknown method {method!r}; one of {sorted(METHODS)}")
     folder = Path(folder)
@@ -64,6 +66,7 @@ def save_model(folder: Path, method: str, model, normalisation: Normalisation, *
     card = {
         "format_version": FORMAT_VERSION,
         "method": method,
+        "input": input_kind,
         "classes": class_table(),
         "bands": list(normalisation.bands),
         "normalisation": normalisation.to_dict(),
@@ -122,8 +125,20 @@ class Predictor:
         self.normalisation = Normalisation.from_dict(card["normalisation"])
         self.bands = tuple(card["bands"])
         self.input_size = int(card["input_size"])
+        # What the model reads: Sentinel-2 bands, or a coarse land-cover map (one-hot) to refine.
+        self.input_kind = card.get("input", "image")
         # U-Net-style models need tile sides divisible by 2**depth.
         self.size_multiple = int(card.get("params", {}).get("size_multiple", 16))
+
+    def prepare(self, batch: np.ndarray, dn_offset: float | None = None) -> np.ndarray:
+        """Raw pixels (N, H, W, bands) → the network's input: normalised bands, or for a coarse-map
+        model the IGBP codes of band 1 as one-hot simplified-IGBP classes."""
+        if self.input_kind == "coarse":
+            from .classes import dfc_to_index, igbp_to_dfc
+            from .datasets.common import coarse_one_hot
+
+            return coarse_one_hot(dfc_to_index(igbp_to_dfc(batch[..., 0])))
+        return self.normalisation.apply(batch, dn_offset)
 
     def predict_proba(self, batch: np.ndarray) -> np.ndarray:
         if self.method in KERAS_METHODS:
@@ -146,6 +161,10 @@ def load_model(folder: Path) -> Predictor:
         if not path.exists():
             raise ModelFormatError(f"{folder}: model card says {card['method']} but model.keras is missing")
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        if model.inputs and model.inputs[0].shape[-1] != (N_MODEL_CLASSES if card.get("input") == "coarse"
+                                                         else len(card["bands"])):
+            raise ModelFormatError(f"{folder}: the network reads {model.inputs[0].shape[-1]} channels but the card "
+                                   f"says input {card.get('input', 'image')!r} with bands {card['bands']}")
     else:
         from .models.bagofcolours import BagOfColours
 

@@ -2,6 +2,9 @@
 
     python -m ml.predict IN.tif OUT.tif --model MODEL_DIR [--probabilities PROBS.tif]
 
+IN.tif is a Sentinel-2 GeoTIFF, or for a CGAN model (which refines coarse maps) a MODIS
+land-cover file (IGBP in band 1, like SEN12MS's lc files).
+
 How: the scene is cut into overlapping tiles of the model's input size (default
 overlap: an eighth of a tile, 32 px for 256-px tiles; each pixel is then computed
 (256/224)² ≈ 1.31 times on average) (the last
@@ -112,6 +115,11 @@ def validate_scene(src, predictor: Predictor, name: str) -> list[int]:
         raise SceneError(f"{name}: has no georeferencing transform")
     if src.dtypes[0] not in ("uint16", "int16", "uint8", "float32", "int32", "uint32", "float64"):
         raise SceneError(f"{name}: data type {src.dtypes[0]} is not supported")
+    if predictor.input_kind == "coarse":
+        if src.dtypes[0] != "uint8":
+            raise SceneError(f"{name}: this {predictor.method} model refines a coarse land-cover map (MODIS IGBP "
+                             f"codes in band 1, uint8, like SEN12MS lc files), not a {src.dtypes[0]} image")
+        return [1]
     try:
         return band_indexes(file_band_names(src.descriptions, src.count, name), predictor.bands, name)
     except BandError as exc:
@@ -176,7 +184,7 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
                     for b in range(0, len(cols), batch_size):
                         batch_cols = cols[b:b + batch_size]
                         batch = np.stack([strip[:, x:x + tile_w] for x in batch_cols])
-                        batch = predictor.normalisation.apply(batch, dn_offset)
+                        batch = predictor.prepare(batch, dn_offset)
                         proba = predictor.predict_proba(batch)
                         for x, p in zip(batch_cols, proba):
                             x_end = min(x + tile_w, W)

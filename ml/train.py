@@ -1,11 +1,15 @@
 """Train a land-cover model and save it as a model folder.
 
-    python -m ml.train {unet,bagofcolours} --dataset {sen12ms,dfc2020,synthetic} --data PATH --out DIR
-                       [--epochs N] [--seed N] [--resume] …
+    python -m ml.train {unet,lsr,cgan,pix2pix,bagofcolours} --dataset {sen12ms,dfc2020,synthetic} --data PATH
+                       --out DIR [--epochs N] [--seed N] [--resume] …
 
-U-Net: checkpoints after every epoch (DIR/checkpoint.keras, DIR/history.csv) so
---resume continues where a run stopped; a learning-curve PNG; the model card with
-the test-split scores. Bag of colours: fits the vocabulary and the forest.
+U-Net: cross-entropy on --labels. LSR (label super-resolution): the same U-Net trained on
+coarse labels only with the statistics-matching loss (ml/models/lsr.py). CGAN: coarse map →
+fine map, adversarial + pixel loss. Pix2Pix: image → fine map, adversarial + pixel loss.
+Keras methods checkpoint after every epoch (DIR/checkpoint*.keras, DIR/history.csv) so
+--resume continues where a run stopped, and plot learning curves; GANs also write
+DIR/samples.png (image, coarse input, prediction, reference). Every model card carries the
+test-split scores. Bag of colours: fits the vocabulary and the forest.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .bands import BAND_SETS, Normalisation
+from .classes import N_MODEL_CLASSES
 from .data import DEFAULT_LABELS, dataset_splits
 from .datasets import PatchDataset, load_arrays
 from .datasets.common import sample_pixels
@@ -27,7 +32,7 @@ from .modelio import Predictor, save_model, write_card
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ml.train", description=__doc__.split("\n\n")[0])
-    parser.add_argument("method", choices=["unet", "bagofcolours"])
+    parser.add_argument("method", choices=["unet", "lsr", "cgan", "pix2pix", "bagofcolours"])
     parser.add_argument("--dataset", required=True, choices=["sen12ms", "dfc2020", "synthetic"])
     parser.add_argument("--data", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
@@ -44,6 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
     unet.add_argument("--depth", type=int, default=4)
     unet.add_argument("--input-size", type=int, default=256)
     unet.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.keras")
+    lsr = parser.add_argument_group("label super-resolution")
+    lsr.add_argument("--block", type=int, default=50, help="coarse block size in pixels (MODIS 500 m = 50)")
+    lsr.add_argument("--lsr-stats", default="prior",
+                     help="μ/σ² of fine-class shares per coarse class: 'prior' (70 %% of a block is its coarse "
+                          "class, σ 0.2; the default), 'calibrate' (from the fine labels of --lsr-calibration "
+                          "training patches), or a JSON file {means, variances}")
+    lsr.add_argument("--lsr-calibration", type=int, default=8, help="patches used by --lsr-stats calibrate")
+    gan = parser.add_argument_group("CGAN / Pix2Pix")
+    gan.add_argument("--pixel-weight", type=float, default=10.0, help="λ: weight of the pixel loss")
+    gan.add_argument("--disc-filters", type=int, default=32)
     boc = parser.add_argument_group("bag of colours")
     boc.add_argument("--words", type=int, default=80)
     boc.add_argument("--segments", type=int, default=20)
@@ -53,27 +68,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def plot_learning_curve(history_csv: Path, png: Path) -> None:
-    import matplotlib
+    from .figures import plot_curves
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plot_curves(history_csv, png, [(key, [(key, "train"), (f"val_{key}", "validation")])
+                                   for key in ("loss", "accuracy")])
 
-    with open(history_csv) as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return
-    epochs = [int(r["epoch"]) + 1 for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), dpi=100)
-    for ax, key in zip(axes, ("loss", "accuracy")):
-        ax.plot(epochs, [float(r[key]) for r in rows], label="train")
-        if f"val_{key}" in rows[0]:
-            ax.plot(epochs, [float(r[f"val_{key}"]) for r in rows], label="validation")
-        ax.set_xlabel("epoch")
-        ax.set_title(key)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(png)
-    plt.close(fig)
+
+def lsr_statistics(args, splits) -> tuple[list, list, dict]:
+    """μ_{c,z}, σ²_{c,z} for the LSR loss, and how they were obtained (for the model card)."""
+    import json
+
+    from .models.lsr import label_statistics, prior_statistics
+
+    if args.lsr_stats == "prior":
+        means, variances = prior_statistics()
+        return means.tolist(), variances.tolist(), {"source": "prior"}
+    if args.lsr_stats != "calibrate":
+        data = json.loads(Path(args.lsr_stats).read_text())
+        return data["means"], data["variances"], {"source": str(args.lsr_stats)}
+    calibration = [s for s in splits["train"] if s.dfc and s.lc][:args.lsr_calibration]
+    means, variances, counts = label_statistics([(s.labels("coarse"), s.labels("fine")) for s in calibration],
+                                                block=args.block)
+    return means.tolist(), variances.tolist(), {"source": "calibrate", "patches": len(calibration),
+                                                "blocks_per_coarse_class": counts.tolist()}
 
 
 def train_unet(args, splits, labels: str, norm: Normalisation):
@@ -81,6 +98,14 @@ def train_unet(args, splits, labels: str, norm: Normalisation):
 
     from .models.losses import MaskedAccuracy, masked_sparse_crossentropy
     from .models.unet import build_unet
+
+    loss, extra = masked_sparse_crossentropy, {}
+    if args.method == "lsr":
+        from .models.lsr import LabelSuperResolutionLoss
+
+        means, variances, source = lsr_statistics(args, splits)
+        loss = LabelSuperResolutionLoss(means, variances, block=args.block)
+        extra = {"lsr": {"block": args.block, "statistics": source, "means": means, "variances": variances}}
 
     keras.utils.set_random_seed(args.seed)
     checkpoint = args.out / "checkpoint.keras"
@@ -93,7 +118,7 @@ def train_unet(args, splits, labels: str, norm: Normalisation):
         print(f"resuming from {checkpoint} after epoch {initial_epoch}", file=sys.stderr)
     else:
         model = build_unet(bands=len(norm.bands), base_filters=args.base_filters, depth=args.depth)
-    model.compile(optimizer=keras.optimizers.Adam(args.lr), loss=masked_sparse_crossentropy, metrics=[MaskedAccuracy()])
+    model.compile(optimizer=keras.optimizers.Adam(args.lr), loss=loss, metrics=[MaskedAccuracy()])
     train = PatchDataset(splits["train"], norm, labels, args.batch_size, augment=True, shuffle=True, seed=args.seed)
     val = PatchDataset(splits["val"], norm, labels, args.batch_size) if splits["val"] else None
     callbacks = [keras.callbacks.ModelCheckpoint(checkpoint),
@@ -103,7 +128,53 @@ def train_unet(args, splits, labels: str, norm: Normalisation):
                   callbacks=callbacks, verbose=1 if sys.stderr.isatty() else 2)
     plot_learning_curve(history_csv, args.out / "learning_curve.png")
     return model, {"size_multiple": 2**args.depth, "base_filters": args.base_filters, "depth": args.depth,
-                   "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size}
+                   "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size, **extra}
+
+
+def train_gan(args, splits, norm: Normalisation):
+    """CGAN (coarse map → fine map) or Pix2Pix (image → fine map): alternating adversarial training."""
+    import keras
+
+    from .figures import rgb, side_by_side
+    from .models.gan import AdversarialTrainer, build_patch_discriminator, plot_gan_curves
+    from .models.unet import build_unet
+
+    keras.utils.set_random_seed(args.seed)
+    inputs = "coarse" if args.method == "cgan" else "image"
+    channels = N_MODEL_CLASSES if inputs == "coarse" else len(norm.bands)
+    g_path, d_path, history = args.out / "checkpoint.keras", args.out / "checkpoint_discriminator.keras", \
+        args.out / "history.csv"
+    initial_epoch = 0
+    if args.resume and g_path.exists() and d_path.exists() and history.exists():
+        generator = keras.saving.load_model(g_path, compile=False, safe_mode=True)
+        discriminator = keras.saving.load_model(d_path, compile=False, safe_mode=True)
+        with open(history) as f:
+            initial_epoch = sum(1 for _ in csv.DictReader(f))
+        print(f"resuming from {g_path} after epoch {initial_epoch}", file=sys.stderr)
+    else:
+        generator = build_unet(bands=channels, base_filters=args.base_filters, depth=args.depth, name="generator")
+        discriminator = build_patch_discriminator(channels, base_filters=args.disc_filters)
+    trainer = AdversarialTrainer(generator, discriminator, lr=args.lr, pixel_weight=args.pixel_weight)
+    train = PatchDataset(splits["train"], norm, "fine", args.batch_size, augment=True, shuffle=True, seed=args.seed,
+                         inputs=inputs)
+    shown = (splits["val"] or splits["train"])[:3]
+
+    def render(epoch: int) -> None:
+        generator.save(g_path)
+        discriminator.save(d_path)
+        rows = []
+        for sample in shown:
+            condition = (PatchDataset([sample], norm, "fine", 1, inputs=inputs)[0][0])
+            pred = np.asarray(generator.predict_on_batch(condition))[0].argmax(-1)
+            rows.append({"image": rgb(sample.image(("B2", "B3", "B4"))), "coarse input": sample.labels("coarse"),
+                         "prediction": pred, "reference": sample.labels("fine")})
+        side_by_side(args.out / "samples.png", rows, ["image", "coarse input", "prediction", "reference"])
+
+    trainer.fit(train, args.epochs, args.out, initial_epoch=initial_epoch, render=render)
+    plot_gan_curves(history, args.out / "learning_curve.png")
+    return generator, {"size_multiple": 2**args.depth, "base_filters": args.base_filters, "depth": args.depth,
+                       "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
+                       "pixel_weight": args.pixel_weight, "disc_filters": args.disc_filters}, inputs
 
 
 def train_bagofcolours(args, splits, labels: str, norm: Normalisation):
@@ -129,8 +200,15 @@ def main(argv=None) -> int:
     bands = BAND_SETS[args.bands]
     norm = Normalisation.fit(bands, sample_pixels(splits["train"], bands, seed=args.seed))
     started = time.perf_counter()
-    if args.method == "unet":
+    input_kind = "image"
+    if args.method == "lsr":
+        labels = "coarse"  # the point of the method: no fine label is used for training
+    if args.method in ("unet", "lsr"):
         model, params = train_unet(args, splits, labels, norm)
+        input_size = args.input_size
+    elif args.method in ("cgan", "pix2pix"):
+        labels = "fine"
+        model, params, input_kind = train_gan(args, splits, norm)
         input_size = args.input_size
     else:
         model, params = train_bagofcolours(args, splits, labels, norm)
@@ -141,7 +219,8 @@ def main(argv=None) -> int:
     training = {"dataset": args.dataset, "data": str(args.data), "labels": labels, "seed": args.seed,
                 "patches": {k: len(v) for k, v in splits.items()}, "seconds": round(seconds, 1),
                 "synthetic": args.dataset == "synthetic"}
-    save_model(args.out, args.method, model, norm, input_size=input_size, training=training, params=params)
+    save_model(args.out, args.method, model, norm, input_size=input_size, training=training, params=params,
+               input_kind=input_kind)
     metrics = {}
     if test:
         from .modelio import load_model

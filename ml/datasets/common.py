@@ -9,7 +9,7 @@ import keras
 import numpy as np
 
 from ..bands import S2_BANDS, Normalisation, band_indexes
-from ..classes import dfc_to_index, igbp_to_dfc
+from ..classes import IGNORE, N_MODEL_CLASSES, dfc_to_index, igbp_to_dfc
 from ..rasterio_io import DataError, read_raster
 
 
@@ -55,8 +55,11 @@ class PatchDataset(keras.utils.PyDataset):
     """Streams (image, label) batches from files: only one batch is in memory at a time."""
 
     def __init__(self, samples: Sequence[Sample], normalisation: Normalisation, labels: str = "fine",
-                 batch_size: int = 8, augment: bool = False, shuffle: bool = False, seed: int = 0, **kwargs):
+                 batch_size: int = 8, augment: bool = False, shuffle: bool = False, seed: int = 0,
+                 inputs: str = "image", **kwargs):
+        """inputs: "image" (normalised bands) or "coarse" (the coarse labels one-hot, for label refinement)."""
         super().__init__(**kwargs)
+        self.inputs = inputs
         if not samples:
             raise DataError("no patches to read (is the data path right?)")
         self.samples = list(samples)
@@ -78,7 +81,10 @@ class PatchDataset(keras.utils.PyDataset):
         images, labels = [], []
         for i in picked:
             sample = self.samples[i]
-            image = self.norm.apply(sample.image(self.norm.bands))
+            if self.inputs == "coarse":
+                image = coarse_one_hot(sample.labels("coarse"))
+            else:
+                image = self.norm.apply(sample.image(self.norm.bands))
             label = sample.labels(self.label_kind)
             if self.augment:
                 image, label = augment(image, label, self.rng)
@@ -89,6 +95,14 @@ class PatchDataset(keras.utils.PyDataset):
     def on_epoch_end(self) -> None:
         if self.shuffle:
             self.rng.shuffle(self.order)
+
+
+def coarse_one_hot(indexes: np.ndarray) -> np.ndarray:
+    """Coarse class indexes (H, W) → one-hot (H, W, 8) float32; unknown (IGNORE) pixels all zeros."""
+    out = np.zeros(indexes.shape + (N_MODEL_CLASSES,), np.float32)
+    valid = indexes != IGNORE
+    out[valid, indexes[valid]] = 1.0
+    return out
 
 
 def load_arrays(samples: Sequence[Sample], normalisation: Normalisation, labels: str) -> tuple[np.ndarray, np.ndarray]:
