@@ -50,7 +50,9 @@ def profile(request):
     else:
         status = 200
     token = Token.objects.filter(user=request.user).first()
-    return render(request, "accounts/profile.html", {"form": form, "token": token, "nav": "profile"}, status=status)
+    own_uploads = request.user.uploads.select_related("model_version")[:100]
+    return render(request, "accounts/profile.html", {"form": form, "token": token, "nav": "profile",
+                                                     "uploads": own_uploads}, status=status)
 
 
 @login_required

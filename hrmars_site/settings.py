@@ -154,6 +154,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     (DATA_DIR / "celery-results").mkdir(parents=True, exist_ok=True)
 else:
     _default_backend = CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+    # Redis: a task taken by a worker that then died (kill -9, power loss) is handed out again
+    # after this many seconds. Longer than the longest job (a full tile takes ~6 min on 2 cores).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("HRMARS_BROKER_VISIBILITY_TIMEOUT", 3600)}
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", _default_backend) or None
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "hrmars")
 CELERY_TASK_ACKS_LATE = True  # a killed worker's task is delivered again
@@ -241,6 +244,16 @@ MAP_STALE_SECONDS = env_int("HRMARS_MAP_STALE_SECONDS", 900)
 # How long catalogue answers (footprints, point look-ups, model lists) and XYZ tiles stay
 # in the cache; ingestion and model changes invalidate catalogue answers at once.
 API_CACHE_SECONDS = env_int("HRMARS_API_CACHE_SECONDS", 600)
+
+# --- Uploads: users' own Sentinel-2 images, outside the static and media paths.
+UPLOADS_DIR = env_path("HRMARS_UPLOADS_DIR", DATA_DIR / "uploads")
+# Defaults fit a full 10980 × 10980 13-band uint16 Sentinel-2 tile (3.1 GB uncompressed).
+UPLOAD_MAX_MB = env_int("HRMARS_UPLOAD_MAX_MB", 4096)
+UPLOAD_MAX_SIDE = env_int("HRMARS_UPLOAD_MAX_SIDE", 11000)   # pixels, width and height
+UPLOAD_MAX_ACTIVE = env_int("HRMARS_UPLOAD_MAX_ACTIVE", 2)    # queued or running jobs per user
+UPLOAD_DAILY_LIMIT = env_int("HRMARS_UPLOAD_DAILY_LIMIT", 20)  # uploads per user per 24 h
+FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "tmp")                  # large uploads stream to disk here
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 
 # --- Map.
 BASEMAP_URL = env_str("HRMARS_BASEMAP_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")

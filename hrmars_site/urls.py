@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from landcover import views as landcover_views
+
 from . import views
 
 admin.site.site_header = "HR-MARS administration"
@@ -16,6 +18,8 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("map/", include("landcover.urls")),
+    path("uploads/", landcover_views.UploadsPageView.as_view(), name="uploads"),
+    path("uploads/<int:pk>/delete/", landcover_views.delete_upload, name="upload-delete"),
     path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("landcover.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from leaflet.admin import LeafletGeoAdmin
 
-from .models import Dataset, LandCoverMap, ModelVersion, Patch, Scene
+from .models import Dataset, LandCoverMap, ModelVersion, Patch, Scene, Upload
 
 
 @admin.register(Dataset)
@@ -67,3 +67,25 @@ class LandCoverMapAdmin(admin.ModelAdmin):
     def recompute(self, request, queryset):
         count, _ = queryset.delete()  # the files go too (landcover.apps)
         self.message_user(request, f"{count} map(s) deleted; the next request for each computes it again.")
+
+
+@admin.register(Upload)
+class UploadAdmin(LeafletGeoAdmin):
+    """Staff see every user's uploads; deleting one here removes its files too."""
+    list_display = ["original_name", "owner", "status", "progress", "model_version", "width", "height", "created_at"]
+    list_filter = ["status", "model_version", "created_at"]
+    search_fields = ["original_name", "owner__username", "error"]
+    list_select_related = ["owner", "model_version"]
+    readonly_fields = ["token", "size_bytes", "width", "height", "bands", "crs", "statistics", "attempts", "progress",
+                       "seconds", "finished_at"]
+    actions = ["delete_with_files"]
+
+    @admin.action(description="Delete the selected uploads and their files")
+    def delete_with_files(self, request, queryset):
+        from .uploads import delete
+
+        count = 0
+        for upload in queryset:
+            delete(upload)
+            count += 1
+        self.message_user(request, f"{count} upload(s) and their files deleted.")

@@ -361,33 +361,47 @@ def _filename(m: LandCoverMap, suffix: str) -> str:
     return f"hrmars-patch{m.patch_id}-{what}-{m.pk}{suffix}"
 
 
+DOWNLOADS = {"map.tif": "image/tiff", "preview.png": "image/png", "statistics.csv": "text/csv",
+             "statistics.json": "application/json"}
+
+
+def download(name: str, rows: list[dict], payload, path_of, filename: str, cache_control: str) -> HttpResponse:
+    """One of DOWNLOADS of a stored map: statistics rendered here, files streamed from disk."""
+    if name not in DOWNLOADS:
+        raise NotFound(f"No download {name!r}; there are {', '.join(DOWNLOADS)}.")
+    if name == "statistics.csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, ["code", "name", "colour", "pixels", "percent", "area_km2"])
+        writer.writeheader()
+        writer.writerows(rows)
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    elif name == "statistics.json":
+        response = HttpResponse(json.dumps(payload(), indent=1), content_type="application/json")
+    else:
+        path = path_of(name)
+        if not path.is_file():
+            raise NotFound("The map's file is missing on the server; an administrator has been told.")
+        response = FileResponse(path.open("rb"), content_type=DOWNLOADS[name])
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = cache_control
+    return response
+
+
+def download_suffix(name: str) -> str:
+    return {"map.tif": ".tif", "preview.png": ".png"}.get(name, "-" + name)
+
+
 class MapFile(FileView):
     """Downloads: the COG GeoTIFF (map.tif), the PNG preview, statistics as CSV or JSON."""
-    kinds = {"map.tif": "image/tiff", "preview.png": "image/png", "statistics.csv": "text/csv",
-             "statistics.json": "application/json"}
 
     @extend_schema(operation_id="v1_maps_download", responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, pk: int, name: str):
-        if name not in self.kinds:
-            raise NotFound(f"No download {name!r}; there are {', '.join(self.kinds)}.")
+        if name not in DOWNLOADS:
+            raise NotFound(f"No download {name!r}; there are {', '.join(DOWNLOADS)}.")
         m = done_map(pk, request)
-        if name == "statistics.csv":
-            out = io.StringIO()
-            writer = csv.DictWriter(out, ["code", "name", "colour", "pixels", "percent", "area_km2"])
-            writer.writeheader()
-            writer.writerows(m.statistics)
-            response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-        elif name == "statistics.json":
-            response = HttpResponse(json.dumps(statistics_payload(m), indent=1), content_type="application/json")
-        else:
-            path = maps.file_path(m, "cog" if name == "map.tif" else "png")
-            if not path.is_file():
-                raise NotFound(f"The file of map {pk} is missing on the server; an administrator has been told.")
-            response = FileResponse(path.open("rb"), content_type=self.kinds[name])
-        suffix = {"map.tif": ".tif", "preview.png": ".png"}.get(name, "-" + name)
-        response["Content-Disposition"] = f'attachment; filename="{_filename(m, suffix)}"'
-        response["Cache-Control"] = "public, max-age=86400"
-        return response
+        return download(name, m.statistics, lambda: statistics_payload(m),
+                        lambda n: maps.file_path(m, "cog" if n == "map.tif" else "png"),
+                        _filename(m, download_suffix(name)), "public, max-age=86400")
 
 
 _EMPTY_TILE: bytes | None = None
@@ -409,6 +423,22 @@ def render_tile(path, z: int, x: int, y: int) -> bytes:
     return img.render(img_format="PNG", colormap=colormap())
 
 
+def tile_response(z: int, x: int, y: int, key: str, path_of, cache_control: str) -> HttpResponse:
+    """An XYZ PNG tile of a stored COG, from the cache or rendered with rio-tiler."""
+    if z > 24 or x >= 2 ** z or y >= 2 ** z:
+        raise ValidationError({"tile": f"No tile {z}/{x}/{y}: zoom goes up to 24 and x, y below 2^zoom."})
+    content = cache.get(key)
+    if content is None:
+        path = path_of()
+        if not path.is_file():
+            raise Http404("map file missing")
+        content = render_tile(path, z, x, y)
+        cache.set(key, content, settings.API_CACHE_SECONDS)
+    response = HttpResponse(content, content_type="image/png")
+    response["Cache-Control"] = cache_control
+    return response
+
+
 class MapTile(FileView):
     """XYZ PNG tile (Web Mercator, 256 px) of a stored map; transparent outside it."""
 
@@ -418,16 +448,7 @@ class MapTile(FileView):
             raise ValidationError({"tile": f"No tile {z}/{x}/{y}: zoom goes up to 24 and x, y below 2^zoom."})
         m = done_map(pk, request)
         key = f"tile:{m.pk}:{m.finished_at.timestamp() if m.finished_at else 0}:{z}/{x}/{y}"
-        content = cache.get(key)
-        if content is None:
-            path = maps.file_path(m, "cog")
-            if not path.is_file():
-                raise Http404("map file missing")
-            content = render_tile(path, z, x, y)
-            cache.set(key, content, settings.API_CACHE_SECONDS)
-        response = HttpResponse(content, content_type="image/png")
-        response["Cache-Control"] = "public, max-age=86400"
-        return response
+        return tile_response(z, x, y, key, lambda: maps.file_path(m, "cog"), "public, max-age=86400")
 
 
 class ClassList(APIView):

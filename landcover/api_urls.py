@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api
+from . import api, upload_api
 
 app_name = "api"
 
@@ -18,6 +18,11 @@ urlpatterns = [
     path("maps/<int:pk>/statistics/", api.MapStatistics.as_view(), name="map-statistics"),
     path("maps/<int:pk>/tiles/<int:z>/<int:x>/<int:y>.png", api.MapTile.as_view(), name="map-tile"),
     path("maps/<int:pk>/<str:name>", api.MapFile.as_view(), name="map-file"),
+    path("uploads/", upload_api.UploadList.as_view(), name="upload-list"),
+    path("uploads/<int:pk>/", upload_api.UploadDetail.as_view(), name="upload-detail"),
+    path("uploads/<int:pk>/cancel/", upload_api.UploadCancel.as_view(), name="upload-cancel"),
+    path("uploads/<int:pk>/tiles/<int:z>/<int:x>/<int:y>.png", upload_api.UploadTile.as_view(), name="upload-tile"),
+    path("uploads/<int:pk>/<str:name>", upload_api.UploadFile.as_view(), name="upload-file"),
     path("models/", api.ModelList.as_view(), name="model-list"),
     path("models/<str:name>/", api.ModelDetail.as_view(), name="model-detail"),
 ]

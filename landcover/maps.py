@@ -138,6 +138,8 @@ def compute(m: LandCoverMap) -> LandCoverMap:
     started = time.perf_counter()
     root = maps_root()
     (root / ".tmp").mkdir(parents=True, exist_ok=True)
+    for stale in (root / ".tmp").glob(f"{m.pk}-*"):  # left by an attempt whose worker was killed
+        shutil.rmtree(stale, ignore_errors=True)
     work = Path(tempfile.mkdtemp(prefix=f"{m.pk}-", dir=root / ".tmp"))
     try:
         cog = work / "map.tif"

@@ -132,3 +132,41 @@ class LandCoverMap(models.Model):
     def synthetic(self) -> bool:
         """Made from synthetic imagery, or by a model trained on synthetic data: always shown as such."""
         return self.patch.dataset.synthetic or bool(self.model_version and self.model_version.synthetic_training)
+
+
+class Upload(models.Model):
+    """A user's own Sentinel-2 image and the job that maps it. Files live under UPLOADS_DIR/<token>/,
+    outside the static and media paths, under a random name; only the owner reaches them."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    owner = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="uploads")
+    token = models.CharField(max_length=40, unique=True, editable=False)
+    original_name = models.CharField(max_length=255)
+    size_bytes = models.BigIntegerField()
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="uploads")
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    bands = models.PositiveSmallIntegerField()
+    crs = models.CharField(max_length=2000)
+    footprint = models.PolygonField(srid=4326)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    statistics = models.JSONField(default=list, blank=True)
+    seconds = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.owner}, {self.status})"

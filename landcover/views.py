@@ -1,7 +1,15 @@
 """The map page: everything on it comes from the API (static/js/map.js)."""
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
+
+from . import uploads
+from .models import ModelVersion, Upload
 
 from ml.classes import DFC, MODEL_CLASSES
 
@@ -22,6 +30,7 @@ class MapPageView(TemplateView):
                 "low": reverse("api:map-low"),
                 "high": reverse("api:map-high"),
                 "models": reverse("api:model-list"),
+                "uploads": reverse("api:upload-list"),
             },
             "basemap": {"url": settings.BASEMAP_URL, "attribution": settings.BASEMAP_ATTRIBUTION},
             "classes": context["classes"],
@@ -30,3 +39,27 @@ class MapPageView(TemplateView):
             "zoom": 2,
         }
         return context
+
+
+class UploadsPageView(LoginRequiredMixin, TemplateView):
+    """Upload a Sentinel-2 image, follow its job, and reach its map and downloads."""
+    template_name = "landcover/uploads.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(nav="uploads", models=ModelVersion.objects.all(), max_mb=settings.UPLOAD_MAX_MB,
+                       max_side=settings.UPLOAD_MAX_SIDE, api_uploads=reverse("api:upload-list"),
+                       map_url=reverse("landcover:map"))
+        return context
+
+
+@login_required
+@require_POST
+def delete_upload(request, pk: int):
+    """From the profile page: delete one of your uploads and its files (others' are 404)."""
+    upload = get_object_or_404(Upload, pk=pk, owner=request.user)
+    name = upload.original_name
+    uploads.cancel(upload)
+    uploads.delete(upload)
+    messages.success(request, f"Deleted {name} and its map.")
+    return redirect("accounts:profile")

@@ -43,16 +43,20 @@ def _clean_cache(request):
     from django.core.cache import cache
 
     cache.clear()
-    maps_dir = request.getfixturevalue("tmp_path") / "maps"
-    old, old_env = settings.MAPS_DIR, os.environ.get("HRMARS_MAPS_DIR")
-    settings.MAPS_DIR = maps_dir
-    os.environ["HRMARS_MAPS_DIR"] = str(maps_dir)  # for worker processes the test starts
+    tmp = request.getfixturevalue("tmp_path")
+    saved = {}
+    for setting, env, folder in (("MAPS_DIR", "HRMARS_MAPS_DIR", "maps"), ("UPLOADS_DIR", "HRMARS_UPLOADS_DIR", "uploads")):
+        saved[setting] = (getattr(settings, setting), os.environ.get(env))
+        setattr(settings, setting, tmp / folder)
+        os.environ[env] = str(tmp / folder)  # for worker processes the test starts
     yield
-    settings.MAPS_DIR = old
-    if old_env is None:
-        os.environ.pop("HRMARS_MAPS_DIR", None)
-    else:
-        os.environ["HRMARS_MAPS_DIR"] = old_env
+    for setting, env, _ in (("MAPS_DIR", "HRMARS_MAPS_DIR", ""), ("UPLOADS_DIR", "HRMARS_UPLOADS_DIR", "")):
+        value, env_value = saved[setting]
+        setattr(settings, setting, value)
+        if env_value is None:
+            os.environ.pop(env, None)
+        else:
+            os.environ[env] = env_value
 
 
 def free_port() -> int:

@@ -2,7 +2,8 @@
 // Everything comes from the REST API (/api/v1/); Leaflet is django-leaflet's copy (global L).
 const config = JSON.parse(document.getElementById("map-config").textContent);
 const $ = (id) => document.getElementById(id);
-const state = { patch: null, model: null, layers: { high: null, low: null }, poll: { high: null, low: null },
+const state = { patch: null, model: null, layers: { high: null, low: null, upload: null },
+                poll: { high: null, low: null, upload: null },
                 footprintRequest: null, selected: null };
 
 const map = L.map("map", { center: config.center, zoom: config.zoom, worldCopyJump: true, preferCanvas: false });
@@ -11,6 +12,7 @@ if (config.basemap.url) {
 }
 map.createPane("maps-low").style.zIndex = 410;
 map.createPane("maps-high").style.zIndex = 420;
+map.createPane("maps-upload").style.zIndex = 425;
 map.createPane("footprints").style.zIndex = 430;
 const footprints = L.geoJSON(null, { pane: "footprints", style: footprintStyle, onEachFeature: bindFootprint }).addTo(map);
 
@@ -167,7 +169,7 @@ function progressHtml(percent, label) {
 
 function showMap(resolution, m) {
   clearLayer(resolution);
-  const [west, south, east, north] = m.patch.bounds;
+  const [west, south, east, north] = m.patch ? m.patch.bounds : m.bounds;
   const layer = L.tileLayer(m.links.tiles, { pane: `maps-${resolution}`, bounds: [[south, west], [north, east]],
                                              maxZoom: 19, opacity: 0.8, className: `overlay-${resolution}` });
   layer.addTo(map);
@@ -241,6 +243,26 @@ async function loadModels() {
   }
 }
 
+// --- A user's upload (/map/?upload=ID): its map, statistics and downloads.
+async function showUpload(id) {
+  try {
+    const { body } = await api(`${config.api.uploads}${id}/`);
+    if (body.status !== "done") {
+      showCard("upload", progressHtml(body.progress, `${body.name}: ${body.status}`));
+      state.poll.upload = setTimeout(() => showUpload(id), 1500);
+      return;
+    }
+    const [west, south, east, north] = body.bounds;
+    map.fitBounds([[south, west], [north, east]]);
+    showMap("upload", { ...body, note: body.synthetic_model ? "Mapped by a demo model trained on synthetic data." : "" });
+    $("title-upload").textContent = `Your upload: ${body.name}`;
+  } catch (error) {
+    showCard("upload", `<p class="notice notice-error">${escapeHtml(error.message)}</p>`);
+  }
+}
+
 loadModels();
 loadFootprints();
+const uploadId = new URLSearchParams(location.search).get("upload");
+if (uploadId && /^\d+$/.test(uploadId)) showUpload(uploadId);
 window.hrmarsMap = map; // for tests and the console

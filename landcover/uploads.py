@@ -1,0 +1,331 @@
+"""Users' uploads: validate before anything is queued, keep nothing of a bad file, run the job.
+
+Accepted: a multi-band GeoTIFF (4, 10, 12 or 13 bands, or bands described B1…B12/B8A), or a zip
+of one GeoTIFF per band (file names ending _B02.tif, B8A.tif, …, as Copernicus products and
+BigEarthNet ship them), stacked at the finest band's 10 m grid. Each check below has its own
+message; the first that fails ends the upload and its files are removed.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import rasterio
+from django.conf import settings
+from django.contrib.gis.geos import Polygon
+from django.db import transaction
+from django.utils import timezone
+from rasterio.enums import Resampling
+from rasterio.warp import transform as warp_transform
+from rasterio.windows import Window
+
+from ml.bands import LAYOUTS_BY_COUNT, S2_BANDS, BandError, file_band_names
+from ml.predict import GDAL_ENV
+
+from .models import ModelVersion, Upload
+
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+ZIP_MAGIC = b"PK\x03\x04"
+SUPPORTED_DTYPES = {"uint8", "uint16", "int16", "uint32", "int32", "float32", "float64"}
+MAX_ZIP_MEMBERS = 30
+MAX_ZIP_RATIO = 200  # uncompressed / compressed, per member: more is a zip bomb
+BAND_IN_NAME = re.compile(r"(?:^|[_\-.])B(8A|0?[1-9]|1[0-2])\.(?:tif|tiff)$", re.IGNORECASE)
+
+
+class UploadError(ValueError):
+    """The upload is refused; the message says why, for a person to act on."""
+
+
+class LimitReached(UploadError):
+    """A per-user limit (concurrent jobs, uploads per day)."""
+
+
+@dataclass
+class Checked:
+    path: Path
+    width: int
+    height: int
+    bands: int
+    crs: str
+    footprint: Polygon
+
+
+def uploads_root() -> Path:
+    return Path(settings.UPLOADS_DIR)
+
+
+def upload_folder(upload: Upload) -> Path:
+    return uploads_root() / upload.token
+
+
+def check_limits(user) -> None:
+    active = Upload.objects.filter(owner=user, status__in=[Upload.Status.QUEUED, Upload.Status.RUNNING]).count()
+    if active >= settings.UPLOAD_MAX_ACTIVE:
+        raise LimitReached(f"You have {active} jobs queued or running (the limit is {settings.UPLOAD_MAX_ACTIVE}); "
+                           "wait for one to finish or cancel one.")
+    today = Upload.objects.filter(owner=user, created_at__gte=timezone.now() - timedelta(hours=24)).count()
+    if today >= settings.UPLOAD_DAILY_LIMIT:
+        raise LimitReached(f"You have uploaded {today} images in the last 24 hours (the limit is "
+                           f"{settings.UPLOAD_DAILY_LIMIT}); try again later.")
+
+
+def _check_zip(path: Path, work: Path) -> Path:
+    """Safe extraction of per-band GeoTIFFs, then one stacked 10 m GeoTIFF."""
+    max_bytes = settings.UPLOAD_MAX_MB * 1024 * 1024
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise UploadError(f"The zip file is damaged or truncated ({exc}).") from None
+    with archive:
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        if not members:
+            raise UploadError("The zip file is empty.")
+        if len(members) > MAX_ZIP_MEMBERS:
+            raise UploadError(f"The zip holds {len(members)} files; at most {MAX_ZIP_MEMBERS} (one per band) are "
+                              "accepted.")
+        total = 0
+        bands: dict[str, zipfile.ZipInfo] = {}
+        for m in members:
+            name = PurePosixPath(m.filename.replace("\\", "/"))
+            if name.is_absolute() or ".." in name.parts or ":" in m.filename:
+                raise UploadError(f"The zip contains an unsafe path ({m.filename!r}); paths must stay inside the "
+                                  "archive.")
+            total += m.file_size
+            if total > max_bytes:
+                raise UploadError(f"The zip unpacks to more than {settings.UPLOAD_MAX_MB} MB, the upload limit.")
+            if m.compress_size and m.file_size / m.compress_size > MAX_ZIP_RATIO:
+                raise UploadError(f"{m.filename} expands {m.file_size // max(m.compress_size, 1)}-fold: refused as "
+                                  "a possible zip bomb.")
+            found = BAND_IN_NAME.search(name.name)
+            if found:
+                code = found.group(1).upper()
+                band = "B8A" if code == "8A" else f"B{int(code)}"
+                bands[band] = m
+        if not bands:
+            raise UploadError("The zip holds no band GeoTIFFs: name them like T32UPU_B02.tif … B12.tif (one per band).")
+        order = [b for b in S2_BANDS if b in bands]
+        layout = next((n for n, names in LAYOUTS_BY_COUNT.items() if tuple(order) == tuple(names)), None)
+        if layout is None:
+            raise UploadError(f"The zip holds bands {', '.join(order)}; give 4 (B2, B3, B4, B8), 10, 12 or 13 "
+                              "Sentinel-2 bands.")
+        extracted = {}
+        for band in order:
+            target = work / f"{band}.tif"
+            with archive.open(bands[band]) as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)  # sizes were checked above
+            extracted[band] = target
+    return _stack(extracted, order, work / "stacked.tif")
+
+
+def _stack(files: dict[str, Path], order: list[str], out: Path) -> Path:
+    grids = {}
+    for band, path in files.items():
+        try:
+            with rasterio.open(path) as src:
+                grids[band] = (abs(src.res[0]), src.width, src.height, src.crs, src.transform)
+        except rasterio.errors.RasterioError as exc:
+            raise UploadError(f"Band {band} in the zip cannot be read as a GeoTIFF ({str(exc).splitlines()[0]}).") \
+                from None
+    finest = min(grids, key=lambda b: grids[b][0])
+    _, width, height, crs, transform = grids[finest]
+    if crs is None:
+        raise UploadError("The band GeoTIFFs have no coordinate reference system (CRS); georeference them first.")
+    _check_size(width, height)
+    profile = dict(driver="GTiff", width=width, height=height, count=len(order), dtype="uint16", crs=crs,
+                   transform=transform, tiled=True, compress="deflate", BIGTIFF="IF_SAFER")
+    with rasterio.open(out, "w", **profile) as dst:
+        for i, band in enumerate(order, start=1):
+            with rasterio.open(files[band]) as src:
+                dst.write(src.read(1, out_shape=(height, width), resampling=Resampling.bilinear).astype(np.uint16), i)
+            dst.set_band_description(i, band)
+    return out
+
+
+def _check_size(width: int, height: int) -> None:
+    limit = settings.UPLOAD_MAX_SIDE
+    if width > limit or height > limit:
+        raise UploadError(f"The image is {width:,} × {height:,} pixels; at most {limit:,} × {limit:,} are accepted "
+                          "(a full Sentinel-2 tile is 10,980 × 10,980). Cut it into parts.")
+
+
+def _sample_windows(width: int, height: int, grid: int = 4, size: int = 256) -> list[Window]:
+    """A grid of small windows over the image, the last one at the very end of the file's pixels."""
+    w, h = min(size, width), min(size, height)
+    xs = sorted({round(i * (width - w) / (grid - 1)) for i in range(grid)})
+    ys = sorted({round(i * (height - h) / (grid - 1)) for i in range(grid)})
+    return [Window(x, y, w, h) for y in ys for x in xs]
+
+
+def _has_data(src, windows) -> bool:
+    """Any finite, non-zero, non-nodata pixel in the windows (None: a decimated read of the whole
+    image, the slow fallback when the sample windows are all empty, e.g. a tile at a swath edge)."""
+    if windows is None:
+        blocks = [src.read(out_shape=(src.count, min(src.height, 512), min(src.width, 512)),
+                           resampling=Resampling.nearest, masked=True)]
+    else:
+        blocks = [src.read(window=window, masked=True) for window in windows]
+    for block in blocks:
+        values = np.ma.filled(block.astype("float64"), 0)
+        if np.any(np.isfinite(values) & (values != 0)):
+            return True
+    return False
+
+
+def check_file(path: Path, original_name: str, work: Path, needed_bands=()) -> Checked:
+    """Every check, in order; returns the GeoTIFF to map (the upload itself or the stacked zip)."""
+    size = path.stat().st_size
+    if size > settings.UPLOAD_MAX_MB * 1024 * 1024:
+        raise UploadError(f"The file is {size / 2**20:,.0f} MB; at most {settings.UPLOAD_MAX_MB:,} MB are accepted.")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head == ZIP_MAGIC:
+        path = _check_zip(path, work)
+    elif head not in TIFF_MAGIC:
+        raise UploadError(f"{original_name} is not a GeoTIFF or a zip of GeoTIFFs (its first bytes say otherwise).")
+    try:
+        src = rasterio.open(path)
+    except rasterio.errors.RasterioError as exc:
+        raise UploadError(f"{original_name} cannot be read as a GeoTIFF; is it damaged or truncated? "
+                          f"({str(exc).splitlines()[0]})") from None
+    with rasterio.Env(**GDAL_ENV), src:  # a small block cache: validation must not hold the file in memory
+        _check_size(src.width, src.height)
+        if src.crs is None:
+            raise UploadError(f"{original_name} has no coordinate reference system (CRS); georeference it first "
+                              "(e.g. gdal_translate -a_srs EPSG:326xx).")
+        if src.transform.is_identity:
+            raise UploadError(f"{original_name} has no georeferencing transform; georeference it first.")
+        if src.dtypes[0] not in SUPPORTED_DTYPES:
+            raise UploadError(f"{original_name} holds {src.dtypes[0]} data; Sentinel-2 bands are integers (uint16) "
+                              "or reflectances (float32).")
+        try:
+            names = file_band_names(src.descriptions, src.count, original_name)
+        except BandError:
+            raise UploadError(f"{original_name} has {src.count} band(s); give 4 (B2, B3, B4, B8), 10, 12 (L2A) or 13 "
+                              "(L1C) Sentinel-2 bands, or describe the bands as B1…B12/B8A.") from None
+        missing = [b for b in needed_bands if b not in names]
+        if missing:
+            raise UploadError(f"{original_name} lacks band(s) {', '.join(missing)}, which the model needs.")
+        try:
+            if not _has_data(src, _sample_windows(src.width, src.height)) and not _has_data(src, None):
+                raise UploadError(f"{original_name} holds no data: every pixel is zero, nodata or NaN.")
+        except rasterio.errors.RasterioError as exc:
+            raise UploadError(f"{original_name} is damaged or truncated: its pixels cannot be read "
+                              f"({str(exc).splitlines()[0]}).") from None
+        b = src.bounds
+        xs, ys = warp_transform(src.crs, "EPSG:4326", [b.left, b.right, b.right, b.left], [b.top, b.top, b.bottom,
+                                                                                        b.bottom])
+        ring = list(zip(xs, ys))
+        return Checked(Path(path), src.width, src.height, src.count, src.crs.to_string(),
+                       Polygon(ring + [ring[0]], srid=4326))
+
+
+def accept_upload(user, uploaded_file, model_version: ModelVersion) -> Upload:
+    """Validate an uploaded file and create its job; on any error nothing is kept."""
+    check_limits(user)
+    root = uploads_root()
+    (root / ".incoming").mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="in-", dir=root / ".incoming"))
+    try:
+        raw = work / "upload.bin"
+        if hasattr(uploaded_file, "temporary_file_path"):
+            shutil.move(uploaded_file.temporary_file_path(), raw)
+        else:
+            with open(raw, "wb") as f:
+                for chunk in uploaded_file.chunks():
+                    f.write(chunk)
+        checked = check_file(raw, uploaded_file.name, work, model_version.card.get("bands", ()))
+        token = secrets.token_urlsafe(24)
+        folder = root / token
+        folder.mkdir()
+        shutil.move(str(checked.path), folder / "source.tif")
+        with transaction.atomic():
+            upload = Upload.objects.create(
+                owner=user, token=token, original_name=uploaded_file.name[:255], size_bytes=uploaded_file.size,
+                model_version=model_version, width=checked.width, height=checked.height, bands=checked.bands,
+                crs=checked.crs, footprint=checked.footprint)
+            transaction.on_commit(lambda: enqueue(upload))
+        return upload
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def enqueue(upload: Upload) -> None:
+    from .tasks import process_upload
+
+    process_upload.delay(upload.pk)
+
+
+class Cancelled(Exception):
+    pass
+
+
+def run_job(upload_id: int) -> Upload | None:
+    """The worker's side: claim, map the image with progress, store the result atomically."""
+    from ml.predict import predict_scene
+
+    from .maps import predictor_for
+
+    with transaction.atomic():
+        upload = Upload.objects.select_for_update().select_related("model_version").filter(pk=upload_id).first()
+        if upload is None or upload.status not in (Upload.Status.QUEUED, Upload.Status.RUNNING):
+            return None  # done, failed, cancelled or deleted: nothing to do
+        upload.status = Upload.Status.RUNNING
+        upload.attempts += 1
+        upload.progress = 0
+        upload.save(update_fields=["status", "attempts", "progress", "updated_at"])
+    folder = upload_folder(upload)
+    for stale in folder.glob("result-*"):  # left by an attempt whose worker was killed
+        shutil.rmtree(stale, ignore_errors=True)
+    started = time.perf_counter()
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or now - last[0] > 1.0:
+            last[0] = now
+            if Upload.objects.filter(pk=upload_id, status=Upload.Status.CANCELLED).exists():
+                raise Cancelled()
+            Upload.objects.filter(pk=upload_id, status=Upload.Status.RUNNING).update(
+                progress=min(99, int(100 * done / total)))
+
+    work = Path(tempfile.mkdtemp(prefix="result-", dir=folder))
+    try:
+        result = predict_scene(folder / "source.tif", work / "map.tif", predictor_for(upload.model_version),
+                               progress=progress)
+        from ml.maps import preview_png
+
+        preview_png(work / "map.tif", work / "preview.png")
+        for name in ("map.tif", "preview.png"):
+            (work / name).replace(folder / name)  # renames within one folder: atomic
+    except Cancelled:
+        return None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    Upload.objects.filter(pk=upload_id, status=Upload.Status.RUNNING).update(
+        status=Upload.Status.DONE, progress=100, statistics=result.statistics,
+        seconds=round(time.perf_counter() - started, 2), finished_at=timezone.now(), updated_at=timezone.now())
+    return Upload.objects.get(pk=upload_id)
+
+
+def fail(upload_id: int, message: str) -> None:
+    Upload.objects.filter(pk=upload_id, status__in=[Upload.Status.QUEUED, Upload.Status.RUNNING]).update(
+        status=Upload.Status.FAILED, error=message[:2000], updated_at=timezone.now())
+
+
+def cancel(upload: Upload) -> bool:
+    return bool(Upload.objects.filter(pk=upload.pk, status__in=[Upload.Status.QUEUED, Upload.Status.RUNNING])
+                .update(status=Upload.Status.CANCELLED, updated_at=timezone.now()))
+
+
+def delete(upload: Upload) -> None:
+    folder = upload_folder(upload)
+    upload.delete()
+    shutil.rmtree(folder, ignore_errors=True)
