@@ -252,8 +252,8 @@ class ModelDetail(generics.RetrieveAPIView):
     lookup_value_regex = "[^/]+"
 
 
-def model_from(request) -> ModelVersion:
-    name = request.query_params.get("model")
+def model_from(name: str | None) -> ModelVersion:
+    """The model asked for by name, or the site's default when no name is given."""
     if name:
         version = ModelVersion.objects.filter(name=name).first()
         if version is None:
@@ -281,7 +281,7 @@ class MapForPoint(APIView):
                               404: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
     def get(self, request):
         patch = self.find_patch(request)
-        version = model_from(request) if self.resolution == "high" else None
+        version = model_from(request.query_params.get("model")) if self.resolution == "high" else None
         try:
             m, _ = maps.request_map(patch, version)
         except maps.MapUnavailable as exc:
@@ -366,9 +366,8 @@ DOWNLOADS = {"map.tif": "image/tiff", "preview.png": "image/png", "statistics.cs
 
 
 def download(name: str, rows: list[dict], payload, path_of, filename: str, cache_control: str) -> HttpResponse:
-    """One of DOWNLOADS of a stored map: statistics rendered here, files streamed from disk."""
-    if name not in DOWNLOADS:
-        raise NotFound(f"No download {name!r}; there are {', '.join(DOWNLOADS)}.")
+    """One of DOWNLOADS (checked by check_download) of a stored map: statistics rendered here, files
+    streamed from disk."""
     if name == "statistics.csv":
         out = io.StringIO()
         writer = csv.DictWriter(out, ["code", "name", "colour", "pixels", "percent", "area_km2"])
@@ -387,6 +386,17 @@ def download(name: str, rows: list[dict], payload, path_of, filename: str, cache
     return response
 
 
+def check_download(name: str) -> None:
+    """Before the map is looked up, so an unknown name is a 404 whatever the map's state."""
+    if name not in DOWNLOADS:
+        raise NotFound(f"No download {name!r}; there are {', '.join(DOWNLOADS)}.")
+
+
+def check_tile(z: int, x: int, y: int) -> None:
+    if z > 24 or x >= 2 ** z or y >= 2 ** z:
+        raise ValidationError({"tile": f"No tile {z}/{x}/{y}: zoom goes up to 24 and x, y below 2^zoom."})
+
+
 def download_suffix(name: str) -> str:
     return {"map.tif": ".tif", "preview.png": ".png"}.get(name, "-" + name)
 
@@ -396,8 +406,7 @@ class MapFile(FileView):
 
     @extend_schema(operation_id="v1_maps_download", responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, pk: int, name: str):
-        if name not in DOWNLOADS:
-            raise NotFound(f"No download {name!r}; there are {', '.join(DOWNLOADS)}.")
+        check_download(name)
         m = done_map(pk, request)
         return download(name, m.statistics, lambda: statistics_payload(m),
                         lambda n: maps.file_path(m, "cog" if n == "map.tif" else "png"),
@@ -424,9 +433,8 @@ def render_tile(path, z: int, x: int, y: int) -> bytes:
 
 
 def tile_response(z: int, x: int, y: int, key: str, path_of, cache_control: str) -> HttpResponse:
-    """An XYZ PNG tile of a stored COG, from the cache or rendered with rio-tiler."""
-    if z > 24 or x >= 2 ** z or y >= 2 ** z:
-        raise ValidationError({"tile": f"No tile {z}/{x}/{y}: zoom goes up to 24 and x, y below 2^zoom."})
+    """An XYZ PNG tile (coordinates checked by check_tile) of a stored COG, from the cache or rendered
+    with rio-tiler."""
     content = cache.get(key)
     if content is None:
         path = path_of()
@@ -444,8 +452,7 @@ class MapTile(FileView):
 
     @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
     def get(self, request, pk: int, z: int, x: int, y: int):
-        if z > 24 or x >= 2 ** z or y >= 2 ** z:
-            raise ValidationError({"tile": f"No tile {z}/{x}/{y}: zoom goes up to 24 and x, y below 2^zoom."})
+        check_tile(z, x, y)
         m = done_map(pk, request)
         key = f"tile:{m.pk}:{m.finished_at.timestamp() if m.finished_at else 0}:{z}/{x}/{y}"
         return tile_response(z, x, y, key, lambda: maps.file_path(m, "cog"), "public, max-age=86400")

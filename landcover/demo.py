@@ -23,12 +23,10 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-import numpy as np
-import rasterio
-from rasterio.enums import Resampling
 
 from ml.bands import LAYOUTS_BY_COUNT
 from ml.datasets import Sample
+from ml.rasterio_io import stack_bands
 
 from .models import Dataset, ModelVersion
 from .services import get_or_create_dataset, ingest_samples
@@ -111,25 +109,12 @@ def stack_bigearthnet(wheel: Path, out: Path) -> list[Path]:
                 written.append(target)
                 continue
             folder = f"BigEarthNet-S2-Example/{name}/{name}"
-
-            def read(band: str, shape=None):
-                code = band[1:].rjust(2, "0") if band != "B8A" else "8A"  # B2 → B02, B8A → B8A
-                data = tar.extractfile(members[f"{folder}_B{code}.tif"]).read()
-                with rasterio.MemoryFile(data) as mem, mem.open() as src:
-                    if shape is None:
-                        return src.read(1), src.profile
-                    return src.read(1, out_shape=shape, resampling=Resampling.bilinear), None
-
-            reference, profile = read("B2")
-            stack = np.stack([reference if b == "B2" else read(b, reference.shape)[0] for b in bands])
-            profile.update(count=len(bands), dtype="uint16", compress="deflate", tiled=False, nodata=None)
+            # B2 → …_B02.tif, B8A → …_B8A.tif
+            files = {b: tar.extractfile(members[f"{folder}_B{b[1:].rjust(2, '0') if b != 'B8A' else '8A'}.tif"]).read()
+                     for b in bands}
             tmp = target.with_suffix(".part")
-            with rasterio.open(tmp, "w", **{**profile, "driver": "GTiff"}) as dst:
-                dst.write(stack.astype(np.uint16))
-                for i, band in enumerate(bands, start=1):
-                    dst.set_band_description(i, band)
-                dst.update_tags(SOURCE="BigEarthNet v1.0 (bigearthnet-common example data)", PATCH=name,
-                                PROCESSING_LEVEL="L2A")
+            stack_bands(files, bands, tmp, tags={"SOURCE": "BigEarthNet v1.0 (bigearthnet-common example data)",
+                                                 "PATCH": name, "PROCESSING_LEVEL": "L2A"})
             tmp.replace(target)
             written.append(target)
     return written

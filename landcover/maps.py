@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import LandCoverMap, ModelVersion, Patch
+from .services import throttled_progress
 
 log = logging.getLogger(__name__)
 
@@ -146,14 +147,7 @@ def compute(m: LandCoverMap) -> LandCoverMap:
         if m.source == LandCoverMap.Source.MODIS:
             statistics = modis_map(Path(m.patch.lc_path), cog)
         else:
-            last = [0.0]
-
-            def progress(done: int, total: int) -> None:
-                now = time.monotonic()
-                if done == total or now - last[0] > 1.0:
-                    last[0] = now
-                    LandCoverMap.objects.filter(pk=m.pk).update(progress=min(99, int(100 * done / total)))
-
+            progress = throttled_progress(lambda percent: LandCoverMap.objects.filter(pk=m.pk).update(progress=percent))
             predictor = predictor_for(m.model_version)
             source = m.patch.s2_path
             if predictor.input_kind == "coarse":  # a CGAN refines the patch's MODIS map

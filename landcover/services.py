@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,17 +99,16 @@ def ingest_samples(dataset: Dataset, samples: Sequence[Sample], batch_size: int 
     chunks = [todo[start:start + batch_size] for start in range(0, len(todo), batch_size)]
     paths = [[str(s.s2) for s in chunk] for chunk in chunks]
     workers = min(os.cpu_count() or 1, 4)
-    if len(chunks) >= 4 and workers > 1:
-        # Headers are read in worker processes (spawned: no Django, no inherited database
-        # connection) while this one inserts the batches before: 996 → see BENCHMARKS.md.
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for chunk, headers in zip(chunks, pool.map(read_headers, paths)):
-                _ingest_batch(chunk, headers, dataset, scenes, report)
-                if progress:
-                    progress(len(chunk))
-    else:
-        for chunk, chunk_paths in zip(chunks, paths):
-            _ingest_batch(chunk, read_headers(chunk_paths), dataset, scenes, report)
+    with ExitStack() as stack:
+        if len(chunks) >= 4 and workers > 1:
+            # Headers are read in worker processes (spawned: no Django, no inherited database
+            # connection) while this one inserts the batches before: 996 → 1,808 patches/s.
+            pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")))
+            results = pool.map(read_headers, paths)
+        else:
+            results = map(read_headers, paths)
+        for chunk, headers in zip(chunks, results):
+            _ingest_batch(chunk, headers, dataset, scenes, report)
             if progress:
                 progress(len(chunk))
     update_scene_extents(dataset)
@@ -117,6 +117,20 @@ def ingest_samples(dataset: Dataset, samples: Sequence[Sample], batch_size: int 
 
     bump_catalogue_version()
     return report
+
+
+def throttled_progress(report: Callable[[int], None], seconds: float = 1.0) -> Callable[[int, int], None]:
+    """An ml.predict progress callback that passes on the percentage (at most 99) at most once per
+    `seconds`, and always at the end: a database update per tile would slow big scenes down."""
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or now - last[0] > seconds:
+            last[0] = now
+            report(min(99, int(100 * done / total)))
+
+    return progress
 
 
 def update_scene_extents(dataset: Dataset) -> None:

@@ -8,12 +8,13 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import parsers, permissions, status
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import uploads
-from .api import DOWNLOADS, FileView, MapNotReady, download, download_suffix, model_from, tile_response
+from .api import (FileView, MapNotReady, check_download, check_tile, download, download_suffix, model_from,
+                  tile_response)
 from .models import Upload
 
 
@@ -63,7 +64,7 @@ class UploadList(APIView):
         file = request.FILES.get("file")
         if file is None:
             raise ValidationError({"file": ["Attach the image as the form field `file` (multipart/form-data)."]})
-        version = model_from(_ModelQuery(request))
+        version = model_from(request.data.get("model"))
         if version.card.get("input") == "coarse":
             raise ValidationError({"model": f"{version.name} refines MODIS land-cover maps and cannot map an image; "
                                             "choose a model that reads Sentinel-2 bands."})
@@ -75,13 +76,6 @@ class UploadList(APIView):
             raise ValidationError({"file": [str(exc)]}) from None
         data = representation(upload, request)
         return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
-
-
-class _ModelQuery:
-    """model_from() reads query_params; uploads send the model in the form."""
-
-    def __init__(self, request):
-        self.query_params = request.data
 
 
 class UploadDetail(APIView):
@@ -127,8 +121,7 @@ class UploadFile(FileView):
 
     @extend_schema(operation_id="v1_uploads_download", responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, pk: int, name: str):
-        if name not in DOWNLOADS:
-            raise NotFound(f"No download {name!r}; there are {', '.join(DOWNLOADS)}.")
+        check_download(name)
         upload = done(request, pk)
         stem = upload.original_name.rsplit(".", 1)[0][:80] or "upload"
         payload = lambda: {"upload": upload.pk, "name": upload.original_name,  # noqa: E731
@@ -143,8 +136,7 @@ class UploadTile(FileView):
 
     @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
     def get(self, request, pk: int, z: int, x: int, y: int):
-        if z > 24 or x >= 2 ** z or y >= 2 ** z:
-            raise ValidationError({"tile": f"No tile {z}/{x}/{y}: zoom goes up to 24 and x, y below 2^zoom."})
+        check_tile(z, x, y)
         upload = done(request, pk)
         return tile_response(z, x, y, f"upload-tile:{upload.token}:{z}/{x}/{y}",
                              lambda: uploads.upload_folder(upload) / "map.tif", "private, max-age=3600")

@@ -29,8 +29,10 @@ from rasterio.windows import Window
 
 from ml.bands import LAYOUTS_BY_COUNT, S2_BANDS, BandError, file_band_names
 from ml.predict import GDAL_ENV
+from ml.rasterio_io import DataError, stack_bands
 
 from .models import ModelVersion, Upload
+from .services import throttled_progress
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 ZIP_MAGIC = b"PK\x03\x04"
@@ -126,27 +128,15 @@ def _check_zip(path: Path, work: Path) -> Path:
 
 
 def _stack(files: dict[str, Path], order: list[str], out: Path) -> Path:
-    grids = {}
-    for band, path in files.items():
-        try:
-            with rasterio.open(path) as src:
-                grids[band] = (abs(src.res[0]), src.width, src.height, src.crs, src.transform)
-        except rasterio.errors.RasterioError as exc:
-            raise UploadError(f"Band {band} in the zip cannot be read as a GeoTIFF ({str(exc).splitlines()[0]}).") \
-                from None
-    finest = min(grids, key=lambda b: grids[b][0])
-    _, width, height, crs, transform = grids[finest]
-    if crs is None:
-        raise UploadError("The band GeoTIFFs have no coordinate reference system (CRS); georeference them first.")
-    _check_size(width, height)
-    profile = dict(driver="GTiff", width=width, height=height, count=len(order), dtype="uint16", crs=crs,
-                   transform=transform, tiled=True, compress="deflate", BIGTIFF="IF_SAFER")
-    with rasterio.open(out, "w", **profile) as dst:
-        for i, band in enumerate(order, start=1):
-            with rasterio.open(files[band]) as src:
-                dst.write(src.read(1, out_shape=(height, width), resampling=Resampling.bilinear).astype(np.uint16), i)
-            dst.set_band_description(i, band)
-    return out
+    def check(width: int, height: int, crs) -> None:
+        if crs is None:
+            raise UploadError("The band GeoTIFFs have no coordinate reference system (CRS); georeference them first.")
+        _check_size(width, height)
+
+    try:
+        return stack_bands(files, order, out, check=check)
+    except DataError as exc:
+        raise UploadError(f"In the zip, {exc}.") from None
 
 
 def _check_size(width: int, height: int) -> None:
@@ -285,16 +275,13 @@ def run_job(upload_id: int) -> Upload | None:
     for stale in folder.glob("result-*"):  # left by an attempt whose worker was killed
         shutil.rmtree(stale, ignore_errors=True)
     started = time.perf_counter()
-    last = [0.0]
 
-    def progress(done: int, total: int) -> None:
-        now = time.monotonic()
-        if done == total or now - last[0] > 1.0:
-            last[0] = now
-            if Upload.objects.filter(pk=upload_id, status=Upload.Status.CANCELLED).exists():
-                raise Cancelled()
-            Upload.objects.filter(pk=upload_id, status=Upload.Status.RUNNING).update(
-                progress=min(99, int(100 * done / total)))
+    def report(percent: int) -> None:
+        if Upload.objects.filter(pk=upload_id, status=Upload.Status.CANCELLED).exists():
+            raise Cancelled()
+        Upload.objects.filter(pk=upload_id, status=Upload.Status.RUNNING).update(progress=percent)
+
+    progress = throttled_progress(report)
 
     work = Path(tempfile.mkdtemp(prefix="result-", dir=folder))
     try:

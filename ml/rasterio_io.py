@@ -1,10 +1,13 @@
 """Small rasterio helpers whose errors always name the file."""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 
 
@@ -47,3 +50,42 @@ def read_headers(paths: list[str]) -> list[tuple | str]:
             except (RasterioError, OSError, ValueError) as exc:
                 out.append(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     return out
+
+
+@contextmanager
+def _open_band(source):
+    """A single-band raster from a path or from the bytes of a file."""
+    if isinstance(source, bytes | bytearray):
+        with rasterio.MemoryFile(source) as mem, mem.open() as src:
+            yield src
+    else:
+        with rasterio.open(source) as src:
+            yield src
+
+
+def stack_bands(sources: Mapping[str, object], order: Sequence[str], out: Path, check=None,
+                tags: dict | None = None) -> Path:
+    """One uint16 GeoTIFF from one single-band raster per band (paths or bytes), on the finest band's
+    grid; coarser bands (20 m, 60 m) are resampled bilinearly and every band is described by its
+    name. `check(width, height, crs)` runs before anything is written (limits, a missing CRS).
+    Sentinel-2 products and BigEarthNet ship their bands this way."""
+    grids = {}
+    for band in order:
+        try:
+            with _open_band(sources[band]) as src:
+                grids[band] = (abs(src.res[0]), src.width, src.height, src.crs, src.transform)
+        except RasterioError as exc:
+            raise DataError(f"band {band} cannot be read as a GeoTIFF ({str(exc).splitlines()[0]})") from None
+    _, width, height, crs, transform = min(grids.values(), key=lambda grid: grid[0])
+    if check is not None:
+        check(width, height, crs)
+    profile = dict(driver="GTiff", width=width, height=height, count=len(order), dtype="uint16", crs=crs,
+                   transform=transform, tiled=True, compress="deflate", BIGTIFF="IF_SAFER")
+    with rasterio.open(out, "w", **profile) as dst:
+        for i, band in enumerate(order, start=1):
+            with _open_band(sources[band]) as src:
+                dst.write(src.read(1, out_shape=(height, width), resampling=Resampling.bilinear).astype(np.uint16), i)
+            dst.set_band_description(i, band)
+        if tags:
+            dst.update_tags(**tags)
+    return Path(out)
