@@ -1,2 +1,1 @@
-# The User admin is Django's own; API tokens are administered by
-# rest_framework.authtoken's admin (registered by that app).
+"""Accounts in the admin: Django's User admin and DRF's token admin serve as they are."""

@@ -1,3 +1,4 @@
+"""The account endpoints of the API: who am I (/api/v1/me/) and token creation."""
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers

@@ -1,3 +1,4 @@
+"""URLs of the account endpoints of the API."""
 from django.urls import path
 
 from . import api

@@ -1,3 +1,4 @@
+"""Sign-up and profile forms, with messages that say what to fix."""
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import UserCreationForm

@@ -1,3 +1,4 @@
+"""URLs of the account pages."""
 from django.urls import path
 
 from . import views

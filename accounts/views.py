@@ -1,3 +1,4 @@
+"""Account pages: sign-up (rate-limited per client), profile with uploads and API token."""
 from __future__ import annotations
 
 from django.conf import settings
@@ -31,7 +32,7 @@ class SignUpView(CreateView):
 
     def form_valid(self, form):
         response = super().form_valid(form)
-        messages.success(self.request, f"Account “{self.object.username}” created. You can log in now.")
+        messages.success(self.request, f"Account “{form.instance.username}” created. You can log in now.")
         return response
 
     def form_invalid(self, form):

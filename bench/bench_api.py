@@ -84,9 +84,9 @@ def main() -> None:
     django.setup()
     from django.core.cache import cache
 
-    from landcover.maps import map_folder
+    from landcover.jobs.maps import map_folder
     from landcover.models import LandCoverMap, Patch
-    from ml.maps import modis_map
+    from ml.modis import modis_map
     from ml.synthetic import make_sen12ms_tree
 
     total = Patch.objects.count()
@@ -119,7 +119,8 @@ def main() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     urls = {
-        "footprints (one map view, bbox)": f"/api/v1/patches/?bbox={c.x - 0.6:.4f},{c.y - 0.35:.4f},{c.x + 0.6:.4f},{c.y + 0.35:.4f}",
+        "footprints (one map view, bbox)":
+            f"/api/v1/patches/?bbox={c.x - 0.6:.4f},{c.y - 0.35:.4f},{c.x + 0.6:.4f},{c.y + 0.35:.4f}",
         "patch at a point": f"/api/v1/patches/at/?lat={c.y:.5f}&lon={c.x:.5f}",
         "models": "/api/v1/models/",
         "map status": f"/api/v1/maps/{m.pk}/",

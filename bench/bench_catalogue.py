@@ -85,8 +85,8 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
+    from landcover.catalogue.ingestion import get_or_create_dataset, ingest_samples
     from landcover.models import Patch
-    from landcover.services import get_or_create_dataset, ingest_samples
     from ml.datasets import scan_sen12ms
 
     call_command("migrate", verbosity=0)

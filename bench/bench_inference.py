@@ -74,11 +74,12 @@ def child_raw(model: str, batch: int, seconds: float) -> dict:
 def child_boc(tree: str, folder: str) -> dict:
     import numpy as np
 
-    from ml.train import main as train
-    from ml.modelio import load_model
+    from ml.config import TrainConfig
     from ml.datasets import scan_sen12ms
+    from ml.modelio import load_model
+    from ml.train import train
 
-    train(["bagofcolours", "--dataset", "synthetic", "--data", tree, "--out", folder])
+    train(TrainConfig(method="bagofcolours", dataset="synthetic", data=tree, out=folder))
     predictor = load_model(folder)
     samples = scan_sen12ms(tree)[:10]
     images = [predictor.normalisation.apply(s.image(predictor.bands))[None] for s in samples]

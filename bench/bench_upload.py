@@ -55,8 +55,9 @@ def main() -> None:
     from django.core.files import File
     from django.core.management import call_command
 
-    from landcover import uploads
-    from landcover.services import register_model
+    from landcover.catalogue.registry import register_model
+    from landcover.jobs import lifecycle, uploads
+    from landcover.models import Upload
     from ml.bands import BAND_SETS, Normalisation
     from ml.modelio import save_model
     from ml.models.unet import build_unet
@@ -84,7 +85,8 @@ def main() -> None:
         upload = uploads.accept_upload(user, Incoming(f, name=scene.name), version)
     validated = time.perf_counter() - started
     t = time.perf_counter()
-    done = uploads.run_job(upload.pk)
+    lifecycle.run(uploads.UPLOAD_JOB, upload.pk)
+    done = Upload.objects.get(pk=upload.pk)
     job_seconds = time.perf_counter() - t
     result = {"size_px": args.size, "bands": 13, "file_gb": round(scene.stat().st_size / 2**30, 2),
               "validation_seconds": round(validated, 1), "job_seconds": round(job_seconds, 1),

@@ -1,0 +1,1 @@
+"""Contact and feedback messages from visitors, moderated in the admin."""

@@ -1,3 +1,4 @@
+"""Feedback moderation: read/unread, filters by kind, rating and date, search."""
 from django.contrib import admin
 
 from .models import Message

@@ -1,3 +1,4 @@
+"""The contact and feedback forms, with a honeypot field against bots."""
 from django import forms
 
 from .models import Message

@@ -1,3 +1,4 @@
+"""A visitor's message: contact or feedback (with a rating), and whether staff have read it."""
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models

@@ -1,3 +1,4 @@
+"""URLs of the contact and feedback pages."""
 from django.urls import path
 
 from . import views

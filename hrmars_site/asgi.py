@@ -1,3 +1,4 @@
+"""ASGI entry point (the site is served by gunicorn over WSGI; this is for ASGI servers)."""
 import os
 
 from django.core.asgi import get_asgi_application

@@ -1,3 +1,4 @@
+"""Values every template needs: site name, navigation."""
 from django.conf import settings
 
 

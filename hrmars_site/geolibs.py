@@ -19,7 +19,7 @@ from pathlib import Path
 
 def _bundled(pattern: str) -> str | None:
     try:
-        import rasterio  # noqa: F401  (loads the bundled libraries)
+        import rasterio
     except ImportError:
         return None
     libs = Path(rasterio.__file__).resolve().parent.parent / "rasterio.libs"
@@ -37,7 +37,7 @@ def load_pyproj_first() -> None:
     library binds to its own copies. Measured: exit crash 3 of 3 runs before, 0 after.
     """
     try:
-        import pyproj  # noqa: F401
+        import pyproj  # noqa: F401  (loads pyproj's PROJ and SQLite first)
     except ImportError:
         pass
 

@@ -199,6 +199,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
+    # One table from the domain's errors (landcover.errors) to HTTP statuses.
+    "EXCEPTION_HANDLER": "landcover.api.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "HR-MARS API",

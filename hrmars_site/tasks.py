@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from celery import shared_task
 from django.db import connection
@@ -18,5 +18,5 @@ def ping() -> dict:
         "worker": socket.gethostname(),
         "database": db_ok,
         "vendor": connection.vendor,
-        "at": datetime.now(timezone.utc).isoformat(),
+        "at": datetime.now(UTC).isoformat(),
     }

@@ -1,8 +1,7 @@
+"""The site's URLs: public pages, accounts, the landcover pages and API, the schema and docs, admin."""
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
-
-from landcover import views as landcover_views
 
 from . import views
 
@@ -17,11 +16,9 @@ urlpatterns = [
     path("", include("feedback.urls")),
     path("accounts/", include("accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("map/", include("landcover.urls")),
-    path("uploads/", landcover_views.UploadsPageView.as_view(), name="uploads"),
-    path("uploads/<int:pk>/delete/", landcover_views.delete_upload, name="upload-delete"),
+    path("", include("landcover.web.urls")),
     path("api/v1/", include("accounts.api_urls")),
-    path("api/v1/", include("landcover.api_urls")),
+    path("api/v1/", include("landcover.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),

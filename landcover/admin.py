@@ -1,6 +1,10 @@
+"""The admin: staff curate datasets, patches, models (the default among them), maps and uploads."""
 from django.contrib import admin, messages
 from leaflet.admin import LeafletGeoAdmin
 
+from .catalogue.registry import set_default_model
+from .jobs.maps import retry_map
+from .jobs.uploads import delete as delete_upload
 from .models import Dataset, LandCoverMap, ModelVersion, Patch, Scene, Upload
 
 
@@ -40,8 +44,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one model to make it the default.", messages.ERROR)
             return
-        from .services import set_default_model
-
         set_default_model(queryset.get())
         self.message_user(request, f"{queryset.get().name} is now the default model.")
 
@@ -58,14 +60,12 @@ class LandCoverMapAdmin(admin.ModelAdmin):
 
     @admin.action(description="Queue the selected failed maps again")
     def retry_failed(self, request, queryset):
-        from .maps import retry_map
-
         count = sum(retry_map(m) for m in queryset.filter(status=LandCoverMap.Status.FAILED))
         self.message_user(request, f"{count} failed map(s) queued again.")
 
     @admin.action(description="Delete the selected maps and their files (they are recomputed on the next request)")
     def recompute(self, request, queryset):
-        count, _ = queryset.delete()  # the files go too (landcover.apps)
+        count, _ = queryset.delete()  # the files go too (landcover.jobs.maps.remove_files)
         self.message_user(request, f"{count} map(s) deleted; the next request for each computes it again.")
 
 
@@ -82,10 +82,8 @@ class UploadAdmin(LeafletGeoAdmin):
 
     @admin.action(description="Delete the selected uploads and their files")
     def delete_with_files(self, request, queryset):
-        from .uploads import delete
-
         count = 0
         for upload in queryset:
-            delete(upload)
+            delete_upload(upload)
             count += 1
         self.message_user(request, f"{count} upload(s) and their files deleted.")

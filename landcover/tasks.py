@@ -1,78 +1,44 @@
-"""Celery tasks of the catalogue: computing land-cover maps (see landcover.maps)."""
-from __future__ import annotations
+"""Celery tasks: thin wrappers that run one job kind each through the shared lifecycle.
 
-import logging
+Job code queues these by name (`landcover.jobs.lifecycle.enqueue`), so nothing imports this
+module but Celery. Every task is acknowledged late (a worker killed mid-job gets the task back
+and the lifecycle starts over cleanly), retried with exponential back-off on errors another
+try can fix, and, once out of tries, records the failure on the job's row.
+"""
+from __future__ import annotations
 
 from celery import Task, shared_task
 from django.db import DatabaseError
 
-from . import maps
-
-log = logging.getLogger(__name__)
+from .jobs import lifecycle
+from .jobs.lifecycle import JobKind
+from .jobs.maps import MAP_JOB
+from .jobs.uploads import UPLOAD_JOB
 
 # Errors that another try can fix: a full or busy disk, a database restart.
 TRANSIENT = (OSError, DatabaseError)
+OPTIONS = dict(bind=True, acks_late=True, reject_on_worker_lost=True, autoretry_for=TRANSIENT, retry_backoff=5,
+               retry_backoff_max=300, retry_jitter=True, max_retries=4)
 
 
-class RecordingTask(Task):
-    """Out of retries (or an unexpected error): the record says failed, with the reason."""
+class JobTask(Task):
+    """Out of retries (or an unexpected error): the job's row says failed, with the reason."""
+
     abstract = True
-    record_failure = None  # (record id, message) → None
+    job: JobKind
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
-        if args and self.record_failure:
-            type(self).record_failure(args[0], f"{type(exc).__name__}: {exc}")
+        if args:
+            lifecycle.fail(self.job, args[0], f"{type(exc).__name__}: {exc}")
 
 
-class MapTask(RecordingTask):
-    record_failure = staticmethod(maps.mark_failed)
-
-
-@shared_task(bind=True, base=MapTask, name="landcover.compute_map", acks_late=True, reject_on_worker_lost=True,
-             autoretry_for=TRANSIENT, retry_backoff=5, retry_backoff_max=300, retry_jitter=True, max_retries=4)
+@shared_task(base=JobTask, job=MAP_JOB, name=MAP_JOB.task, **OPTIONS)
 def compute_map(self, map_id: int) -> dict:
-    """Compute and store one map. Safe to run again: a done map is left alone, and a worker
-    killed mid-way (acks_late) gets the task re-delivered, which starts over cleanly."""
-    from ml.modelio import ModelFormatError
-    from ml.predict import SceneError
-    from ml.rasterio_io import DataError
-
-    m = maps.claim(map_id)
-    if m is None:
-        return {"map": map_id, "status": "done-or-missing"}
-    try:
-        maps.compute(m)
-    except (SceneError, DataError, ModelFormatError) as exc:
-        # The input or the model is wrong: retrying cannot help; say what is wrong.
-        maps.mark_failed(map_id, str(exc))
-        log.warning("map %s failed: %s", map_id, exc)
-        return {"map": map_id, "status": "failed", "error": str(exc)}
-    return {"map": map_id, "status": "done", "seconds": m.seconds}
+    """Compute and store one land-cover map of a catalogue patch."""
+    return lifecycle.run(self.job, map_id)
 
 
-def _fail_upload(upload_id: int, message: str) -> None:
-    from . import uploads
-
-    uploads.fail(upload_id, message)
-
-
-class UploadTask(RecordingTask):
-    record_failure = staticmethod(_fail_upload)
-
-
-@shared_task(bind=True, base=UploadTask, name="landcover.process_upload", acks_late=True, reject_on_worker_lost=True,
-             autoretry_for=TRANSIENT, retry_backoff=5, retry_backoff_max=300, retry_jitter=True, max_retries=4)
+@shared_task(base=JobTask, job=UPLOAD_JOB, name=UPLOAD_JOB.task, **OPTIONS)
 def process_upload(self, upload_id: int) -> dict:
-    """Map a user's upload. A worker killed mid-job gets the task again (acks_late) and starts over."""
-    from ml.modelio import ModelFormatError
-    from ml.predict import SceneError
-    from ml.rasterio_io import DataError
-
-    from . import uploads
-
-    try:
-        upload = uploads.run_job(upload_id)
-    except (SceneError, DataError, ModelFormatError) as exc:
-        uploads.fail(upload_id, str(exc))
-        return {"upload": upload_id, "status": "failed", "error": str(exc)}
-    return {"upload": upload_id, "status": upload.status if upload else "skipped"}
+    """Map a user's uploaded image."""
+    return lifecycle.run(self.job, upload_id)

@@ -43,9 +43,10 @@ def canonical_band(name: str) -> str | None:
 
 def file_band_names(descriptions: Sequence[str | None], count: int, source: str = "file") -> tuple[str, ...]:
     """Names of a file's bands: from band descriptions when all are Sentinel-2 names, else by band count."""
-    names = tuple(canonical_band(d or "") for d in descriptions)
-    if names and all(names) and len(set(names)) == len(names):
-        return names  # type: ignore[return-value]
+    found = [canonical_band(d or "") for d in descriptions]
+    names = tuple(n for n in found if n)
+    if names and len(names) == len(found) and len(set(names)) == len(names):
+        return names
     if count in LAYOUTS_BY_COUNT:
         return LAYOUTS_BY_COUNT[count]
     raise BandError(
@@ -64,6 +65,7 @@ def band_indexes(file_bands: Sequence[str], wanted: Sequence[str], source: str =
 
 @dataclass
 class Normalisation:
+    """Per-band input normalisation (the documented formula above), stored in every model card."""
     bands: tuple[str, ...]
     mean: list[float] = field(default_factory=list)
     std: list[float] = field(default_factory=list)
@@ -80,7 +82,7 @@ class Normalisation:
         return x.astype(np.float32, copy=False)
 
     @classmethod
-    def fit(cls, bands: Sequence[str], dn_samples: np.ndarray, offset: float = 0.0) -> "Normalisation":
+    def fit(cls, bands: Sequence[str], dn_samples: np.ndarray, offset: float = 0.0) -> Normalisation:
         """Per-band mean/std of reflectance over sample pixels (N, bands)."""
         base = cls(tuple(bands), offset=offset)
         x = base.apply(dn_samples.reshape(-1, len(bands)))
@@ -88,12 +90,14 @@ class Normalisation:
         return cls(tuple(bands), x.mean(axis=0).round(5).tolist(), std.round(5).tolist(), offset)
 
     def to_dict(self) -> dict:
+        """The JSON form stored in a model card."""
         d = asdict(self)
         d["bands"] = list(self.bands)
         d["formula"] = "x = (clip((DN + offset) / scale, 0, clip) - mean) / std"
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Normalisation":
+    def from_dict(cls, d: dict) -> Normalisation:
+        """Read back what to_dict wrote."""
         return cls(tuple(d["bands"]), list(d.get("mean", [])), list(d.get("std", [])),
                    float(d.get("offset", 0.0)), float(d.get("scale", 10000.0)), float(d.get("clip", 1.5)))

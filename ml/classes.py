@@ -92,5 +92,13 @@ def colormap() -> dict[int, tuple[int, int, int, int]]:
     """GDAL colour table for DFC-coded rasters (0 = transparent nodata)."""
     table = {NODATA: (0, 0, 0, 0)}
     for code, colour in DFC_COLOURS.items():
-        table[code] = tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5)) + (255,)
+        table[code] = (int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16), 255)
     return table
+
+
+def coarse_one_hot(indexes: np.ndarray) -> np.ndarray:
+    """Class indexes (H, W) → one-hot (H, W, 8) float32; unknown (IGNORE) pixels all zeros."""
+    out = np.zeros(indexes.shape + (N_MODEL_CLASSES,), np.float32)
+    valid = indexes != IGNORE
+    out[valid, indexes[valid]] = 1.0
+    return out

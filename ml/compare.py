@@ -21,34 +21,51 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
+from . import methods
 from .classes import DFC_NAMES, MODEL_CLASSES
+from .config import TrainConfig
 from .data import dataset_splits
+from .datasets import PatchDataset, Sample
 from .evaluate import CLASS_NAMES, evaluate_predictor, write_report
-from .modelio import load_model
+from .figures import rgb, side_by_side
+from .metrics import rounded
+from .modelio import Predictor, load_model
+from .synthetic import make_sen12ms_tree
+from .train import train
 
-# name → (ml.train method, extra arguments, what it learns from)
-METHODS = {
-    "unet-coarse": ("unet", ["--labels", "coarse"], "coarse labels (cross-entropy)"),
-    "lsr": ("lsr", [], "coarse labels (label super-resolution loss)"),
-    "cgan": ("cgan", [], "coarse map → fine labels"),
-    "pix2pix": ("pix2pix", [], "image → fine labels"),
-    "bagofcolours": ("bagofcolours", [], "image → fine labels"),
-    "unet-fine": ("unet", ["--labels", "fine"], "fine labels (upper reference)"),
-}
-TITLES = {"unet-coarse": "U-Net (baseline)", "lsr": "Label super-resolution", "cgan": "CGAN low → high",
-          "pix2pix": "Pix2Pix", "bagofcolours": "Bag of colours + RF", "unet-fine": "U-Net, fine labels"}
+
+@dataclass(frozen=True)
+class Entry:
+    """One row of the comparison: a registered method, the labels it trains on, and how the table names it."""
+
+    name: str
+    method: str
+    title: str
+    learns_from: str
+    labels: str | None = None
+
+
+ENTRIES = {e.name: e for e in (
+    Entry("unet-coarse", "unet", "U-Net (baseline)", "coarse labels (cross-entropy)", labels="coarse"),
+    Entry("lsr", "lsr", methods.get("lsr").title, "coarse labels (label super-resolution loss)"),
+    Entry("cgan", "cgan", methods.get("cgan").title, "coarse map → fine labels"),
+    Entry("pix2pix", "pix2pix", methods.get("pix2pix").title, "image → fine labels"),
+    Entry("bagofcolours", "bagofcolours", methods.get("bagofcolours").title, "image → fine labels"),
+    Entry("unet-fine", "unet", "U-Net, fine labels", "fine labels (upper reference)", labels="fine"),
+)}
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The command line of the comparison."""
     parser = argparse.ArgumentParser(prog="python -m ml.compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--dataset", default="synthetic", choices=["synthetic", "sen12ms", "dfc2020"])
-    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--methods", nargs="+", default=list(ENTRIES), choices=list(ENTRIES))
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--gan-epochs", type=int, default=None, help="default: --epochs")
     parser.add_argument("--base-filters", type=int, default=16)
@@ -61,34 +78,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def train_args(name: str, args) -> list[str]:
-    method, extra, _ = METHODS[name]
-    common = ["--dataset", args.dataset, "--data", str(args.data), "--out", str(args.out / "models" / name),
-              "--seed", str(args.seed)]
-    if method == "bagofcolours":
-        return [method, *common, "--trees", str(args.trees), *extra]
-    epochs = (args.gan_epochs or args.epochs) if method in ("cgan", "pix2pix") else args.epochs
-    lr = args.gan_lr if method in ("cgan", "pix2pix") else args.lr
-    size = ["--epochs", str(epochs), "--base-filters", str(args.base_filters), "--depth", str(args.depth),
-            "--lr", str(lr)]
-    return [method, *common, *size, *extra]
+def train_config(name: str, args: argparse.Namespace) -> TrainConfig:
+    """How the comparison trains one entry: the same seed and network size for every method."""
+    entry = ENTRIES[name]
+    base = TrainConfig(method=entry.method, dataset=args.dataset, data=args.data, out=args.out / "models" / name,
+                       seed=args.seed, labels=entry.labels)
+    family = methods.get(entry.method).family
+    if family == "forest":
+        return base.with_changes(trees=args.trees)
+    gan = family == "gan"
+    return base.with_changes(epochs=(args.gan_epochs or args.epochs) if gan else args.epochs,
+                             lr=args.gan_lr if gan else args.lr, base_filters=args.base_filters, depth=args.depth)
 
 
-def prediction_figure(png: Path, predictors: dict, samples, count: int = 3) -> None:
-    from .datasets import PatchDataset
-    from .figures import rgb, side_by_side
-
+def prediction_figure(png: Path, predictors: dict[str, Predictor], samples: Sequence[Sample], count: int = 3) -> None:
+    """Image, reference and every method's prediction side by side for the first test patches."""
     rows = []
     for sample in samples[:count]:
         row = {"image": rgb(sample.image(("B2", "B3", "B4"))), "reference": sample.labels("fine")}
         for name, predictor in predictors.items():
             batch = PatchDataset([sample], predictor.normalisation, "fine", 1, inputs=predictor.input_kind)[0][0]
-            row[TITLES[name]] = predictor.predict_index(batch)[0]
+            row[ENTRIES[name].title] = predictor.predict_index(batch)[0]
         rows.append(row)
-    side_by_side(png, rows, ["image", "reference", *[TITLES[n] for n in predictors]])
+    side_by_side(png, rows, ["image", "reference", *[ENTRIES[n].title for n in predictors]])
 
 
 def markdown(rows: list[dict]) -> str:
+    """The comparison table and the per-class tables, in Markdown."""
     out = ["| method | learns from | mIoU % | mF1 % | OA % | AA % | training s | inference patches/s |",
            "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -105,16 +121,13 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(out) + "\n"
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    """Train or load every entry, score each on the same test split, write the tables and the figure."""
     args = build_parser().parse_args(argv)
-    from .train import main as train
-
     if not args.data.exists():
         if args.dataset != "synthetic":
             print(f"error: {args.data} not found", file=sys.stderr)
             return 2
-        from .synthetic import make_sen12ms_tree
-
         make_sen12ms_tree(args.data, scenes=12, grid=3, seed=0)
     splits = dataset_splits(args.dataset, args.data, seed=args.seed)
     test = splits["test"] or splits["val"]
@@ -123,17 +136,14 @@ def main(argv=None) -> int:
         folder = args.out / "models" / name
         if args.retrain or not (folder / "model.json").exists():
             print(f"== training {name}", file=sys.stderr, flush=True)
-            if train(train_args(name, args)) != 0:
-                print(f"error: training {name} failed", file=sys.stderr)
-                return 1
+            train(train_config(name, args))
         predictor = load_model(folder)
         cm, speed = evaluate_predictor(predictor, test, "fine", batch_size=8)
         scores = cm.scores()
         write_report(args.out / "per_class", name, cm, scores)
-        nan_to_none = lambda values: [None if np.isnan(v) else round(float(v), 6) for v in values]  # noqa: E731
-        rows.append({"name": name, "title": TITLES[name], "method": predictor.method,
-                     "learns_from": METHODS[name][2], **{k: round(v, 6) for k, v in scores.summary().items()},
-                     "per_class_iou": nan_to_none(scores.iou), "per_class_f1": nan_to_none(scores.f1),
+        rows.append({"name": name, "title": ENTRIES[name].title, "method": predictor.method,
+                     "learns_from": ENTRIES[name].learns_from, **{k: round(v, 6) for k, v in scores.summary().items()},
+                     "per_class_iou": rounded(scores.iou), "per_class_f1": rounded(scores.f1),
                      "training_seconds": predictor.card.get("training", {}).get("seconds", float("nan")),
                      "patches_per_s": round(speed, 2), "test_patches": len(test)})
         predictors[name] = predictor

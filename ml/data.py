@@ -11,7 +11,7 @@ DEFAULT_LABELS = {"sen12ms": "coarse", "dfc2020": "fine", "synthetic": "fine"}
 
 def dataset_splits(dataset: str, data: Path, holdout: Path | None = None, seed: int = 0,
                    max_patches: int | None = None) -> dict[str, list[Sample]]:
-    """train / val / test patches. SEN12MS-layout trees split by scene (hold-out list if given);
+    """Train / val / test patches. SEN12MS-layout trees split by scene (hold-out list if given);
     DFC2020 trains on its validation split (by a 90/10 cut) and tests on its test split."""
     if dataset in ("sen12ms", "synthetic"):
         samples = scan_sen12ms(data)

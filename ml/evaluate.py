@@ -11,9 +11,11 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
 
+from tqdm import tqdm
 
 from .classes import DFC_NAMES, MODEL_CLASSES, N_MODEL_CLASSES
 from .data import DEFAULT_LABELS, dataset_splits
@@ -25,7 +27,8 @@ CLASS_NAMES = [DFC_NAMES[c] for c in MODEL_CLASSES]
 
 
 def evaluate_predictor(predictor: Predictor, samples: Sequence[Sample], labels: str = "fine",
-                       batch_size: int = 8, progress=None) -> tuple[ConfusionMatrix, float]:
+                       batch_size: int = 8, progress: Callable[[range], Iterable[int]] | None = None
+                       ) -> tuple[ConfusionMatrix, float]:
     """Confusion matrix over the samples, and inference speed in patches per second."""
     data = PatchDataset(samples, predictor.normalisation, labels, batch_size=batch_size, inputs=predictor.input_kind)
     cm = ConfusionMatrix(N_MODEL_CLASSES)
@@ -40,7 +43,12 @@ def evaluate_predictor(predictor: Predictor, samples: Sequence[Sample], labels: 
     return cm, len(samples) / seconds if seconds else float("nan")
 
 
+def _bar(batches: range, name: str) -> Iterable[int]:
+    return tqdm(batches, desc=name, unit="batch", file=sys.stderr)
+
+
 def write_report(folder: Path, name: str, cm: ConfusionMatrix, scores: Scores) -> None:
+    """Per-class table (Markdown and CSV) and confusion-matrix PNG of one model."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.md").write_text(f"# {name}\n\n" + scores.to_markdown(CLASS_NAMES))
     (folder / f"{name}.csv").write_text(scores.to_csv(CLASS_NAMES))
@@ -48,6 +56,7 @@ def write_report(folder: Path, name: str, cm: ConfusionMatrix, scores: Scores) -
 
 
 def comparison_table(rows: list[dict]) -> str:
+    """One Markdown row per model: mIoU, mF1, OA, AA and speed."""
     lines = ["| model | method | mIoU % | mF1 % | OA % | AA % | patches/s |", "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['model']} | {r['method']} | {100 * r['mIoU']:.2f} | {100 * r['mF1']:.2f} | "
@@ -55,7 +64,8 @@ def comparison_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line: score each model on one split of a dataset."""
     parser = argparse.ArgumentParser(prog="python -m ml.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", type=Path)
     parser.add_argument("--dataset", required=True, choices=["sen12ms", "dfc2020", "synthetic"])
@@ -67,8 +77,6 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--out", type=Path, default=Path("evaluation"))
     args = parser.parse_args(argv)
-    from tqdm import tqdm
-
     samples = dataset_splits(args.dataset, args.data, args.holdout, args.seed)[args.split]
     if not samples:
         print(f"error: the {args.split} split of {args.data} is empty", file=sys.stderr)
@@ -79,7 +87,7 @@ def main(argv=None) -> int:
         predictor = load_model(folder)
         name = folder.name
         cm, speed = evaluate_predictor(predictor, samples, labels, args.batch_size,
-                                       progress=lambda it: tqdm(it, desc=name, unit="batch", file=sys.stderr))
+                                       progress=partial(_bar, name=name))
         scores = cm.scores()
         write_report(args.out, name, cm, scores)
         rows.append({"model": name, "method": predictor.method, **scores.summary(), "patches_per_s": speed})

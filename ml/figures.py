@@ -13,7 +13,7 @@ def rgb(image_dn: np.ndarray) -> np.ndarray:
     """(H, W, ≥3 bands in B2, B3, B4 order) DNs → display RGB in [0, 1] (2–98 % stretch)."""
     bgr = image_dn[..., :3].astype(np.float32)
     out = bgr[..., ::-1]
-    lo, hi = np.percentile(out, 2), np.percentile(out, 98)
+    lo, hi = float(np.percentile(out, 2)), float(np.percentile(out, 98))
     return np.clip((out - lo) / max(hi - lo, 1e-6), 0, 1)
 
 

@@ -10,6 +10,7 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -22,7 +23,8 @@ class ConfusionMatrix:
         self.ignore = ignore
         self.matrix = np.zeros((n_classes, n_classes), dtype=np.int64)  # rows: reference, cols: prediction
 
-    def update(self, reference: np.ndarray, prediction: np.ndarray) -> "ConfusionMatrix":
+    def update(self, reference: np.ndarray, prediction: np.ndarray) -> ConfusionMatrix:
+        """Count the pixels of one batch (IGNORE in the reference is skipped)."""
         ref = np.asarray(reference).ravel().astype(np.int64)
         pred = np.asarray(prediction).ravel().astype(np.int64)
         if ref.shape != pred.shape:
@@ -36,11 +38,13 @@ class ConfusionMatrix:
         self.matrix += np.bincount(ref * self.n + pred, minlength=self.n * self.n).reshape(self.n, self.n)
         return self
 
-    def merge(self, other: "ConfusionMatrix") -> "ConfusionMatrix":
+    def merge(self, other: ConfusionMatrix) -> ConfusionMatrix:
+        """Add another matrix's counts to this one."""
         self.matrix += other.matrix
         return self
 
-    def scores(self) -> "Scores":
+    def scores(self) -> Scores:
+        """Per-class and mean scores of the counts so far."""
         m = self.matrix.astype(np.float64)
         tp = np.diag(m)
         support = m.sum(axis=1)
@@ -65,6 +69,7 @@ class ConfusionMatrix:
 
 @dataclass
 class Scores:
+    """Per-class IoU, F1, precision and recall with their means, OA and AA."""
     iou: np.ndarray
     f1: np.ndarray
     precision: np.ndarray
@@ -76,9 +81,11 @@ class Scores:
     mean_f1: float
 
     def summary(self) -> dict[str, float]:
+        """The four headline numbers: mIoU, mF1, OA, AA."""
         return {"mIoU": self.mean_iou, "mF1": self.mean_f1, "OA": self.overall_accuracy, "AA": self.average_accuracy}
 
     def per_class_rows(self, names: Sequence[str]) -> list[dict]:
+        """One dict per class: support and scores."""
         return [
             {"class": name, "support": int(self.support[i]), "IoU": self.iou[i], "F1": self.f1[i],
              "precision": self.precision[i], "recall": self.recall[i]}
@@ -86,6 +93,7 @@ class Scores:
         ]
 
     def to_markdown(self, names: Sequence[str]) -> str:
+        """The per-class table and the summary in Markdown."""
         lines = ["| class | pixels | IoU % | F1 % | precision % | recall % |", "|---|---:|---:|---:|---:|---:|"]
         for row in self.per_class_rows(names):
             lines.append(f"| {row['class']} | {row['support']} | {_pct(row['IoU'])} | {_pct(row['F1'])} | "
@@ -97,6 +105,7 @@ class Scores:
         return "\n".join(lines) + "\n"
 
     def to_csv(self, names: Sequence[str]) -> str:
+        """The per-class table as CSV."""
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=["class", "support", "IoU", "F1", "precision", "recall"])
         writer.writeheader()
@@ -107,11 +116,16 @@ class Scores:
         return out.getvalue()
 
 
+def rounded(values: Sequence[float] | np.ndarray, digits: int = 6) -> list[float | None]:
+    """Scores for JSON: rounded, NaN (a class absent from the reference) as None."""
+    return [None if np.isnan(v) else round(float(v), digits) for v in values]
+
+
 def _pct(value: float) -> str:
     return "–" if value is None or np.isnan(value) else f"{100 * value:.2f}"
 
 
-def plot_confusion(matrix: np.ndarray, names: Sequence[str], path, title: str = "Confusion matrix") -> None:
+def plot_confusion(matrix: np.ndarray, names: Sequence[str], path: str | Path, title: str = "Confusion matrix") -> None:
     """Row-normalised confusion matrix as a PNG (rows: reference, columns: prediction)."""
     import matplotlib
 

@@ -12,26 +12,27 @@ from __future__ import annotations
 
 import json
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from . import methods
 from .bands import Normalisation
-from .classes import DFC_COLOURS, DFC_NAMES, MODEL_CLASSES, N_MODEL_CLASSES
+from .classes import DFC_COLOURS, DFC_NAMES, MODEL_CLASSES, N_MODEL_CLASSES, coarse_one_hot, dfc_to_index, igbp_to_dfc
 
 CARD = "model.json"
 FORMAT_VERSION = 1
-KERAS_METHODS = {"unet", "lsr", "cgan", "pix2pix"}
-METHODS = KERAS_METHODS | {"bagofcolours"}
 
 
 class ModelFormatError(ValueError):
-    pass
+    """A model folder cannot be loaded; the message names the problem."""
 
 
 def library_versions() -> dict[str, str]:
-    import keras
+    """Versions of the libraries a model was trained with, for its card."""
+    import keras  # only when a model is saved: see ml.methods on why Keras is imported late
     import sklearn
 
     versions = {"python": platform.python_version(), "numpy": np.__version__, "keras": keras.__version__,
@@ -46,23 +47,23 @@ def library_versions() -> dict[str, str]:
 
 
 def class_table() -> list[dict]:
+    """The card's class list: output index → DFC code, name and colour."""
     return [{"index": i, "code": code, "name": DFC_NAMES[code], "colour": DFC_COLOURS[code]}
             for i, code in enumerate(MODEL_CLASSES)]
 
 
-def save_model(folder: Path, method: str, model, normalisation: Normalisation, *, input_size: int,
+def save_model(folder: Path, method: str, model: Any, normalisation: Normalisation, *, input_size: int,
                training: dict, metrics: dict | None = None, params: dict | None = None,
                input_kind: str = "image") -> Path:
-    """input_kind: "image" (Sentinel-2 bands) or "coarse" (a coarse land-cover map, one-hot: the CGAN)."""
-    if method not in METHODS:
-        raise ModelFormatError(f"unknown method {method!r}; one of {sorted(METHODS)}")
+    """Write the model's files and its card; input_kind: "image" (Sentinel-2 bands) or "coarse" (a coarse
+    land-cover map, one-hot: the CGAN)."""
+    try:
+        entry = methods.get(method)
+    except methods.UnknownMethod as exc:
+        raise ModelFormatError(str(exc)) from None
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    if method in KERAS_METHODS:
-        model.save(folder / "model.keras")
-        files = ["model.keras"]
-    else:
-        files = model.save(folder)
+    files = entry.save(model, folder)
     card = {
         "format_version": FORMAT_VERSION,
         "method": method,
@@ -75,7 +76,7 @@ def save_model(folder: Path, method: str, model, normalisation: Normalisation, *
         "metrics": metrics or {},
         "params": params or {},
         "versions": library_versions(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "files": files,
     }
     write_card(folder, card)
@@ -83,10 +84,11 @@ def save_model(folder: Path, method: str, model, normalisation: Normalisation, *
 
 
 def write_card(folder: Path, card: dict) -> None:
+    """Write (or replace) a folder's model card."""
     (Path(folder) / CARD).write_text(json.dumps(card, indent=2, default=_json_default) + "\n")
 
 
-def _json_default(value):
+def _json_default(value: object) -> object:
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     if isinstance(value, np.ndarray):
@@ -97,6 +99,7 @@ def _json_default(value):
 
 
 def read_card(folder: Path) -> dict:
+    """A folder's model card, checked for the keys every card has; ModelFormatError otherwise."""
     path = Path(folder) / CARD
     if not path.exists():
         raise ModelFormatError(f"{folder}: not a model folder (no {CARD})")
@@ -107,7 +110,7 @@ def read_card(folder: Path) -> dict:
     for key in ("method", "bands", "normalisation", "input_size", "classes"):
         if key not in card:
             raise ModelFormatError(f"{path}: model card lacks {key!r}")
-    if card["method"] not in METHODS:
+    if card["method"] not in methods.METHODS:
         raise ModelFormatError(f"{path}: unknown method {card['method']!r}")
     if [c["code"] for c in card["classes"]] != list(MODEL_CLASSES):
         raise ModelFormatError(f"{path}: classes differ from the 8 model classes {list(MODEL_CLASSES)}")
@@ -117,7 +120,7 @@ def read_card(folder: Path) -> dict:
 class Predictor:
     """A loaded model: normalised (N, H, W, bands) float32 → (N, H, W, 8) class probabilities."""
 
-    def __init__(self, folder: Path, card: dict, model):
+    def __init__(self, folder: Path, card: dict, model: Any):
         self.folder = Path(folder)
         self.card = card
         self.method = card["method"]
@@ -134,39 +137,29 @@ class Predictor:
         """Raw pixels (N, H, W, bands) → the network's input: normalised bands, or for a coarse-map
         model the IGBP codes of band 1 as one-hot simplified-IGBP classes."""
         if self.input_kind == "coarse":
-            from .classes import dfc_to_index, igbp_to_dfc
-            from .datasets.common import coarse_one_hot
-
             return coarse_one_hot(dfc_to_index(igbp_to_dfc(batch[..., 0])))
         return self.normalisation.apply(batch, dn_offset)
 
     def predict_proba(self, batch: np.ndarray) -> np.ndarray:
-        if self.method in KERAS_METHODS:
-            return np.asarray(self.model.predict_on_batch(batch), dtype=np.float32)
-        return self.model.predict_proba(batch)
+        """Class probabilities (N, H, W, 8) of a prepared batch."""
+        return methods.get(self.method).predict(self.model, batch)
 
     def predict_index(self, batch: np.ndarray) -> np.ndarray:
+        """The most probable class index of each pixel."""
         return self.predict_proba(batch).argmax(axis=-1).astype(np.uint8)
 
 
 def load_model(folder: Path) -> Predictor:
+    """Load a model folder through its method's loader (which never runs code from the folder)."""
     folder = Path(folder)
     card = read_card(folder)
-    if card["method"] in KERAS_METHODS:
-        import keras
-
-        from .models import losses  # noqa: F401  (registers the serializable loss/metric names)
-
-        path = folder / "model.keras"
-        if not path.exists():
-            raise ModelFormatError(f"{folder}: model card says {card['method']} but model.keras is missing")
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
-        if model.inputs and model.inputs[0].shape[-1] != (N_MODEL_CLASSES if card.get("input") == "coarse"
-                                                         else len(card["bands"])):
-            raise ModelFormatError(f"{folder}: the network reads {model.inputs[0].shape[-1]} channels but the card "
-                                   f"says input {card.get('input', 'image')!r} with bands {card['bands']}")
-    else:
-        from .models.bagofcolours import BagOfColours
-
-        model = BagOfColours.load(folder, card.get("params", {}).get("bagofcolours", {}))
+    try:
+        model = methods.get(card["method"]).load(folder, card)
+    except FileNotFoundError as exc:
+        raise ModelFormatError(str(exc)) from None
+    inputs = getattr(model, "inputs", None)
+    channels = N_MODEL_CLASSES if card.get("input") == "coarse" else len(card["bands"])
+    if inputs and inputs[0].shape[-1] != channels:
+        raise ModelFormatError(f"{folder}: the network reads {inputs[0].shape[-1]} channels but the card "
+                               f"says input {card.get('input', 'image')!r} with bands {card['bands']}")
     return Predictor(folder, card, model)

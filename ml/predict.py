@@ -25,24 +25,24 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
 from .bands import BandError, band_indexes, file_band_names
-from .classes import DFC_COLOURS, DFC_NAMES, MODEL_CLASSES, NODATA, colormap, index_to_dfc
+from .classes import DFC_NAMES, MODEL_CLASSES, NODATA, index_to_dfc
 from .modelio import Predictor, load_model
+from .outputs import GDAL_ENV, class_profile, open_class_geotiff, write_cog
 from .rasterio_io import DataError
-
-GDAL_ENV = {"GDAL_CACHEMAX": 128, "GDAL_NUM_THREADS": "ALL_CPUS"}  # MB; keeps GDAL's block cache small
+from .stats import ClassAreas
 
 
 class SceneError(ValueError):
@@ -51,6 +51,7 @@ class SceneError(ValueError):
 
 @dataclass
 class SceneResult:
+    """What mapping a scene produced: the COG, its size and CRS, statistics and timing."""
     output: Path
     width: int
     height: int
@@ -83,31 +84,7 @@ def blend_window(tile: int, overlap: int) -> np.ndarray:
     return np.maximum(w, 1e-3)
 
 
-def pixel_areas_km2(src, row0: int, rows: int) -> np.ndarray:
-    """Area of one pixel in each of `rows` rows, km²: exact for projected CRSs, spherical for geographic."""
-    t = src.transform
-    if src.crs.is_projected:
-        factor = src.crs.linear_units_factor[1]
-        return np.full(rows, abs(t.a * t.e) * factor**2 / 1e6)
-    r = 6371.0088  # km, mean Earth radius
-    top = t.f + t.e * np.arange(row0, row0 + rows)
-    bottom = top + t.e
-    band = np.abs(np.sin(np.radians(top)) - np.sin(np.radians(bottom)))
-    return r * r * np.radians(abs(t.a)) * band
-
-
-def statistics_table(counts: np.ndarray, area_km2: np.ndarray, classes=MODEL_CLASSES) -> list[dict]:
-    """Per DFC class: pixels, share of valid pixels (%), area (km²)."""
-    total = counts.sum()
-    rows = []
-    for code in classes:
-        rows.append({"code": code, "name": DFC_NAMES[code], "colour": DFC_COLOURS[code], "pixels": int(counts[code]),
-                     "percent": round(float(100.0 * counts[code] / total), 4) if total else 0.0,
-                     "area_km2": round(float(area_km2[code]), 6)})
-    return rows
-
-
-def validate_scene(src, predictor: Predictor, name: str) -> list[int]:
+def validate_scene(src: DatasetReader, predictor: Predictor, name: str) -> list[int]:
     """Band indexes the model needs, or a SceneError saying what is wrong with the file."""
     if src.crs is None:
         raise SceneError(f"{name}: has no coordinate reference system (CRS); georeference it first")
@@ -126,9 +103,130 @@ def validate_scene(src, predictor: Predictor, name: str) -> list[int]:
         raise SceneError(str(exc)) from exc
 
 
+@dataclass(frozen=True)
+class TilePlan:
+    """Where the tiles of a scene go: full-size tiles, overlapping, the last of each row and column at the edge."""
+
+    height: int
+    width: int
+    tile_h: int
+    tile_w: int
+    rows: list[int]
+    cols: list[int]
+    weight: np.ndarray  # (tile_h, tile_w) blending weights
+
+    @property
+    def tiles(self) -> int:
+        """How many tiles the scene is cut into."""
+        return len(self.rows) * len(self.cols)
+
+    def flush_to(self, k: int) -> int:
+        """The first scene row that a tile after strip k still touches: rows above it are final."""
+        return self.rows[k + 1] if k + 1 < len(self.rows) else self.height
+
+
+def plan_tiles(height: int, width: int, tile: int, size_multiple: int, overlap: int | None = None) -> TilePlan:
+    """Tiles of the model's input size (smaller for a small scene, kept a multiple of `size_multiple`)."""
+    tile_h = min(tile, math.ceil(height / size_multiple) * size_multiple)
+    tile_w = min(tile, math.ceil(width / size_multiple) * size_multiple)
+    ov = tile // 8 if overlap is None else overlap
+    ov_h, ov_w = min(ov, tile_h // 2), min(ov, tile_w // 2)
+    return TilePlan(height, width, tile_h, tile_w, tile_starts(height, tile_h, tile_h - ov_h),
+                    tile_starts(width, tile_w, tile_w - ov_w),
+                    np.outer(blend_window(tile_h, ov_h), blend_window(tile_w, ov_w)))
+
+
+class StripAccumulator:
+    """Weighted class probabilities of the scene rows not written yet (row 0 = the current strip's first row)."""
+
+    def __init__(self, plan: TilePlan, n_classes: int) -> None:
+        """Buffers one tile high and the scene wide: memory grows with the width, not the area."""
+        self.plan = plan
+        self.prob_sum = np.zeros((plan.tile_h, plan.width, n_classes), np.float32)
+        self.weight_sum = np.zeros((plan.tile_h, plan.width), np.float32)
+        self.valid = np.zeros((plan.tile_h, plan.width), bool)
+
+    def add(self, x: int, probabilities: np.ndarray, rows: int) -> None:
+        """Blend one tile's (tile_h, tile_w, classes) probabilities in at column x; `rows` of it are real."""
+        weight = self.plan.weight
+        x_end = min(x + self.plan.tile_w, self.plan.width)
+        self.prob_sum[:rows, x:x_end] += (probabilities * weight[..., None])[:rows, :x_end - x]
+        self.weight_sum[:rows, x:x_end] += weight[:rows, :x_end - x]
+
+    def take(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first n rows, finished: (probabilities normalised by their weights, valid), then shift up."""
+        probabilities = self.prob_sum[:n] / np.maximum(self.weight_sum[:n, :, None], 1e-6)
+        valid = self.valid[:n].copy()
+        tile_h = self.plan.tile_h
+        for arr in (self.prob_sum, self.weight_sum, self.valid):
+            arr[:tile_h - n] = arr[n:].copy() if n < tile_h else arr[:0]
+            arr[max(tile_h - n, 0):] = 0
+        return probabilities, valid
+
+
+def read_strip(src: DatasetReader, indexes: list[int], y: int, plan: TilePlan) -> tuple[np.ndarray, np.ndarray]:
+    """Rows y… of the bands, (tile_h, ≥tile_w, bands), padded by reflection where the scene is smaller than a
+    tile; and which of the real pixels hold data (not 0 or nodata in every band)."""
+    rows = min(plan.tile_h, plan.height - y)
+    strip = np.moveaxis(src.read(indexes, window=Window(0, y, plan.width, rows)), 0, -1)
+    invalid = np.all(strip == 0, axis=-1)
+    if src.nodata is not None:
+        invalid |= np.all(strip == src.nodata, axis=-1)
+    if rows < plan.tile_h:
+        strip = np.pad(strip, ((0, plan.tile_h - rows), (0, 0), (0, 0)), mode="reflect")
+    if plan.width < plan.tile_w:
+        strip = np.pad(strip, ((0, 0), (0, plan.tile_w - plan.width), (0, 0)), mode="reflect")
+    return strip, ~invalid
+
+
+def infer_strip(strip: np.ndarray, rows: int, plan: TilePlan, predictor: Predictor, acc: StripAccumulator, *,
+                batch_size: int, dn_offset: float | None, on_batch: Callable[[int], None]) -> None:
+    """Run the model on every tile of one strip, in batches, blending the results into `acc`."""
+    for b in range(0, len(plan.cols), batch_size):
+        batch_cols = plan.cols[b:b + batch_size]
+        batch = predictor.prepare(np.stack([strip[:, x:x + plan.tile_w] for x in batch_cols]), dn_offset)
+        for x, p in zip(batch_cols, predictor.predict_proba(batch)):
+            acc.add(x, p, rows)
+        on_batch(len(batch_cols))
+
+
+class MapWriter:
+    """Finished rows → a land-cover GeoTIFF (and optionally the class probabilities), counted as written."""
+
+    def __init__(self, path: Path, src: DatasetReader, source: str, model: str, probabilities: Path | None = None) -> None:
+        """Open the outputs on the grid of `src`; rows arrive top to bottom."""
+        self.areas = ClassAreas(src)
+        self.out = open_class_geotiff(path, src.crs, src.transform, src.width, src.height, source, model)
+        self.probabilities = None
+        if probabilities is not None:
+            self.probabilities = rasterio.open(probabilities, "w", **{
+                **class_profile(src.crs, src.transform, src.width, src.height), "count": len(MODEL_CLASSES),
+                "nodata": None, "tiled": True})
+
+    def write(self, y: int, probabilities: np.ndarray, valid: np.ndarray) -> None:
+        """Rows y… : the most probable class where the input holds data, nodata elsewhere."""
+        n, width = valid.shape
+        classes = index_to_dfc(probabilities.argmax(axis=-1).astype(np.uint8))
+        classes[~valid] = NODATA
+        self.out.write(classes[None], window=Window(0, y, width, n))
+        if self.probabilities is not None:
+            p = np.where(valid[..., None], np.round(probabilities * 255), 0).astype(np.uint8)
+            self.probabilities.write(np.moveaxis(p, -1, 0), window=Window(0, y, width, n))
+        self.areas.add(classes, y)
+
+    def close(self) -> None:
+        """Finish the files (the class GeoTIFF is turned into a COG by the caller)."""
+        self.out.close()
+        if self.probabilities is not None:
+            for i, code in enumerate(MODEL_CLASSES, start=1):
+                self.probabilities.set_band_description(i, f"P({DFC_NAMES[code]}) x 255")
+            self.probabilities.close()
+
+
 def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overlap: int | None = None,
                   batch_size: int = 8, dn_offset: float | None = None, probabilities: Path | None = None,
                   progress: Callable[[int, int], None] | None = None) -> SceneResult:
+    """Map a scene: plan tiles, infer one strip at a time, write each row once no later tile touches it."""
     started = time.perf_counter()
     src_path, dst_path = Path(src_path), Path(dst_path)
     with rasterio.Env(**GDAL_ENV):
@@ -138,131 +236,51 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
             raise SceneError(f"{src_path}: cannot be read as a GeoTIFF ({exc})") from exc
         with src:
             indexes = validate_scene(src, predictor, str(src_path))
-            H, W = src.height, src.width
-            mult = predictor.size_multiple
-            tile = predictor.input_size
-            tile_h = min(tile, math.ceil(H / mult) * mult)
-            tile_w = min(tile, math.ceil(W / mult) * mult)
-            ov = tile // 8 if overlap is None else overlap
-            ov_h, ov_w = min(ov, tile_h // 2), min(ov, tile_w // 2)
-            rows = tile_starts(H, tile_h, tile_h - ov_h)
-            cols = tile_starts(W, tile_w, tile_w - ov_w)
-            weight = np.outer(blend_window(tile_h, ov_h), blend_window(tile_w, ov_w))
-            nodata = src.nodata
-            total_tiles, done = len(rows) * len(cols), 0
+            plan = plan_tiles(src.height, src.width, predictor.input_size, predictor.size_multiple, overlap)
+            acc = StripAccumulator(plan, len(MODEL_CLASSES))
+            done = 0
 
-            prob_sum = np.zeros((tile_h, W, len(MODEL_CLASSES)), np.float32)
-            weight_sum = np.zeros((tile_h, W), np.float32)
-            valid = np.zeros((tile_h, W), bool)
-            counts = np.zeros(256, np.int64)
-            areas = np.zeros(256, np.float64)
+            def on_batch(tiles: int) -> None:
+                nonlocal done
+                done += tiles
+                if progress:
+                    progress(done, plan.tiles)
 
-            tmp_dir = Path(tempfile.mkdtemp(prefix=".predict-", dir=dst_path.parent if dst_path.parent.exists() else None))
-            tmp_path = tmp_dir / "classes.tif"
-            profile = dict(driver="GTiff", width=W, height=H, count=1, dtype="uint8", crs=src.crs,
-                           transform=src.transform, nodata=NODATA, compress="deflate")
-            prob_dst = None
-            try:
-                out = rasterio.open(tmp_path, "w", **profile)
-                out.write_colormap(1, colormap())  # before the pixels: GDAL cannot change the photometric tag after
-                if probabilities is not None:
-                    prob_dst = rasterio.open(probabilities, "w", **{**profile, "count": len(MODEL_CLASSES),
-                                                                     "nodata": None, "tiled": True})
-                # The accumulators' row 0 is scene row y: rows above y were written out already.
-                for k, y in enumerate(rows):
-                    strip_rows = min(tile_h, H - y)
-                    strip = src.read(indexes, window=Window(0, y, W, strip_rows))  # bands, rows, W
-                    strip = np.moveaxis(strip, 0, -1)
-                    invalid = np.all(strip == 0, axis=-1)
-                    if nodata is not None:
-                        invalid |= np.all(strip == nodata, axis=-1)
-                    if strip_rows < tile_h:  # scene lower than one tile: pad by reflection
-                        strip = np.pad(strip, ((0, tile_h - strip_rows), (0, 0), (0, 0)), mode="reflect")
-                    if W < tile_w:
-                        strip = np.pad(strip, ((0, 0), (0, tile_w - W), (0, 0)), mode="reflect")
-                    valid[:strip_rows] |= ~invalid
-                    for b in range(0, len(cols), batch_size):
-                        batch_cols = cols[b:b + batch_size]
-                        batch = np.stack([strip[:, x:x + tile_w] for x in batch_cols])
-                        batch = predictor.prepare(batch, dn_offset)
-                        proba = predictor.predict_proba(batch)
-                        for x, p in zip(batch_cols, proba):
-                            x_end = min(x + tile_w, W)
-                            prob_sum[:strip_rows, x:x_end] += (p * weight[..., None])[:strip_rows, :x_end - x]
-                            weight_sum[:strip_rows, x:x_end] += weight[:strip_rows, :x_end - x]
-                        done += len(batch_cols)
-                        if progress:
-                            progress(done, total_tiles)
-                    flush_to = rows[k + 1] if k + 1 < len(rows) else H
-                    n = flush_to - y
-                    classes = index_to_dfc(prob_sum[:n].argmax(axis=-1).astype(np.uint8))
-                    classes[~valid[:n]] = NODATA
-                    out.write(classes[None], window=Window(0, y, W, n))
-                    if prob_dst is not None:
-                        p = prob_sum[:n] / np.maximum(weight_sum[:n, :, None], 1e-6)
-                        p = np.where(valid[:n, :, None], np.round(p * 255), 0).astype(np.uint8)
-                        prob_dst.write(np.moveaxis(p, -1, 0), window=Window(0, y, W, n))
-                    row_counts = np.stack([np.bincount(r, minlength=256) for r in classes]) if n else np.zeros((0, 256))
-                    counts += row_counts.sum(axis=0).astype(np.int64)
-                    areas += (row_counts * pixel_areas_km2(src, y, n)[:, None]).sum(axis=0)
-                    # Shift the accumulators up: rows below flush_to are still open.
-                    for arr in (prob_sum, weight_sum, valid):
-                        arr[:tile_h - n] = arr[n:].copy() if n < tile_h else arr[:0]
-                        arr[max(tile_h - n, 0):] = 0
-                out.update_tags(**_class_tags(), SOURCE=src_path.name, MODEL=predictor.card.get("method", ""))
-                out.set_band_description(1, "land cover (simplified IGBP, DFC2020 codes)")
-                out.close()
-                if prob_dst is not None:
-                    for i, code in enumerate(MODEL_CLASSES, start=1):
-                        prob_dst.set_band_description(i, f"P({DFC_NAMES[code]}) x 255")
-                    prob_dst.close()
+            staging = dst_path.parent if dst_path.parent.exists() else None
+            with tempfile.TemporaryDirectory(prefix=".predict-", dir=staging) as tmp_dir:
+                tmp_path = Path(tmp_dir) / "classes.tif"
+                writer = MapWriter(tmp_path, src, src_path.name, predictor.card.get("method", ""), probabilities)
+                for k, y in enumerate(plan.rows):
+                    strip, valid = read_strip(src, indexes, y, plan)
+                    rows = valid.shape[0]
+                    acc.valid[:rows] |= valid
+                    infer_strip(strip, rows, plan, predictor, acc, batch_size=batch_size, dn_offset=dn_offset,
+                                on_batch=on_batch)
+                    writer.write(y, *acc.take(plan.flush_to(k) - y))
+                writer.close()
                 write_cog(tmp_path, dst_path)
-            finally:
-                for leftover in tmp_dir.glob("*"):
-                    leftover.unlink()
-                tmp_dir.rmdir()
             crs = src.crs.to_string()
-    counts[NODATA] = 0
-    areas[NODATA] = 0
-    return SceneResult(dst_path, W, H, crs, statistics_table(counts, areas), int(counts.sum()), total_tiles,
-                       time.perf_counter() - started, probabilities)
-
-
-def _class_tags() -> dict[str, str]:
-    tags = {f"CLASS_{code}": name for code, name in DFC_NAMES.items()}
-    tags["CLASS_0"] = "nodata"
-    tags["CLASS_SCHEME"] = "simplified IGBP (IEEE GRSS DFC2020)"
-    return tags
-
-
-def write_cog(src_path: Path, dst_path: Path) -> None:
-    """Cloud-Optimized GeoTIFF via rio-cogeo: deflate, 512-px tiles, mode overviews, tags and colours kept."""
-    from rio_cogeo.cogeo import cog_translate
-    from rio_cogeo.profiles import cog_profiles
-
-    profile = cog_profiles.get("deflate")
-    profile.update(blockxsize=512, blockysize=512)
-    tmp = dst_path.with_name(f".{dst_path.name}.part")
-    # rio-cogeo carries over the palette, band description and dataset tags.
-    cog_translate(str(src_path), str(tmp), profile, nodata=NODATA, overview_resampling="mode",
-                  in_memory=False, quiet=True, config=GDAL_ENV, use_cog_driver=False)
-    os.replace(tmp, dst_path)  # atomic: readers never see a half-written map
+    return SceneResult(dst_path, plan.width, plan.height, crs, writer.areas.table(), writer.areas.valid_pixels,
+                       plan.tiles, time.perf_counter() - started, probabilities)
 
 
 def write_statistics(result: SceneResult, path: Path) -> None:
+    """The statistics of a mapped scene as JSON."""
     payload = {"source": str(result.output), "width": result.width, "height": result.height, "crs": result.crs,
                "valid_pixels": result.valid_pixels, "classes": result.statistics}
     Path(path).write_text(json.dumps(payload, indent=2) + "\n")
 
 
 def format_statistics(rows: list[dict]) -> str:
+    """The statistics as a plain-text table."""
     lines = [f"{'class':<16}{'pixels':>14}{'share %':>10}{'area km²':>14}"]
     for r in rows:
         lines.append(f"{r['name']:<16}{r['pixels']:>14,}{r['percent']:>10.2f}{r['area_km2']:>14.4f}")
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line: map one scene."""
     parser = argparse.ArgumentParser(prog="python -m ml.predict", description="Land cover for a Sentinel-2 GeoTIFF.")
     parser.add_argument("input", type=Path)
     parser.add_argument("output", type=Path, help="the land-cover COG to write")
@@ -280,7 +298,7 @@ def main(argv=None) -> int:
         predictor = load_model(args.model)
         bar = tqdm(total=None, unit="tile", desc="predicting", file=sys.stderr)
 
-        def progress(done, total):
+        def progress(done: int, total: int) -> None:
             bar.total = total
             bar.n = done
             bar.refresh()

@@ -1,14 +1,17 @@
 """Small rasterio helpers whose errors always name the file."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
+from rasterio.io import DatasetReader
+from rasterio.windows import Window
 
 
 class DataError(ValueError):
@@ -16,7 +19,7 @@ class DataError(ValueError):
 
 
 def read_raster(path: Path, indexes: list[int] | None = None, expect_bands: int | None = None,
-                window=None) -> np.ndarray:
+                window: Window | None = None) -> np.ndarray:
     """Read bands as (bands, rows, cols), checking the band count first."""
     path = Path(path)
     if not path.exists():
@@ -53,7 +56,7 @@ def read_headers(paths: list[str]) -> list[tuple | str]:
 
 
 @contextmanager
-def _open_band(source):
+def _open_band(source: object) -> Iterator[DatasetReader]:
     """A single-band raster from a path or from the bytes of a file."""
     if isinstance(source, bytes | bytearray):
         with rasterio.MemoryFile(source) as mem, mem.open() as src:
@@ -63,8 +66,8 @@ def _open_band(source):
             yield src
 
 
-def stack_bands(sources: Mapping[str, object], order: Sequence[str], out: Path, check=None,
-                tags: dict | None = None) -> Path:
+def stack_bands(sources: Mapping[str, object], order: Sequence[str], out: Path,
+                check: Callable[[int, int, CRS | None], None] | None = None, tags: dict | None = None) -> Path:
     """One uint16 GeoTIFF from one single-band raster per band (paths or bytes), on the finest band's
     grid; coarser bands (20 m, 60 m) are resampled bilinearly and every band is described by its
     name. `check(width, height, crs)` runs before anything is written (limits, a missing CRS).

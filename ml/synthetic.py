@@ -25,13 +25,14 @@ neighbouring block's or a random class — as MODIS labels disagree with the gro
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import rasterio
 from rasterio.crs import CRS
-from rasterio.transform import from_origin
+from rasterio.transform import Affine, from_origin
 from rasterio.windows import Window
 from scipy import ndimage
 
@@ -73,7 +74,7 @@ class SceneField:
     seed: int = 0
     smoothness: float = 3.0  # in grid cells: larger → bigger regions
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         rng = np.random.default_rng(self.seed)
         gh, gw = self.height // GRID + 3, self.width // GRID + 3
         self.codes = np.array(list(PRIORS), dtype=np.uint8)
@@ -137,11 +138,13 @@ def coarse_labels(fine: np.ndarray, rng: np.random.Generator, block: int = BLOCK
 
 
 def utm_crs(lon: float, lat: float) -> CRS:
+    """The WGS 84 UTM zone of a place."""
     zone = int((lon + 180) // 6) + 1
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
 
 def utm_origin(lon: float, lat: float) -> tuple[CRS, float, float]:
+    """The UTM zone of a place and the place's easting and northing in it."""
     from rasterio.warp import transform as warp
 
     crs = utm_crs(lon, lat)
@@ -149,13 +152,13 @@ def utm_origin(lon: float, lat: float) -> tuple[CRS, float, float]:
     return crs, round(xs[0] / 10) * 10.0, round(ys[0] / 10) * 10.0
 
 
-def _profile(crs: CRS, transform, count: int, dtype: str, size: int) -> dict:
+def _profile(crs: CRS, transform: Affine, count: int, dtype: str, size: int) -> dict:
     return dict(driver="GTiff", width=size, height=size, count=count, dtype=dtype, crs=crs, transform=transform,
                 tiled=True, blockxsize=256 if size >= 256 else 16, blockysize=256 if size >= 256 else 16,
                 compress="deflate")
 
 
-def write_patch_set(paths: dict[str, Path], field: SceneField, window: Window, crs: CRS, transform,
+def write_patch_set(paths: dict[str, Path], field: SceneField, window: Window, crs: CRS, transform: Affine,
                     rng: np.random.Generator, label_noise: float) -> None:
     """s2 / lc / dfc / s1 files of one patch."""
     size = int(window.width)
@@ -164,6 +167,7 @@ def write_patch_set(paths: dict[str, Path], field: SceneField, window: Window, c
     tags = {"SYNTHETIC": "yes", "GENERATOR": "ml.synthetic"}
     for kind, path in paths.items():
         path.parent.mkdir(parents=True, exist_ok=True)
+        descriptions: tuple[str, ...]
         if kind == "s2":
             profile, data = _profile(crs, transform, 13, "uint16", size), field.image(window, fine)
             descriptions = S2_BANDS
@@ -261,7 +265,8 @@ def make_scene(path: Path, height: int, width: int, bands: int = 13, seed: int =
     return path
 
 
-def main(argv=None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
+    """The command line: write a synthetic tree or scene."""
     parser = argparse.ArgumentParser(prog="python -m ml.synthetic", description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--layout", choices=["sen12ms", "dfc2020", "scene"], default="sen12ms")
@@ -280,7 +285,8 @@ def main(argv=None) -> None:
     elif args.layout == "dfc2020":
         make_dfc2020_tree(args.out, args.patches, args.split, seed=args.seed, label_noise=args.label_noise)
     else:
-        make_scene(args.out, *args.size, bands=args.bands, seed=args.seed)
+        height, width = args.size
+        make_scene(args.out, height, width, bands=args.bands, seed=args.seed)
     print(f"synthetic {args.layout} data written to {args.out}")
 
 

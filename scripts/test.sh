@@ -2,7 +2,9 @@
 # Run the whole HR-MARS test suite against real services: PostGIS, Redis (as
 # Celery broker and cache), a real Celery worker and a real headless Chromium.
 # Installs and starts them on Debian 12 when missing (run as root the first
-# time). Extra arguments go to pytest, e.g. scripts/test.sh -k feedback -x.
+# time). Runs import-linter, ruff and mypy first, then pytest; extra arguments
+# go to pytest, e.g. scripts/test.sh -k feedback -x (HRMARS_SKIP_LINT=1 skips
+# the linters while iterating; CI never sets it).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_base_packages
@@ -27,6 +29,15 @@ trap 'rm -rf "$HRMARS_DATA_DIR"' EXIT
 mkdir -p "$HRMARS_DATA_DIR/static"
 
 cd "$ROOT"
+# Linters first (settings in pyproject.toml): the layering contracts, style and docstrings, types.
+if [ "${HRMARS_SKIP_LINT:-0}" != 1 ]; then
+  log "lint-imports (layering contracts, no cycles)"
+  "$VENV/bin/lint-imports" --no-cache >/dev/null || "$VENV/bin/lint-imports" --no-cache
+  log "ruff"
+  "$VENV/bin/ruff" check --no-cache .
+  log "mypy"
+  "$VENV/bin/mypy"
+fi
 set +e
 "$PY" -m pytest "$@"
 status=$?

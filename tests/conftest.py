@@ -1,4 +1,11 @@
-"""Shared fixtures: real services only (PostGIS, Redis, a Celery worker process, Chromium)."""
+"""Shared helpers and fixtures. Real services only (PostGIS, Redis, a Celery worker process, Chromium);
+nothing here imports Django at import time, so tests/ml/ runs without it.
+
+- synthetic_tree, tiny_unet, tiny_boc: small synthetic data and tiny trained models (once a session),
+  used by the ml tests and the site's tests alike.
+- celery_worker, browser, page: a real worker on the test broker, a real Chromium (for Django tests).
+- Django tests get an empty cache and their own storage folders from tests/isolation.py, which the
+  conftest of each Django test package registers."""
 from __future__ import annotations
 
 import os
@@ -13,8 +20,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-
-from tests.ml_fixtures import synthetic_tree, tiny_boc, tiny_unet  # noqa: F401  (shared session fixtures)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -32,31 +37,35 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(autouse=True)
-def _clean_cache(request):
-    """Rate-limit counters and cached API answers live in the cache: each test starts from zero,
-    and with its own folder of stored maps (ml tests need no Django)."""
-    if request.node.path.name.startswith("test_ml_"):
-        yield
-        return
-    from django.conf import settings
-    from django.core.cache import cache
+@pytest.fixture(scope="session")
+def synthetic_tree(tmp_path_factory) -> Path:
+    """A synthetic SEN12MS-layout tree: 6 scenes × 2 × 2 patches of 256 px."""
+    from ml.synthetic import make_sen12ms_tree
 
-    cache.clear()
-    tmp = request.getfixturevalue("tmp_path")
-    saved = {}
-    for setting, env, folder in (("MAPS_DIR", "HRMARS_MAPS_DIR", "maps"), ("UPLOADS_DIR", "HRMARS_UPLOADS_DIR", "uploads")):
-        saved[setting] = (getattr(settings, setting), os.environ.get(env))
-        setattr(settings, setting, tmp / folder)
-        os.environ[env] = str(tmp / folder)  # for worker processes the test starts
-    yield
-    for setting, env, _ in (("MAPS_DIR", "HRMARS_MAPS_DIR", ""), ("UPLOADS_DIR", "HRMARS_UPLOADS_DIR", "")):
-        value, env_value = saved[setting]
-        setattr(settings, setting, value)
-        if env_value is None:
-            os.environ.pop(env, None)
-        else:
-            os.environ[env] = env_value
+    return make_sen12ms_tree(tmp_path_factory.mktemp("sen12ms-synthetic"), scenes=6, grid=2, seed=11)
+
+
+@pytest.fixture(scope="session")
+def tiny_unet(synthetic_tree, tmp_path_factory) -> Path:
+    """The folder of a small U-Net trained for a few epochs on the synthetic tree."""
+    from ml.config import TrainConfig
+    from ml.train import train
+
+    out = tmp_path_factory.mktemp("unet")
+    train(TrainConfig(method="unet", dataset="synthetic", data=synthetic_tree, out=out, epochs=8, base_filters=8,
+                      depth=3, batch_size=4, lr=0.01, seed=1))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_boc(synthetic_tree, tmp_path_factory) -> Path:
+    """The folder of a bag-of-colours model (100 trees) fitted on the synthetic tree."""
+    from ml.config import TrainConfig
+    from ml.train import train
+
+    out = tmp_path_factory.mktemp("boc")
+    train(TrainConfig(method="bagofcolours", dataset="synthetic", data=synthetic_tree, out=out, trees=100, seed=1))
+    return out
 
 
 def free_port() -> int:

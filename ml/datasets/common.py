@@ -4,12 +4,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
 
 from ..bands import S2_BANDS, Normalisation, band_indexes
-from ..classes import IGNORE, N_MODEL_CLASSES, dfc_to_index, igbp_to_dfc
+from ..classes import coarse_one_hot, dfc_to_index, igbp_to_dfc
 from ..rasterio_io import DataError, read_raster
 
 
@@ -42,6 +43,12 @@ class Sample:
         return np.moveaxis(data, 0, -1)
 
 
+def sibling_file(folder: Path, tag: str, s2: Path, kind: str) -> Path | None:
+    """The `kind` file (lc, dfc, s1) of the patch whose Sentinel-2 file is `s2`, in folder/<kind>_<tag>/, if any."""
+    path = folder / f"{kind}_{tag}" / s2.name.replace("_s2_", f"_{kind}_")
+    return path if path.exists() else None
+
+
 def augment(image: np.ndarray, label: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Random flips and 90° rotations, applied alike to image and label."""
     k = int(rng.integers(4))
@@ -56,7 +63,7 @@ class PatchDataset(keras.utils.PyDataset):
 
     def __init__(self, samples: Sequence[Sample], normalisation: Normalisation, labels: str = "fine",
                  batch_size: int = 8, augment: bool = False, shuffle: bool = False, seed: int = 0,
-                 inputs: str = "image", **kwargs):
+                 inputs: str = "image", **kwargs: Any):
         """inputs: "image" (normalised bands) or "coarse" (the coarse labels one-hot, for label refinement)."""
         super().__init__(**kwargs)
         self.inputs = inputs
@@ -76,7 +83,7 @@ class PatchDataset(keras.utils.PyDataset):
     def __len__(self) -> int:
         return int(np.ceil(len(self.samples) / self.batch_size))
 
-    def __getitem__(self, index: int):
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         picked = self.order[index * self.batch_size:(index + 1) * self.batch_size]
         images, labels = [], []
         for i in picked:
@@ -93,16 +100,9 @@ class PatchDataset(keras.utils.PyDataset):
         return np.stack(images), np.stack(labels).astype(np.int32)
 
     def on_epoch_end(self) -> None:
+        """Reshuffle between epochs when shuffling."""
         if self.shuffle:
             self.rng.shuffle(self.order)
-
-
-def coarse_one_hot(indexes: np.ndarray) -> np.ndarray:
-    """Coarse class indexes (H, W) → one-hot (H, W, 8) float32; unknown (IGNORE) pixels all zeros."""
-    out = np.zeros(indexes.shape + (N_MODEL_CLASSES,), np.float32)
-    valid = indexes != IGNORE
-    out[valid, indexes[valid]] = 1.0
-    return out
 
 
 def load_arrays(samples: Sequence[Sample], normalisation: Normalisation, labels: str) -> tuple[np.ndarray, np.ndarray]:

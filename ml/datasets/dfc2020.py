@@ -5,12 +5,13 @@ import re
 from pathlib import Path
 
 from ..rasterio_io import DataError
-from .common import Sample
+from .common import Sample, sibling_file
 
 _NAME = re.compile(r"^ROIs0000_(validation|test)_s2_0_p(\d+)\.tif$")
 
 
 def scan_dfc2020(root: Path, split: str = "test") -> list[Sample]:
+    """The patches of one split of a DFC2020-layout folder (ROIs0000_<split>/s2_0, dfc_0, …)."""
     if split not in ("validation", "test"):
         raise ValueError("DFC2020 split must be 'validation' or 'test'")
     folder = Path(root) / f"ROIs0000_{split}"
@@ -21,13 +22,10 @@ def scan_dfc2020(root: Path, split: str = "test") -> list[Sample]:
         match = _NAME.match(s2.name)
         if not match:
             continue
-
-        def sibling(kind: str) -> Path | None:
-            path = folder / f"{kind}_0" / s2.name.replace("_s2_", f"_{kind}_")
-            return path if path.exists() else None
-
-        samples.append(Sample(s2=s2, lc=sibling("lc"), dfc=sibling("dfc"), s1=sibling("s1"),
+        samples.append(Sample(s2=s2, lc=sibling_file(folder, "0", s2, "lc"), dfc=sibling_file(folder, "0", s2, "dfc"),
+                              s1=sibling_file(folder, "0", s2, "s1"),
                               scene=f"ROIs0000_{split}", patch=int(match.group(2))))
     if not samples:
         raise DataError(f"{folder}: no DFC2020 patches (expected s2_0/ROIs0000_{split}_s2_0_p<N>.tif)")
     return samples
+

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..rasterio_io import DataError
-from .common import Sample
+from .common import Sample, sibling_file
 
 _S2_NAME = re.compile(r"^(ROIs\d{4})_(spring|summer|fall|winter)_s2_(\d+)_p(\d+)\.tif$")
 
@@ -30,12 +30,8 @@ def scan_sen12ms(root: Path) -> list[Sample]:
             continue
         roi, season, scene, patch = match.groups()
         season_dir = s2.parent.parent
-
-        def sibling(kind: str) -> Path | None:
-            path = season_dir / f"{kind}_{scene}" / s2.name.replace("_s2_", f"_{kind}_")
-            return path if path.exists() else None
-
-        samples.append(Sample(s2=s2, lc=sibling("lc"), s1=sibling("s1"), dfc=sibling("dfc"),
+        samples.append(Sample(s2=s2, lc=sibling_file(season_dir, scene, s2, "lc"),
+                              s1=sibling_file(season_dir, scene, s2, "s1"), dfc=sibling_file(season_dir, scene, s2, "dfc"),
                               scene=f"{roi}_{season}/{scene}", patch=int(patch)))
     if not samples:
         raise DataError(f"{root}: no SEN12MS patches (expected ROIs*_<season>/s2_<scene>/*.tif)")

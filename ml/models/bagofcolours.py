@@ -10,8 +10,10 @@ Vectorised with NumPy; scikit-learn's k-means and forest use `n_jobs` cores.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
@@ -22,6 +24,7 @@ from ..classes import IGNORE, N_MODEL_CLASSES
 
 @dataclass
 class BagOfColours:
+    """Colour-word histograms of SLIC-like segments, classified by a random forest."""
     words: int = 80
     segments: int = 20
     trees: int = 1000
@@ -32,9 +35,14 @@ class BagOfColours:
     forest: RandomForestClassifier | None = field(default=None, repr=False)
 
     # -- features ---------------------------------------------------------
+    def _fitted_vocabulary(self) -> np.ndarray:
+        if self.vocabulary is None:
+            raise ValueError("the bag-of-colours model is not fitted (no vocabulary)")
+        return self.vocabulary
+
     def _word_map(self, pixels: np.ndarray) -> np.ndarray:
         """Nearest vocabulary word of each pixel (N, bands) → (N,), in blocks to bound memory."""
-        voc = self.vocabulary
+        voc = self._fitted_vocabulary()
         voc_sq = (voc**2).sum(axis=1)
         out = np.empty(len(pixels), np.int32)
         for start in range(0, len(pixels), 65536):
@@ -62,7 +70,9 @@ class BagOfColours:
         return hist.astype(np.float32), segments
 
     # -- training and prediction ------------------------------------------
-    def fit(self, images: np.ndarray, labels: np.ndarray, progress=None) -> "BagOfColours":
+    def fit(self, images: np.ndarray, labels: np.ndarray,
+            progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None) -> BagOfColours:
+        """Learn the colour vocabulary and fit the forest on (N, H, W, bands) images and their labels."""
         rng = np.random.default_rng(self.seed)
         pixels = images.reshape(-1, images.shape[-1]).astype(np.float32)
         sample = pixels[rng.choice(len(pixels), size=min(200_000, len(pixels)), replace=False)]
@@ -99,14 +109,16 @@ class BagOfColours:
 
     # -- persistence (skops: no pickle) -----------------------------------
     def save(self, folder: Path) -> list[str]:
+        """Write the vocabulary (NumPy) and the forest (skops, no pickle); the file names."""
         import skops.io as sio
 
-        np.save(Path(folder) / "vocabulary.npy", self.vocabulary)
+        np.save(Path(folder) / "vocabulary.npy", self._fitted_vocabulary())
         sio.dump(self.forest, Path(folder) / "forest.skops")
         return ["vocabulary.npy", "forest.skops"]
 
     @classmethod
-    def load(cls, folder: Path, params: dict) -> "BagOfColours":
+    def load(cls, folder: Path, params: dict) -> BagOfColours:
+        """Load a saved model, accepting only the types a random forest is made of."""
         import skops.io as sio
 
         path = Path(folder) / "forest.skops"

@@ -18,14 +18,15 @@ from __future__ import annotations
 import csv
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
 from keras import layers
 
-from ..classes import IGNORE, N_MODEL_CLASSES
-from ..datasets.common import coarse_one_hot
+from ..classes import IGNORE, N_MODEL_CLASSES, coarse_one_hot
 from .losses import masked_sparse_crossentropy
 
 
@@ -64,6 +65,7 @@ class AdversarialTrainer:
                               loss_weights=[1.0, pixel_weight])
 
     def train_step(self, condition: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+        """One discriminator and one generator update on a batch; the losses."""
         valid = (labels != IGNORE)[..., None].astype(np.float32)
         fake = np.asarray(self.generator.predict_on_batch(condition)) * valid  # unknown pixels hidden from D
         real = coarse_one_hot(labels)  # the same one-hot encoding as coarse inputs
@@ -78,7 +80,8 @@ class AdversarialTrainer:
         return {"d_loss": (d_real + d_fake) / 2, "g_loss": float(g[0]), "g_adversarial": float(g[1]),
                 "g_pixel": float(g[2])}
 
-    def fit(self, train, epochs: int, out: Path, initial_epoch: int = 0, samples=None, render=None) -> Path:
+    def fit(self, train: Any, epochs: int, out: Path, initial_epoch: int = 0, samples: Any = None,
+            render: Callable[[int], None] | None = None) -> Path:
         """Epochs over a PyDataset of (condition, labels); history.csv with both losses per epoch."""
         history = Path(out) / "history.csv"
         mode = "a" if initial_epoch else "w"
@@ -106,6 +109,7 @@ class AdversarialTrainer:
 
 
 def plot_gan_curves(history_csv: Path, png: Path) -> None:
+    """Both GAN losses (and the generator's pixel loss) per epoch."""
     from ..figures import plot_curves
 
     plot_curves(history_csv, png, [

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -43,19 +44,20 @@ PRIOR_BLOCKS = 4       # the prior counts as this many blocks (shrinkage of spar
 class LabelSuperResolutionLoss(keras.losses.Loss):
     """y_true: (B, H, W) coarse class indexes (IGNORE where unknown); y_pred: (B, H, W, C) probabilities."""
 
-    def __init__(self, means, variances, block: int = 50, name: str = "label_super_resolution", **kwargs):
+    def __init__(self, means: Any, variances: Any, block: int = 50, name: str = "label_super_resolution", **kwargs: Any):
         super().__init__(name=name, **kwargs)
         self.means = np.asarray(means, np.float32)          # [z, c]
         self.variances = np.asarray(variances, np.float32)  # [z, c]
         self.block = int(block)
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        """The mean per-block loss of a batch (coarse labels, predicted probabilities)."""
         n_classes = self.means.shape[1]
         y_true = ops.cast(y_true, "int32")
         valid = ops.cast(ops.not_equal(y_true, IGNORE), "float32")
         coarse = ops.one_hot(ops.where(ops.not_equal(y_true, IGNORE), y_true, 0), n_classes) * valid[..., None]
 
-        def pool(x):
+        def pool(x: Any) -> Any:
             return ops.average_pool(x, pool_size=self.block, strides=self.block, padding="valid")
 
         share = pool(coarse)                                              # (B, h, w, C): coarse classes per block
@@ -71,12 +73,14 @@ class LabelSuperResolutionLoss(keras.losses.Loss):
         per_block = ops.sum(nll, axis=-1)
         return ops.sum(per_block * whole) / ops.maximum(ops.sum(whole), 1.0)
 
-    def get_config(self):
+    def get_config(self) -> dict:
+        """What Keras stores to rebuild the loss."""
         return {**super().get_config(), "means": self.means.tolist(), "variances": self.variances.tolist(),
                 "block": self.block}
 
 
-def prior_statistics(n_classes: int = N_MODEL_CLASSES, agreement: float = 0.7, variance: float = 0.04):
+def prior_statistics(n_classes: int = N_MODEL_CLASSES, agreement: float = 0.7, variance: float = 0.04
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """Without data: a block of coarse class z is mostly fine class z, the rest spread evenly."""
     means = np.full((n_classes, n_classes), (1 - agreement) / (n_classes - 1), np.float32)
     np.fill_diagonal(means, agreement)
@@ -84,7 +88,8 @@ def prior_statistics(n_classes: int = N_MODEL_CLASSES, agreement: float = 0.7, v
 
 
 def label_statistics(pairs: Sequence[tuple[np.ndarray, np.ndarray]], block: int = 50,
-                     n_classes: int = N_MODEL_CLASSES, prior_blocks: float = PRIOR_BLOCKS):
+                     n_classes: int = N_MODEL_CLASSES, prior_blocks: float = PRIOR_BLOCKS
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """μ_{c,z}, σ²_{c,z} from (coarse, fine) index maps: the shares of each fine class in the blocks
     of each coarse class, shrunk towards the prior as if it were `prior_blocks` more blocks (a
     coarse class seen in two blocks should not get near-zero variances). Coarse classes never
@@ -106,9 +111,9 @@ def label_statistics(pairs: Sequence[tuple[np.ndarray, np.ndarray]], block: int 
     for z, rows in enumerate(shares):
         counts[z] = n = len(rows)
         if n:
-            rows = np.stack(rows)
+            stacked = np.stack(rows)
             w = n / (n + prior_blocks)
-            means[z] = w * rows.mean(axis=0) + (1 - w) * prior_means[z]
+            means[z] = w * stacked.mean(axis=0) + (1 - w) * prior_means[z]
             # Pooled: spread of the data around the shrunk mean, and the prior's variance.
-            variances[z] = w * ((rows - means[z]) ** 2).mean(axis=0) + (1 - w) * prior_variances[z]
+            variances[z] = w * ((stacked - means[z]) ** 2).mean(axis=0) + (1 - w) * prior_variances[z]
     return means, np.maximum(variances, VARIANCE_FLOOR).astype(np.float32), counts

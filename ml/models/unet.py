@@ -5,13 +5,15 @@ multiples of 2**depth. Output: softmax over the 8 model classes.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 from keras import layers
 
 from ..classes import N_MODEL_CLASSES
 
 
-def _block(x, filters: int, name: str):
+def _block(x: Any, filters: int, name: str) -> Any:
     for i in (1, 2):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv{i}")(x)
         # momentum 0.9: moving statistics settle within a few hundred steps (small datasets, short runs)
@@ -22,6 +24,7 @@ def _block(x, filters: int, name: str):
 
 def build_unet(bands: int = 4, n_classes: int = N_MODEL_CLASSES, base_filters: int = 32, depth: int = 4,
                dropout: float = 0.1, name: str = "unet") -> keras.Model:
+    """A U-Net: (H, W, bands) → (H, W, n_classes) softmax, `depth` down- and up-sampling steps."""
     inputs = keras.Input(shape=(None, None, bands), name="image")
     skips, x = [], inputs
     for level in range(depth):

@@ -1,0 +1,1 @@
+"""Catalogue commands: ingestion, model registration, demo data."""

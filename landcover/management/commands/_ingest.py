@@ -7,9 +7,9 @@ from tqdm import tqdm
 
 from ml.rasterio_io import DataError
 
-from ...maps import build_modis_maps
+from ...catalogue.ingestion import get_or_create_dataset, ingest_samples, is_synthetic
+from ...jobs.maps import build_modis_maps
 from ...models import LandCoverMap, Patch
-from ...services import get_or_create_dataset, ingest_samples, is_synthetic
 
 
 def add_map_arguments(parser) -> None:

@@ -5,10 +5,13 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from ... import demo
-from ...maps import build_modis_maps
+from ml.datasets import scan_sen12ms
+
+from ...catalogue import demo
+from ...catalogue.ingestion import get_or_create_dataset, ingest_samples, is_synthetic
+from ...catalogue.registry import register_model
+from ...jobs.maps import build_modis_maps
 from ...models import Patch
-from ...services import get_or_create_dataset, ingest_samples, is_synthetic, register_model
 
 
 class Command(BaseCommand):
@@ -21,11 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("--epochs", type=int, default=8, help="training epochs of the demo model")
 
     def handle(self, *args, sen12ms, no_bigearthnet, epochs, **options):
-        from ml.datasets import scan_sen12ms
-
         started = time.perf_counter()
         root = demo.demo_root(settings.DATA_DIR)
-        say = lambda text: self.stdout.write(text)  # noqa: E731
+        say = self.stdout.write
 
         tree = demo.synthetic_catalogue(root)
         synthetic = get_or_create_dataset("SEN12MS layout (synthetic demo)", "sen12ms", tree, synthetic=True)

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ml.modelio import ModelFormatError
 
-from ...services import register_model
+from ...catalogue.registry import register_model
 
 
 class Command(BaseCommand):

@@ -1,0 +1,124 @@
+"""Catalogue resources: datasets, scenes (zoomed-out boxes), patch footprints, the patch at a point,
+and the land-cover classes. Answers are cached rendered (`caching`)."""
+from __future__ import annotations
+
+from django.contrib.gis.geos import Point
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_gis.pagination import GeoJsonPagination
+
+from ml.classes import DFC, MODEL_CLASSES
+
+from ..catalogue.queries import of_dataset, patches_at
+from ..models import Patch, Scene
+from .caching import cached
+from .params import BBOX_PARAM, DATASET, LAT, LON, SEASON, dataset_param, filter_bbox, point_from
+from .serializers import DatasetSerializer, PatchFeatureSerializer, SceneFeatureSerializer
+
+
+def no_patch_message(point: Point) -> str:
+    """The 404's advice when no patch covers a point."""
+    return (f"No catalogue patch covers lat={point.y:.6f}, lon={point.x:.6f}. See which places are covered with "
+            f"{reverse('api:patch-list')}?bbox=min_lon,min_lat,max_lon,max_lat or on the map page, or upload your "
+            f"own Sentinel-2 image of this place.")
+
+
+class DatasetList(generics.ListAPIView):
+    """Datasets in the catalogue, with licences, citations and patch counts; synthetic ones say so."""
+    serializer_class = DatasetSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return DatasetSerializer.queryset()
+
+
+class CachedFeatureList(generics.ListAPIView):
+    """GeoJSON features of the view's bbox, optionally of one dataset, cached rendered."""
+    geometry_field = ""
+
+    def base_queryset(self):
+        raise NotImplementedError
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return of_dataset(filter_bbox(self.base_queryset(), self.geometry_field, params.get("bbox")),
+                          dataset_param(params.get("dataset")))
+
+    @extend_schema(parameters=[BBOX_PARAM, DATASET])
+    def get(self, request, *args, **kwargs):
+        return cached(request, lambda: self.list(request).data)
+
+
+class ScenePagination(GeoJsonPagination):
+    page_size = 1000
+    max_page_size = 5000
+
+
+class SceneList(CachedFeatureList):
+    """Scenes (groups of patches) as GeoJSON boxes with patch counts: the map's view when zoomed out."""
+    serializer_class = SceneFeatureSerializer
+    pagination_class = ScenePagination
+    geometry_field = "extent"
+
+    def base_queryset(self):
+        return Scene.objects.filter(extent__isnull=False).select_related("dataset").order_by("pk")
+
+
+class PatchPagination(GeoJsonPagination):
+    page_size = 100
+    max_page_size = 1000
+
+
+class PatchList(CachedFeatureList):
+    """Patch footprints as GeoJSON, filtered by bbox and dataset, 100 per page (page_size up to 1,000)."""
+    serializer_class = PatchFeatureSerializer
+    pagination_class = PatchPagination
+    geometry_field = "footprint"
+
+    def base_queryset(self):
+        return Patch.objects.select_related("dataset", "scene").order_by("pk")
+
+
+class PatchDetail(generics.RetrieveAPIView):
+    """One patch: footprint, dataset, scene, native CRS."""
+    serializer_class = PatchFeatureSerializer
+    queryset = Patch.objects.select_related("dataset", "scene")
+
+
+def patches_here(request, point: Point):
+    """The patches at a point, filtered by the request's dataset and season parameters."""
+    return patches_at(point, dataset_param(request.query_params.get("dataset")), request.query_params.get("season"))
+
+
+class PatchAtPoint(APIView):
+    """The patch covering a point (real data first), and the other patches there (seasons, overlaps)."""
+
+    @extend_schema(parameters=[LAT, LON, DATASET, SEASON],
+                   responses={200: PatchFeatureSerializer, 404: OpenApiResponse(description="no patch there")})
+    def get(self, request):
+        point = point_from(request)
+
+        def build():
+            found = list(patches_here(request, point)[:21])
+            if not found:
+                return None
+            data = PatchFeatureSerializer(found[0], context={"request": request}).data
+            data["properties"]["others"] = [
+                {"id": p.pk, "dataset": p.dataset.name, "season": p.scene.season, "scene": str(p.scene),
+                 "url": request.build_absolute_uri(reverse("api:patch-detail", args=[p.pk]))} for p in found[1:]]
+            return data
+
+        return cached(request, build, missing=lambda: no_patch_message(point))
+
+
+class ClassList(APIView):
+    """The simplified IGBP classes (DFC2020 codes) with colours; models predict all but Savanna and Snow/Ice."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return Response([{"code": c, "name": n, "colour": col, "predicted": c in MODEL_CLASSES}
+                         for c, (n, col) in DFC.items()])

@@ -1,0 +1,74 @@
+"""File downloads of stored maps, shared by catalogue maps and uploads: the COG, the PNG preview,
+and the statistics rendered as CSV or JSON. Errors stay JSON whatever the client accepts."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from django.http import FileResponse, HttpResponse
+from django.http.response import HttpResponseBase
+from rest_framework import renderers
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+DOWNLOADS = {"map.tif": "image/tiff", "preview.png": "image/png", "statistics.csv": "text/csv",
+             "statistics.json": "application/json"}
+STATISTICS_COLUMNS = ["code", "name", "colour", "pixels", "percent", "area_km2"]
+
+
+class BinaryRenderer(renderers.BaseRenderer):
+    """Lets file and tile views accept any Accept header; they return their own HttpResponse."""
+    media_type = "*/*"
+    format = "bin"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return json.dumps(data).encode() if data is not None else b""
+
+
+class FileView(APIView):
+    """Files on success; errors still as JSON with a message, whatever the client accepts."""
+    renderer_classes = [BinaryRenderer]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if isinstance(response, Response):
+            request.accepted_renderer = renderers.JSONRenderer()
+            request.accepted_media_type = "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+def check_download(name: str) -> None:
+    """Before the map is looked up, so an unknown name is a 404 whatever the map's state."""
+    if name not in DOWNLOADS:
+        raise NotFound(f"No download {name!r}; there are {', '.join(DOWNLOADS)}.")
+
+
+def download_suffix(name: str) -> str:
+    """The end of a download's file name: map.tif → .tif, statistics.csv → -statistics.csv."""
+    return {"map.tif": ".tif", "preview.png": ".png"}.get(name, "-" + name)
+
+
+def download(name: str, rows: list[dict], payload: Callable[[], dict], path_of: Callable[[str], Path],
+             filename: str, cache_control: str) -> HttpResponseBase:
+    """One of DOWNLOADS (checked by check_download) of a stored map: statistics rendered here, files
+    streamed from disk."""
+    response: HttpResponseBase
+    if name == "statistics.csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, STATISTICS_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+        response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    elif name == "statistics.json":
+        response = HttpResponse(json.dumps(payload(), indent=1), content_type="application/json")
+    else:
+        path = path_of(name)
+        if not path.is_file():
+            raise NotFound("The map's file is missing on the server; an administrator has been told.")
+        response = FileResponse(path.open("rb"), content_type=DOWNLOADS[name])
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = cache_control
+    return response

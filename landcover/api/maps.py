@@ -1,0 +1,136 @@
+"""Land-cover maps of catalogue patches: ask for the low- (MODIS) or high-resolution (model) map of a
+place, follow its job, read its statistics, download it, view it as XYZ tiles. Views never compute
+a map: they queue it and answer 202."""
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ..catalogue.registry import find_model
+from ..errors import NotReady
+from ..jobs import maps
+from ..models import LandCoverMap, Patch
+from .catalogue import no_patch_message, patches_here
+from .files import FileView, check_download, download, download_suffix
+from .params import DATASET, LAT, LON, MODEL, PATCH, check_tile, patch_id, point_from
+from .serializers import map_representation
+from .tiles import tile_response
+
+
+def find_patch(request) -> Patch:
+    """The patch of the `patch` parameter, or the one at lat/lon."""
+    value = request.query_params.get("patch")
+    if value:
+        return get_object_or_404(Patch.objects.select_related("dataset"), pk=patch_id(value))
+    point = point_from(request)
+    found = patches_here(request, point).first()
+    if found is None:
+        raise NotFound(no_patch_message(point))
+    return found
+
+
+class MapForPoint(APIView):
+    """The low- (MODIS) or high-resolution (model) map of the patch at a point, or of `patch`.
+    200 with statistics and links when stored; 202 and the job URL (also in Location) while it is computed:
+    poll that URL. A map is computed once and stored; everybody asking gets the same one."""
+    resolution = "high"
+
+    @extend_schema(parameters=[LAT, LON, PATCH, MODEL, DATASET],
+                   responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT,
+                              404: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
+    def get(self, request):
+        patch = find_patch(request)
+        version = find_model(request.query_params.get("model")) if self.resolution == "high" else None
+        m, _ = maps.request_map(patch, version)
+        m = LandCoverMap.objects.select_related("patch__dataset", "model_version").get(pk=m.pk)
+        data = map_representation(m, request)
+        if m.status in maps.ACTIVE:
+            return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
+        return Response(data)
+
+
+def get_map(pk: int) -> LandCoverMap:
+    """The map with this id, or 404."""
+    return get_object_or_404(LandCoverMap.objects.select_related("patch__dataset", "model_version"), pk=pk)
+
+
+def done_map(pk: int, request) -> LandCoverMap:
+    """The map if it is done; NotReady saying what it is doing otherwise."""
+    m = get_map(pk)
+    if m.status != LandCoverMap.Status.DONE:
+        url = request.build_absolute_uri(reverse("api:map-detail", args=[pk]))
+        detail = (f"Map {pk} failed: {m.error}" if m.status == LandCoverMap.Status.FAILED
+                  else f"Map {pk} is {m.status} ({m.progress} %); poll {url} until its status is done.")
+        raise NotReady(detail)
+    return m
+
+
+class MapDetail(APIView):
+    """A map's status (the job URL to poll: progress in %), then its statistics and links."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, pk: int):
+        return Response(map_representation(get_map(pk), request))
+
+
+class MapRetry(APIView):
+    """Queue a failed map again."""
+
+    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT, 409: OpenApiResponse(description="not failed")})
+    def post(self, request, pk: int):
+        m = get_map(pk)
+        if not maps.retry_map(m):
+            raise NotReady(f"Map {pk} has not failed (it is {m.status}); nothing to retry.")
+        m.refresh_from_db()
+        data = map_representation(m, request)
+        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
+
+
+def statistics_payload(m: LandCoverMap) -> dict:
+    """The statistics of a done map with what they describe."""
+    return {"map": m.pk, "patch": m.patch_id, "resolution": "low" if m.source == "modis" else "high",
+            "model": m.model_version.name if m.model_version else None, "synthetic": m.synthetic,
+            "total_pixels": sum(r["pixels"] for r in m.statistics),
+            "total_area_km2": round(sum(r["area_km2"] for r in m.statistics), 6), "classes": m.statistics}
+
+
+class MapStatistics(APIView):
+    """Per class: pixel count, share of valid pixels (%), area (km², in the map's own projected CRS)."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, pk: int):
+        return Response(statistics_payload(done_map(pk, request)))
+
+
+def _filename(m: LandCoverMap, suffix: str) -> str:
+    what = m.model_version.name if m.model_version else "modis"
+    return f"hrmars-patch{m.patch_id}-{what}-{m.pk}{suffix}"
+
+
+class MapFile(FileView):
+    """Downloads: the COG GeoTIFF (map.tif), the PNG preview, statistics as CSV or JSON."""
+
+    @extend_schema(operation_id="v1_maps_download", responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request, pk: int, name: str):
+        check_download(name)
+        m = done_map(pk, request)
+        return download(name, m.statistics, lambda: statistics_payload(m),
+                        lambda n: maps.file_path(m, "cog" if n == "map.tif" else "png"),
+                        _filename(m, download_suffix(name)), "public, max-age=86400")
+
+
+class MapTile(FileView):
+    """XYZ PNG tile (Web Mercator, 256 px) of a stored map; transparent outside it."""
+
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
+    def get(self, request, pk: int, z: int, x: int, y: int):
+        check_tile(z, x, y)
+        m = done_map(pk, request)
+        key = f"tile:{m.pk}:{m.finished_at.timestamp() if m.finished_at else 0}:{z}/{x}/{y}"
+        return tile_response(z, x, y, key, lambda: maps.file_path(m, "cog"), "public, max-age=86400")

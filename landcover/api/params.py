@@ -1,0 +1,96 @@
+"""Request parameters of the API, parsed in one place: each bad value is a 400 that names the
+parameter and says what to send, never a 500."""
+from __future__ import annotations
+
+import math
+
+from django.contrib.gis.geos import Point, Polygon
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+
+BBOX_PARAM = OpenApiParameter(
+    "bbox", str, description="min_lon,min_lat,max_lon,max_lat in degrees (EPSG:4326); min_lon > max_lon crosses "
+                             "the antimeridian. Example: 11.4,48.0,11.8,48.3")
+LAT = OpenApiParameter("lat", float, description="latitude, degrees north (−90…90)")
+LON = OpenApiParameter("lon", float, description="longitude, degrees east (−180…180)")
+PATCH = OpenApiParameter("patch", int, description="a patch id (instead of lat/lon)")
+MODEL = OpenApiParameter("model", str, description="model name (default: the site's default model); see /api/v1/models/")
+DATASET = OpenApiParameter("dataset", str, description="only this dataset (id or name)")
+SEASON = OpenApiParameter("season", str, description="only patches of this season (SEN12MS: spring, summer, fall, "
+                                                     "winter)")
+
+
+def parse_bbox(value: str) -> Polygon | tuple[Polygon, Polygon]:
+    """'min_lon,min_lat,max_lon,max_lat' → a polygon (two across the antimeridian); ValidationError says why not."""
+    parts = value.split(",")
+    try:
+        if len(parts) != 4:
+            raise ValueError
+        x0, y0, x1, y1 = (float(p) for p in parts)
+        if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+            raise ValueError
+    except ValueError:
+        raise ValidationError({"bbox": f"bbox must be four numbers min_lon,min_lat,max_lon,max_lat in degrees, "
+                                       f"e.g. bbox=11.4,48.0,11.8,48.3 (got {value[:100]!r})."}) from None
+    if not (-180 <= x0 <= 180 and -180 <= x1 <= 180):
+        raise ValidationError({"bbox": "bbox longitudes must be between -180 and 180."})
+    if not (-90 <= y0 <= 90 and -90 <= y1 <= 90):
+        raise ValidationError({"bbox": "bbox latitudes must be between -90 and 90 (is the order lon,lat,lon,lat?)."})
+    if y0 >= y1:
+        raise ValidationError({"bbox": "bbox min_lat must be less than max_lat (order: min_lon,min_lat,max_lon,max_lat)."})
+    if x0 == x1:
+        raise ValidationError({"bbox": "bbox has zero width (min_lon equals max_lon)."})
+    if x0 > x1:  # across the antimeridian
+        return (Polygon.from_bbox((x0, y0, 180, y1)), Polygon.from_bbox((-180, y0, x1, y1)))
+    return Polygon.from_bbox((x0, y0, x1, y1))
+
+
+def filter_bbox(queryset, field: str, value: str | None):
+    """Rows whose `field` overlaps the bbox parameter's box (either half across the antimeridian)."""
+    if not value:
+        return queryset
+    box = parse_bbox(value)
+    if isinstance(box, tuple):
+        return queryset.filter(**{f"{field}__bboverlaps": box[0]}) | queryset.filter(**{f"{field}__bboverlaps": box[1]})
+    box.srid = 4326
+    return queryset.filter(**{f"{field}__bboverlaps": box})
+
+
+def dataset_param(value: str | None) -> int | str | None:
+    """The dataset parameter: an id (a whole number) or a name; None when not given."""
+    if not value:
+        return None
+    return int(value) if value.isdigit() else value
+
+
+class PointQuery(serializers.Serializer):
+    lat = serializers.FloatField(min_value=-90, max_value=90, error_messages={
+        "required": "Give the latitude as lat=<degrees north>, e.g. lat=48.14.",
+        "invalid": "lat must be a number of degrees, e.g. lat=48.14.",
+        "min_value": "lat must be between -90 and 90 degrees.", "max_value": "lat must be between -90 and 90 degrees."})
+    lon = serializers.FloatField(min_value=-180, max_value=180, error_messages={
+        "required": "Give the longitude as lon=<degrees east>, e.g. lon=11.58.",
+        "invalid": "lon must be a number of degrees, e.g. lon=11.58.",
+        "min_value": "lon must be between -180 and 180 degrees.",
+        "max_value": "lon must be between -180 and 180 degrees."})
+
+
+def point_from(request) -> Point:
+    """The lat/lon parameters as a point (lon, lat) in EPSG:4326."""
+    query = PointQuery(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return Point(query.validated_data["lon"], query.validated_data["lat"], srid=4326)
+
+
+def patch_id(value: str) -> int:
+    """The patch parameter as an id."""
+    if not value.isdigit():
+        raise ValidationError({"patch": f"patch must be a patch id (a whole number), got {value[:50]!r}."})
+    return int(value)
+
+
+def check_tile(z: int, x: int, y: int) -> None:
+    """An XYZ tile address that exists (zoom up to 24)."""
+    if z > 24 or x >= 2 ** z or y >= 2 ** z:
+        raise ValidationError({"tile": f"No tile {z}/{x}/{y}: zoom goes up to 24 and x, y below 2^zoom."})

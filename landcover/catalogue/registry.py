@@ -1,0 +1,58 @@
+"""The registered models: registering a model folder (validated by loading it), the site's default,
+and finding a model by name for a request."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.db import transaction
+
+from ml.modelio import load_model
+
+from ..errors import InvalidInput, Unavailable
+from ..models import ModelVersion
+from .version import bump_catalogue_version
+
+
+class UnknownModel(InvalidInput):
+    """A request names a model that is not registered."""
+
+
+class NoModel(Unavailable):
+    """No model is registered, so there are no high-resolution maps."""
+
+
+@transaction.atomic
+def set_default_model(version: ModelVersion) -> None:
+    ModelVersion.objects.select_for_update().filter(is_default=True).exclude(pk=version.pk).update(is_default=False)
+    ModelVersion.objects.filter(pk=version.pk).update(is_default=True)
+    version.is_default = True
+
+
+def register_model(folder: Path, name: str | None = None, default: bool = False) -> ModelVersion:
+    """Register a model folder (validated by loading it, which never runs code from it)."""
+    predictor = load_model(folder)  # raises ModelFormatError with a message naming the problem
+    card = predictor.card
+    version, _ = ModelVersion.objects.update_or_create(
+        name=name or Path(folder).resolve().name,
+        defaults={"method": card["method"], "path": str(Path(folder).resolve()), "card": card,
+                  "metrics": card.get("metrics", {}), "synthetic_training": bool(card.get("training", {}).get("synthetic"))},
+    )
+    if default or not ModelVersion.objects.filter(is_default=True).exists():
+        set_default_model(version)
+    bump_catalogue_version()
+    return version
+
+
+def find_model(name: str | None) -> ModelVersion:
+    """The model asked for by name, or the site's default when no name is given."""
+    if name:
+        version = ModelVersion.objects.filter(name=name).first()
+        if version is None:
+            known = ", ".join(ModelVersion.objects.values_list("name", flat=True)) or "none"
+            raise UnknownModel("model", f"Unknown model {name!r}. Registered models: {known} (see /api/v1/models/).")
+        return version
+    version = ModelVersion.objects.filter(is_default=True).first()
+    if version is None:
+        raise NoModel("No model is registered yet, so there are no high-resolution maps; an administrator registers "
+                      "one with `manage.py register_model DIR --default`.")
+    return version

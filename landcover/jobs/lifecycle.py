@@ -1,0 +1,211 @@
+"""One lifecycle for every long-running job: queue, claim, run with progress and cancellation,
+build in a temporary folder, store atomically, finish or fail, retry, recover when lost.
+
+A job is a database row (a map, an upload, …) plus the files its run produces. A job kind
+(`JobKind`) says which model holds the rows, what its statuses are called, which Celery task
+runs it, where its files go and how to build them; everything else is written once here:
+
+- `enqueue` queues the kind's task by name once the transaction commits, so the row exists
+  before any worker looks for it, and nothing here imports the tasks.
+- `run` (the task's body) claims the row under a row lock and counts the attempt; a row that is
+  done, failed, cancelled or gone is left alone, so a task delivered twice does nothing twice.
+  It clears what an earlier attempt killed mid-way left in the staging folder, builds the files
+  in a fresh temporary folder there, moves them into place with renames on one file system, and
+  only then marks the row done: nobody ever sees half a result.
+- Errors in the input or the model fail the job at once with a readable reason; any other error
+  propagates to Celery, which retries transient ones and records the final failure (`fail`).
+- Progress is written at most once a second; a cancelled job notices at that moment and stops.
+- `retry` queues a failed job again; `requeue_if_stale` queues again a job whose task was lost.
+
+Adding a job kind is one module (its `JobKind` and build function) plus one task in
+`landcover.tasks`; docs/ARCHITECTURE.md shows how.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from celery import current_app
+from django.db import models, transaction
+from django.utils import timezone
+
+from ml.modelio import ModelFormatError
+from ml.predict import SceneError
+from ml.rasterio_io import DataError
+
+log = logging.getLogger(__name__)
+
+# The input or the model is wrong: another try cannot help, so the job fails with the reason.
+PERMANENT_ERRORS = (SceneError, DataError, ModelFormatError)
+
+Progress = Callable[[int, int], None]  # (done, total), as ml.predict reports it
+
+
+class Cancelled(Exception):
+    """The job was cancelled while it ran; whatever it built is thrown away."""
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """What the lifecycle needs to know about one kind of job."""
+
+    name: str                       # "map", "upload": the key of the job's id in task results and logs
+    task: str                       # the Celery task that runs it (landcover.tasks)
+    model: type[models.Model]       # the rows: status, progress, attempts, error, seconds, finished_at, updated_at
+    waiting: str                    # status values of the row's model
+    running: str
+    done: str
+    failed: str
+    cancelled: str | None           # None: this kind cannot be cancelled
+    idle_result: str                # what the task reports when there was nothing to do
+    related: tuple[str, ...]        # select_related when claiming
+    staging: Callable[[Any], Path]      # where attempts build; on the file system of `destination`
+    destination: Callable[[Any], Path]  # where the finished files go
+    build: Callable[[Any, Path, Progress], dict]  # write the files into a folder; fields to save when done
+
+    @property
+    def active(self) -> tuple[str, str]:
+        """The statuses of a job that has not ended."""
+        return (self.waiting, self.running)
+
+    def rows(self) -> models.QuerySet:
+        """All rows of this kind."""
+        return self.model._default_manager.all()
+
+
+def enqueue(kind: JobKind, pk: int) -> None:
+    """Queue the kind's task for row `pk` once the current transaction commits."""
+    transaction.on_commit(lambda: current_app.send_task(kind.task, args=[pk]))
+
+
+def claim(kind: JobKind, pk: int):
+    """Mark the row running and count the attempt; None when there is nothing to do."""
+    with transaction.atomic():
+        row = (kind.rows().select_for_update(of=("self",)).select_related(*kind.related)
+               .filter(pk=pk, status__in=kind.active).first())
+        if row is None:
+            return None
+        row.status = kind.running
+        row.attempts += 1
+        row.progress = 0
+        row.error = ""
+        row.save(update_fields=["status", "attempts", "progress", "error", "updated_at"])
+        return row
+
+
+def throttled_progress(report: Callable[[int], None], seconds: float = 1.0) -> Progress:
+    """A progress callback that passes on the percentage (at most 99) at most once per `seconds`,
+    and always at the end: a database update per tile would slow big scenes down."""
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or now - last[0] > seconds:
+            last[0] = now
+            report(min(99, int(100 * done / total)))
+
+    return progress
+
+
+def progress_reporter(kind: JobKind, pk: int) -> Progress:
+    """Writes the job's progress (throttled) and raises Cancelled once the job has been cancelled."""
+    rows = kind.rows().filter(pk=pk)
+
+    def report(percent: int) -> None:
+        if kind.cancelled is not None and rows.filter(status=kind.cancelled).exists():
+            raise Cancelled()
+        rows.filter(status=kind.running).update(progress=percent)
+
+    return throttled_progress(report)
+
+
+def publish(work: Path, destination: Path) -> None:
+    """Move the finished files into place: the whole folder in one rename when it is new, else each file
+    with its own (atomic) rename, replacing what a killed attempt may have left."""
+    if not destination.exists():
+        work.rename(destination)
+        return
+    for path in work.iterdir():
+        path.replace(destination / path.name)
+
+
+def run(kind: JobKind, pk: int) -> dict:
+    """The task's body: claim, build, store, finish. Safe to run again at any point."""
+    row = claim(kind, pk)
+    if row is None:
+        return {kind.name: pk, "status": kind.idle_result}
+    started = time.perf_counter()
+    staging = kind.staging(row)
+    staging.mkdir(parents=True, exist_ok=True)
+    prefix = f"{kind.name}-{pk}-"
+    for stale in staging.glob(f"{prefix}*"):  # left by an attempt whose worker was killed
+        shutil.rmtree(stale, ignore_errors=True)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=staging))
+    try:
+        fields = kind.build(row, work, progress_reporter(kind, pk))
+        publish(work, kind.destination(row))
+    except Cancelled:
+        log.info("%s %s was cancelled while running", kind.name, pk)
+        return {kind.name: pk, "status": kind.idle_result}
+    except PERMANENT_ERRORS as exc:
+        fail(kind, pk, str(exc))
+        log.warning("%s %s failed: %s", kind.name, pk, exc)
+        return {kind.name: pk, "status": kind.failed, "error": str(exc)}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    seconds = round(time.perf_counter() - started, 3)
+    now = timezone.now()
+    kind.rows().filter(pk=pk, status__in=kind.active).update(
+        status=kind.done, progress=100, seconds=seconds, finished_at=now, updated_at=now, **fields)
+    return {kind.name: pk, "status": kind.done, "seconds": seconds}
+
+
+def fail(kind: JobKind, pk: int, message: str) -> None:
+    """Record that the job failed, and why (a job that ended otherwise is left as it is)."""
+    kind.rows().filter(pk=pk, status__in=kind.active).update(
+        status=kind.failed, error=message[:2000], updated_at=timezone.now())
+
+
+def retry(kind: JobKind, row) -> bool:
+    """Queue a failed job again; False if it had not failed (or someone else retried first)."""
+    if kind.rows().filter(pk=row.pk, status=kind.failed).update(
+            status=kind.waiting, progress=0, error="", updated_at=timezone.now()):
+        row.refresh_from_db()
+        enqueue(kind, row.pk)
+        return True
+    return False
+
+
+def requeue_if_stale(kind: JobKind, row, stale_after: float) -> bool:
+    """Queue again a job that has been waiting or running for over `stale_after` seconds without a word
+    (broker emptied, task dropped); the conditional update makes sure that happens once."""
+    if row.status not in kind.active or row.updated_at >= timezone.now() - timedelta(seconds=stale_after):
+        return False
+    if kind.rows().filter(pk=row.pk, updated_at=row.updated_at).update(
+            status=kind.waiting, progress=0, updated_at=timezone.now()):
+        log.warning("%s %s was %s for over %s s: queued again", kind.name, row.pk, row.status, stale_after)
+        row.refresh_from_db()
+        enqueue(kind, row.pk)
+        return True
+    return False
+
+
+def cancel(kind: JobKind, row) -> bool:
+    """Cancel a waiting or running job; False if it had ended (or this kind cannot be cancelled)."""
+    if kind.cancelled is None:
+        return False
+    return bool(kind.rows().filter(pk=row.pk, status__in=kind.active)
+                .update(status=kind.cancelled, updated_at=timezone.now()))
+
+
+def reset_failed(kind: JobKind, row) -> None:
+    """Make a failed job claimable again without queueing it (for callers that run it themselves)."""
+    kind.rows().filter(pk=row.pk, status=kind.failed).update(status=kind.waiting, error="",
+                                                              updated_at=timezone.now())

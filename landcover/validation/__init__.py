@@ -1,0 +1,1 @@
+"""Checking what users send before anything is stored or queued: uploaded Sentinel-2 files."""

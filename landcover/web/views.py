@@ -1,0 +1,64 @@
+"""The map page: everything on it comes from the API (static/js/map.js)."""
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+from django.views.generic import TemplateView
+
+from ml.classes import DFC, MODEL_CLASSES
+
+from ..jobs import uploads
+from ..models import ModelVersion, Upload
+
+
+class MapPageView(TemplateView):
+    template_name = "landcover/map.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["nav"] = "map"
+        context["classes"] = [{"code": c, "name": n, "colour": col, "predicted": c in MODEL_CLASSES}
+                              for c, (n, col) in DFC.items()]
+        context["map_config"] = {
+            "api": {
+                "scenes": reverse("api:scene-list"),
+                "patches": reverse("api:patch-list"),
+                "patchAt": reverse("api:patch-at"),
+                "low": reverse("api:map-low"),
+                "high": reverse("api:map-high"),
+                "models": reverse("api:model-list"),
+                "uploads": reverse("api:upload-list"),
+            },
+            "basemap": {"url": settings.BASEMAP_URL, "attribution": settings.BASEMAP_ATTRIBUTION},
+            "classes": context["classes"],
+            "patchZoom": 9,  # below: one box per scene; from here: patch footprints
+            "center": [20.0, 0.0],
+            "zoom": 2,
+        }
+        return context
+
+
+class UploadsPageView(LoginRequiredMixin, TemplateView):
+    """Upload a Sentinel-2 image, follow its job, and reach its map and downloads."""
+    template_name = "landcover/uploads.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(nav="uploads", models=ModelVersion.objects.all(), max_mb=settings.UPLOAD_MAX_MB,
+                       max_side=settings.UPLOAD_MAX_SIDE, api_uploads=reverse("api:upload-list"),
+                       map_url=reverse("landcover:map"))
+        return context
+
+
+@login_required
+@require_POST
+def delete_upload(request, pk: int):
+    """From the profile page: delete one of your uploads and its files (others' are 404)."""
+    upload = get_object_or_404(Upload, pk=pk, owner=request.user)
+    name = upload.original_name
+    uploads.delete(upload)
+    messages.success(request, f"Deleted {name} and its map.")
+    return redirect("accounts:profile")

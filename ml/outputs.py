@@ -1,0 +1,88 @@
+"""Writing what every land-cover product is stored as: a COG of DFC codes and a PNG preview.
+
+Model maps (`ml.predict`), MODIS maps (`ml.modis`) and the site's stored maps all go
+through here, so every map carries the same colour table, class names, nodata value
+and overview resampling, and is written under a temporary name and renamed into place
+(readers never see a half-written file).
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.io import DatasetWriter
+from rasterio.transform import Affine
+
+from .classes import DFC_NAMES, NODATA, colormap
+
+# GDAL settings for every read and write of ours: a small block cache (MB), so that
+# validating or mapping a large scene never holds it in memory, and all cores.
+GDAL_ENV = {"GDAL_CACHEMAX": 128, "GDAL_NUM_THREADS": "ALL_CPUS"}
+BAND_DESCRIPTION = "land cover (simplified IGBP, DFC2020 codes)"
+
+
+def class_tags() -> dict[str, str]:
+    """Dataset tags naming every class code (and 0, nodata) of a land-cover GeoTIFF."""
+    tags = {f"CLASS_{code}": name for code, name in DFC_NAMES.items()}
+    tags["CLASS_0"] = "nodata"
+    tags["CLASS_SCHEME"] = "simplified IGBP (IEEE GRSS DFC2020)"
+    return tags
+
+
+def class_profile(crs: CRS, transform: Affine, width: int, height: int) -> dict:
+    """The GeoTIFF profile of a land-cover map: one uint8 band of DFC codes, nodata 0."""
+    return dict(driver="GTiff", width=width, height=height, count=1, dtype="uint8", crs=crs, transform=transform,
+                nodata=NODATA, compress="deflate")
+
+
+def open_class_geotiff(path: Path, crs: CRS, transform: Affine, width: int, height: int, source: str,
+                       model: str) -> DatasetWriter:
+    """A land-cover GeoTIFF open for writing, with its colour table, class names and description set."""
+    dst = rasterio.open(path, "w", **class_profile(crs, transform, width, height))
+    dst.write_colormap(1, colormap())  # before the pixels: GDAL cannot change the photometric tag after
+    dst.update_tags(**class_tags(), SOURCE=source, MODEL=model)
+    dst.set_band_description(1, BAND_DESCRIPTION)
+    return dst
+
+
+def write_cog(src_path: Path, dst_path: Path) -> None:
+    """Cloud-Optimized GeoTIFF via rio-cogeo: deflate, 512-px tiles, mode overviews, tags and colours kept."""
+    from rio_cogeo.cogeo import cog_translate  # rio-cogeo imports a lot; only writers need it
+    from rio_cogeo.profiles import cog_profiles
+
+    profile = cog_profiles.get("deflate")
+    profile.update(blockxsize=512, blockysize=512)
+    dst_path = Path(dst_path)
+    tmp = dst_path.with_name(f".{dst_path.name}.part")
+    # rio-cogeo carries over the palette, band description and dataset tags.
+    cog_translate(str(src_path), str(tmp), profile, nodata=NODATA, overview_resampling="mode",
+                  in_memory=False, quiet=True, config=GDAL_ENV, use_cog_driver=False)
+    os.replace(tmp, dst_path)  # atomic: readers never see a half-written map
+
+
+def preview_png(path: Path, png_path: Path, max_size: int = 1024) -> Path:
+    """RGBA PNG of a DFC-coded raster, nodata transparent; overviews make large maps cheap to read."""
+    lut = np.zeros((256, 4), np.uint8)
+    for code, rgba in colormap().items():
+        lut[code] = rgba
+    with rasterio.Env(**GDAL_ENV), rasterio.open(path) as src:
+        scale = max(src.width, src.height) / max_size
+        w, h = (src.width, src.height) if scale <= 1 else (max(1, round(src.width / scale)),
+                                                               max(1, round(src.height / scale)))
+        codes = src.read(1, out_shape=(h, w), resampling=Resampling.mode if scale > 1 else Resampling.nearest)
+    rgba = np.moveaxis(lut[codes], -1, 0)
+    png_path = Path(png_path)
+    tmp = png_path.with_name(f".{png_path.name}.part")
+    with warnings.catch_warnings():  # a PNG has no georeference, and needs none
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(tmp, "w", driver="PNG", width=w, height=h, count=4, dtype="uint8") as dst:
+            dst.write(rgba)
+    tmp.with_name(tmp.name + ".aux.xml").unlink(missing_ok=True)
+    tmp.replace(png_path)
+    return png_path

@@ -1,0 +1,85 @@
+"""Per-class statistics of land-cover rasters: pixels, share of valid pixels and area.
+
+One accumulator (`ClassAreas`) serves both places that count classes: scene inference,
+which counts each strip of rows as it is written, and `class_statistics`, which reads a
+stored map strip by strip. Areas are exact for projected CRSs (the pixel's area in the
+CRS's units) and spherical for geographic ones (each row's band of latitude).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.io import DatasetReader
+from rasterio.windows import Window
+
+from .classes import DFC, DFC_COLOURS, DFC_NAMES, MODEL_CLASSES, NODATA
+from .outputs import GDAL_ENV
+
+ALL_CLASSES = tuple(DFC)  # 1–10: MODIS maps can hold Savanna and Snow/Ice
+EARTH_RADIUS_KM = 6371.0088  # mean Earth radius
+
+
+def pixel_areas_km2(src: DatasetReader, row0: int, rows: int) -> np.ndarray:
+    """Area of one pixel in each of `rows` rows, km²: exact for projected CRSs, spherical for geographic."""
+    t = src.transform
+    if src.crs.is_projected:
+        factor = src.crs.linear_units_factor[1]
+        return np.full(rows, abs(t.a * t.e) * factor**2 / 1e6)
+    top = t.f + t.e * np.arange(row0, row0 + rows)
+    bottom = top + t.e
+    band = np.abs(np.sin(np.radians(top)) - np.sin(np.radians(bottom)))
+    return EARTH_RADIUS_KM**2 * np.radians(abs(t.a)) * band
+
+
+def statistics_table(counts: np.ndarray, area_km2: np.ndarray, classes: Sequence[int] = MODEL_CLASSES) -> list[dict]:
+    """Per DFC class: pixels, share of valid pixels (%), area (km²)."""
+    total = counts.sum()
+    rows = []
+    for code in classes:
+        rows.append({"code": code, "name": DFC_NAMES[code], "colour": DFC_COLOURS[code], "pixels": int(counts[code]),
+                     "percent": round(float(100.0 * counts[code] / total), 4) if total else 0.0,
+                     "area_km2": round(float(area_km2[code]), 6)})
+    return rows
+
+
+class ClassAreas:
+    """Running pixel counts and areas per class code, fed one block of rows at a time."""
+
+    def __init__(self, src: DatasetReader) -> None:
+        """`src`: the dataset (open in rasterio) whose CRS and transform give each row's pixel area."""
+        self.src = src
+        self.counts = np.zeros(256, np.int64)
+        self.areas = np.zeros(256, np.float64)
+
+    def add(self, codes: np.ndarray, row0: int) -> None:
+        """Count a (rows, cols) block of class codes whose first row is `row0` of the raster."""
+        if not codes.shape[0]:
+            return
+        row_counts = np.stack([np.bincount(r, minlength=256) for r in codes])
+        self.counts += row_counts.sum(axis=0).astype(np.int64)
+        self.areas += (row_counts * pixel_areas_km2(self.src, row0, codes.shape[0])[:, None]).sum(axis=0)
+
+    @property
+    def valid_pixels(self) -> int:
+        """Pixels counted that are not nodata."""
+        return int(self.counts.sum() - self.counts[NODATA])
+
+    def table(self, classes: Sequence[int] = MODEL_CLASSES) -> list[dict]:
+        """The statistics of what was counted, nodata left out."""
+        counts, areas = self.counts.copy(), self.areas.copy()
+        counts[NODATA] = 0
+        areas[NODATA] = 0
+        return statistics_table(counts, areas, classes)
+
+
+def class_statistics(path: Path, classes: Sequence[int] = ALL_CLASSES, strip_rows: int = 512) -> list[dict]:
+    """Per class of a DFC-coded raster: pixel count, % of valid pixels, km² (projected CRS: exact)."""
+    with rasterio.Env(**GDAL_ENV), rasterio.open(path) as src:
+        areas = ClassAreas(src)
+        for y in range(0, src.height, strip_rows):
+            n = min(strip_rows, src.height - y)
+            areas.add(src.read(1, window=Window(0, y, src.width, n)), y)
+    return areas.table(classes)

@@ -1,0 +1,30 @@
+"""The autouse fixture of every Django test package (its conftest imports it): an empty cache and
+private storage folders per test."""
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache_and_storage(tmp_path):
+    """Rate-limit counters and cached API answers live in the cache: each test starts from zero,
+    and with its own folders of stored maps and uploads (also for worker processes it starts)."""
+    cache.clear()
+    tmp = tmp_path
+    saved = {}
+    for setting, env, folder in (("MAPS_DIR", "HRMARS_MAPS_DIR", "maps"), ("UPLOADS_DIR", "HRMARS_UPLOADS_DIR", "uploads")):
+        saved[setting] = (getattr(settings, setting), os.environ.get(env))
+        setattr(settings, setting, tmp / folder)
+        os.environ[env] = str(tmp / folder)  # for worker processes the test starts
+    yield
+    for setting, env, _ in (("MAPS_DIR", "HRMARS_MAPS_DIR", ""), ("UPLOADS_DIR", "HRMARS_UPLOADS_DIR", "")):
+        value, env_value = saved[setting]
+        setattr(settings, setting, value)
+        if env_value is None:
+            os.environ.pop(env, None)
+        else:
+            os.environ[env] = env_value

@@ -1,0 +1,219 @@
+"""Maps through the API on PostGIS: MODIS and model maps, statistics, downloads, tiles, the job's
+states (queued, computed once, failed and retried, lost and re-queued), a real worker, and deletion."""
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from datetime import timedelta
+
+import morecantile
+import numpy as np
+import pytest
+import rasterio
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+from rasterio.io import MemoryFile
+
+from landcover.jobs import maps
+from landcover.models import LandCoverMap, Patch
+from landcover.tasks import compute_map
+from tests.conftest import wait_for
+from tests.landcover.conftest import centre
+
+pytestmark = pytest.mark.django_db
+
+
+def test_bad_patch_id_and_unknown_model_are_400s(client, catalogue):
+    response = client.get("/api/v1/maps/high/", {"patch": "abc"})
+    assert response.status_code == 400 and "whole number" in response.json()["patch"]
+    assert client.get("/api/v1/maps/high/", {"patch": 999999}).status_code == 404
+    response = client.get("/api/v1/maps/high/", {"patch": catalogue[0].pk, "model": "nope"})
+    assert response.status_code == 400
+    assert "Unknown model 'nope'" in response.json()["model"] and "tiny-unet" in response.json()["model"]
+
+
+def test_without_any_model_high_resolution_is_a_503_that_says_why(client, synthetic_tree):
+    call_command("ingest_sen12ms", str(synthetic_tree), "--headers-only")
+    response = client.get("/api/v1/maps/high/", {"patch": Patch.objects.first().pk})
+    assert response.status_code == 503 and "register_model" in response.json()["detail"]
+
+
+def test_low_resolution_map_is_stored_at_ingestion_with_downloads(client, catalogue):
+    patch = catalogue[0]
+    lat, lon = centre(patch)
+    response = client.get("/api/v1/maps/low/", {"lat": lat, "lon": lon})
+    assert response.status_code == 200
+    m = response.json()
+    assert m["status"] == "done" and m["resolution"] == "low" and m["model"] is None
+    assert m["synthetic"] is True and "Synthetic" in m["note"]
+    stats = m["statistics"]
+    assert sum(r["pixels"] for r in stats) == 256 * 256
+    assert abs(sum(r["percent"] for r in stats) - 100) < 0.01
+    assert abs(sum(r["area_km2"] for r in stats) - 6.5536) < 1e-6  # 256² pixels of 100 m²
+    assert [r["code"] for r in stats] == list(range(1, 11))  # MODIS maps keep all ten classes
+
+    # The COG: the patch's own CRS and transform, colour table, DFC codes only.
+    cog = client.get(m["links"]["cog"])
+    assert cog.status_code == 200 and cog["Content-Type"] == "image/tiff"
+    assert cog["Content-Disposition"].endswith('.tif"')
+    with MemoryFile(b"".join(cog.streaming_content)) as mem, mem.open() as src, rasterio.open(patch.lc_path) as lc:
+        assert src.crs.to_string() == patch.crs and src.transform == lc.transform
+        assert src.colormap(1)[1] == (0, 153, 0, 255) and src.nodata == 0
+        assert set(np.unique(src.read(1))) <= set(range(11))
+    png = client.get(m["links"]["png"])
+    assert png.status_code == 200 and b"".join(png.streaming_content).startswith(b"\x89PNG")
+
+    rows = list(csv.DictReader(io.StringIO(client.get(m["links"]["statistics_csv"]).content.decode())))
+    assert [int(r["pixels"]) for r in rows] == [r["pixels"] for r in stats]
+    as_json = client.get(m["links"]["statistics_json"])
+    assert as_json["Content-Disposition"].startswith("attachment")
+    assert as_json.json()["total_pixels"] == 256 * 256 and as_json.json()["classes"] == stats
+    assert client.get(m["links"]["statistics"]).json()["total_area_km2"] == pytest.approx(6.5536)
+    assert client.get(m["url"] + "nothing.txt").status_code == 404
+
+
+def test_xyz_tiles_of_a_stored_map(client, catalogue):
+    patch = catalogue[0]
+    m = client.get("/api/v1/maps/low/", {"patch": patch.pk}).json()
+    lat, lon = centre(patch)
+    tile = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, 15)
+    response = client.get(m["links"]["tiles"].format(z=tile.z, x=tile.x, y=tile.y))
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    with MemoryFile(response.content) as mem, mem.open() as png:
+        rgba = png.read()
+    assert rgba.shape == (4, 256, 256) and rgba[3].max() == 255  # opaque where the map is
+    colours = {tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in (r["colour"] for r in m["statistics"] if r["pixels"])}
+    seen = {tuple(px) for px in rgba[:3, rgba[3] == 255].T}
+    assert seen <= colours  # nearest resampling: only class colours
+
+    far = client.get(m["links"]["tiles"].format(z=15, x=0, y=0))
+    assert far.status_code == 200
+    with MemoryFile(far.content) as mem, mem.open() as png:
+        assert png.read(png.count).max() == 0  # transparent outside the map
+    bad = client.get(m["links"]["tiles"].format(z=3, x=9, y=1))
+    assert bad.status_code == 400 and "below 2^zoom" in bad.json()["tile"]
+
+
+def test_high_resolution_map_is_queued_then_computed_once_and_stored(client, catalogue):
+    patch = catalogue[0]
+    response = client.get("/api/v1/maps/high/", {"patch": patch.pk})
+    assert response.status_code == 202
+    job = response.json()
+    assert response["Location"] == job["url"] and job["status"] == "pending" and job["model"] == "tiny-unet"
+    again = client.get("/api/v1/maps/high/", {"patch": patch.pk})
+    assert again.status_code == 202 and again.json()["id"] == job["id"]
+    assert client.get(job["url"]).json()["status"] == "pending"
+    not_yet = client.get(job["url"] + "statistics/")
+    assert not_yet.status_code == 409 and "poll" in not_yet.json()["detail"]
+    assert client.get(job["url"] + "map.tif").status_code == 409
+
+    # The task as the worker runs it (in this process; the worker tests below use a real one).
+    assert compute_map.apply(args=[job["id"]]).get()["status"] == "done"
+    assert compute_map.apply(args=[job["id"]]).get()["status"] == "done-or-missing"  # a re-delivery: no-op
+    done = client.get("/api/v1/maps/high/", {"patch": patch.pk})
+    assert done.status_code == 200
+    m = done.json()
+    assert m["status"] == "done" and m["progress"] == 100
+    assert [r["code"] for r in m["statistics"]] == [1, 2, 4, 5, 6, 7, 9, 10]
+    assert sum(r["pixels"] for r in m["statistics"]) == 256 * 256
+    stored = LandCoverMap.objects.get(pk=m["id"])
+    assert stored.attempts == 1 and stored.seconds > 0
+    assert sorted(p.name for p in maps.map_folder(stored).iterdir()) == ["map.tif", "preview.png", "statistics.json"]
+    assert not any((maps.maps_root() / ".tmp").iterdir())  # nothing left behind
+    with MemoryFile(b"".join(client.get(m["links"]["cog"]).streaming_content)) as mem, mem.open() as src:
+        assert src.crs.to_string() == patch.crs and src.tags()["CLASS_6"] == "Croplands"
+
+
+def test_a_broken_input_fails_with_its_reason_and_can_be_retried(client, catalogue, tmp_path):
+    patch = catalogue[1]
+    broken = tmp_path / "broken.tif"
+    broken.write_bytes(b"II*\x00 not really a tiff")
+    Patch.objects.filter(pk=patch.pk).update(s2_path=str(broken))
+    job = client.get("/api/v1/maps/high/", {"patch": patch.pk}).json()
+    compute_map.apply(args=[job["id"]])
+    failed = client.get(job["url"]).json()
+    assert failed["status"] == "failed" and "cannot be read as a GeoTIFF" in failed["error"]
+    assert client.get(job["url"] + "statistics/").status_code == 409
+    assert not (maps.maps_root() / str(job["id"])).exists()
+
+    Patch.objects.filter(pk=patch.pk).update(s2_path=patch.s2_path)  # fixed
+    retried = client.post(failed["retry"])
+    assert retried.status_code == 202 and retried.json()["status"] == "pending"
+    assert client.post(failed["retry"]).status_code == 409  # not failed any more
+    compute_map.apply(args=[job["id"]])
+    assert client.get(job["url"]).json()["status"] == "done"
+    assert LandCoverMap.objects.get(pk=job["id"]).attempts == 2
+
+
+def test_a_lost_map_is_queued_again_after_the_stale_time(client, catalogue, settings):
+    job = client.get("/api/v1/maps/high/", {"patch": catalogue[2].pk}).json()
+    LandCoverMap.objects.filter(pk=job["id"]).update(
+        status="running", updated_at=timezone.now() - timedelta(seconds=settings.MAP_STALE_SECONDS + 5))
+    response = client.get("/api/v1/maps/high/", {"patch": catalogue[2].pk})
+    assert response.status_code == 202 and response.json()["status"] == "pending"
+    m = LandCoverMap.objects.get(pk=job["id"])
+    assert m.updated_at > timezone.now() - timedelta(seconds=60)
+
+
+def test_dataset_without_modis_labels_has_no_low_resolution_map(client, catalogue):
+    patch = catalogue[3]
+    Patch.objects.filter(pk=patch.pk).update(lc_path="")
+    response = client.get("/api/v1/maps/low/", {"patch": patch.pk})
+    assert response.status_code == 404 and "no MODIS land-cover file" in response.json()["detail"]
+
+
+def test_twenty_concurrent_requests_start_one_computation_in_a_real_worker(catalogue, celery_worker):
+    patch = catalogue[5]
+    barrier = threading.Barrier(20)
+    answers: list[tuple[int, int]] = []
+
+    def ask():
+        try:
+            barrier.wait()
+            response = Client().get("/api/v1/maps/high/", {"patch": patch.pk})
+            answers.append((response.status_code, response.json()["id"]))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == 20 and {code for code, _ in answers} <= {200, 202}
+    assert len({pk for _, pk in answers}) == 1  # everybody got the same map
+    map_id = answers[0][1]
+
+    def done():
+        m = LandCoverMap.objects.get(pk=map_id)
+        if m.status == "failed":
+            pytest.fail(f"map failed: {m.error}\n{celery_worker.log()}")
+        return m.status == "done"
+
+    wait_for(done, timeout=120, message="the worker to compute the map")
+    m = LandCoverMap.objects.get(pk=map_id)
+    assert LandCoverMap.objects.filter(patch=patch, source="model").count() == 1
+    assert m.attempts == 1  # one computation
+    assert celery_worker.log().count("landcover.compute_map[") >= 1
+    assert celery_worker.log().count("succeeded") == 1
+    stored = [p for p in maps.maps_root().iterdir() if p.name != ".tmp"]
+    modis = LandCoverMap.objects.filter(source="modis").count()
+    assert len(stored) == modis + 1  # one new folder: the MODIS maps from ingestion plus this one
+    assert sorted(p.name for p in maps.map_folder(m).iterdir()) == ["map.tif", "preview.png", "statistics.json"]
+
+
+def test_deleting_a_map_removes_its_files_and_the_next_request_recomputes_it(client, admin_client, catalogue,
+                                                                             django_capture_on_commit_callbacks):
+    m = client.get("/api/v1/maps/low/", {"patch": catalogue[0].pk}).json()
+    folder = maps.map_folder(LandCoverMap.objects.get(pk=m["id"]))
+    assert (folder / "map.tif").is_file()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post("/admin/landcover/landcovermap/", {
+            "action": "recompute", "_selected_action": [m["id"]]}, follow=True)
+    assert "1 map(s) deleted" in response.content.decode()
+    assert not folder.exists() and not LandCoverMap.objects.filter(pk=m["id"]).exists()
+    again = client.get("/api/v1/maps/low/", {"patch": catalogue[0].pk})
+    assert again.status_code == 202 and again.json()["id"] != m["id"]

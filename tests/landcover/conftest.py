@@ -1,0 +1,36 @@
+"""Fixtures of the landcover tests: each test starts with an empty cache and its own storage folders,
+and `catalogue` gives the synthetic tree ingested (with MODIS maps) and a tiny U-Net as default model."""
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from landcover.catalogue.registry import register_model
+from landcover.models import Patch
+from tests.isolation import isolated_cache_and_storage  # noqa: F401  (autouse: registered by this import)
+
+
+@pytest.fixture
+def catalogue(synthetic_tree, tiny_unet):
+    """The synthetic tree ingested with its MODIS maps, and the tiny U-Net as default model."""
+    call_command("ingest_sen12ms", str(synthetic_tree), "--name", "Synthetic SEN12MS")
+    register_model(tiny_unet, name="tiny-unet", default=True)
+    return Patch.objects.select_related("dataset").order_by("pk")
+
+
+@pytest.fixture
+def tiny_unet_model(tiny_unet):
+    """The tiny U-Net registered as the site's default model."""
+    return register_model(tiny_unet, name="tiny-unet", default=True)
+
+
+def centre(patch: Patch) -> tuple[float, float]:
+    """(lat, lon) of a patch's centre."""
+    c = patch.footprint.centroid
+    return c.y, c.x
+
+
+def bbox_of(patch: Patch, pad: float = 0.0) -> str:
+    """The bbox parameter of a patch's footprint, padded by `pad` degrees."""
+    x0, y0, x1, y1 = patch.footprint.extent
+    return f"{x0 - pad},{y0 - pad},{x1 + pad},{y1 + pad}"
