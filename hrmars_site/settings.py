@@ -230,7 +230,7 @@ STORAGES = {
         # Hashed, compressed names need `collectstatic`; off in DEBUG and in the
         # test suite (its live server finds files in the source folders).
         "BACKEND": (
-            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            "hrmars_site.storage.StaticStorage"
             if env_bool("HRMARS_STATIC_MANIFEST", not DEBUG)
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )

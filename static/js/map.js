@@ -1,5 +1,7 @@
 // The map page: catalogue footprints, a picked patch's low/high-resolution maps, statistics, downloads.
 // Everything comes from the REST API (/api/v1/); Leaflet is django-leaflet's copy (global L).
+import { api, escapeHtml, isActive, progressHtml, statusText } from "./api.js";
+
 const config = JSON.parse(document.getElementById("map-config").textContent);
 const $ = (id) => document.getElementById(id);
 const state = { patch: null, model: null, layers: { high: null, low: null, upload: null },
@@ -33,17 +35,6 @@ function bindFootprint(feature, layer) {
     layer.bindTooltip(`${p.dataset} · ${p.scene} · patch ${p.patch_id}${p.synthetic ? " (synthetic)" : ""}`);
     layer.on("click", (e) => { L.DomEvent.stopPropagation(e); selectPatch(feature); });
   }
-}
-
-async function api(url) {
-  const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-  let body = null;
-  try { body = await response.json(); } catch (e) { body = null; }
-  if (!response.ok) {
-    const detail = body && (body.detail || Object.values(body).flat().join(" "));
-    throw new Error(detail || `The server answered ${response.status}.`);
-  }
-  return { status: response.status, body };
 }
 
 function say(text, kind = "info") {
@@ -150,21 +141,16 @@ function follow(resolution, m, patch) {
     const card = showCard(resolution, `<p class="notice notice-error">The map could not be computed: ${escapeHtml(m.error || "")}</p>`
       + `<button type="button" class="button small retry">Try again</button>`);
     card.querySelector(".retry").addEventListener("click", async () => {
-      const response = await fetch(m.retry, { method: "POST", headers: { "X-CSRFToken": csrfToken() }, credentials: "same-origin" });
-      follow(resolution, await response.json(), patch);
+      try { follow(resolution, (await api(m.retry, { method: "POST" })).body, patch); }
+      catch (error) { showCard(resolution, `<p class="notice notice-error">${escapeHtml(error.message)}</p>`); }
     });
     return;
   }
-  showCard(resolution, progressHtml(m.progress, m.status === "pending" ? "Queued…" : "Computing…"));
+  showCard(resolution, progressHtml(m.progress, statusText(m.status)));
   state.poll[resolution] = setTimeout(async () => {
     try { follow(resolution, (await api(m.url)).body, patch); }
     catch (error) { showCard(resolution, `<p class="notice notice-error">${escapeHtml(error.message)}</p>`); }
   }, 1000);
-}
-
-function progressHtml(percent, label) {
-  return `<div class="progress-wrap"><label>${label}</label>`
-    + `<progress class="map-progress" max="100" value="${percent}" aria-label="${label}">${percent} %</progress> <span>${percent} %</span></div>`;
 }
 
 function showMap(resolution, m) {
@@ -213,15 +199,6 @@ function tableHtml(rows) {
     + `<th scope="col">Area km²</th><th scope="col"><span class="visually-hidden">Chart</span></th></tr></thead><tbody>${body}</tbody></table>`;
 }
 
-function escapeHtml(text) {
-  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-}
-
-function csrfToken() {
-  const match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : "";
-}
-
 // --- Models.
 async function loadModels() {
   const select = $("model-select");
@@ -248,8 +225,8 @@ async function showUpload(id) {
   try {
     const { body } = await api(`${config.api.uploads}${id}/`);
     if (body.status !== "done") {
-      showCard("upload", progressHtml(body.progress, `${body.name}: ${body.status}`));
-      state.poll.upload = setTimeout(() => showUpload(id), 1500);
+      showCard("upload", progressHtml(body.progress, `${body.name}: ${statusText(body.status)}`));
+      if (isActive(body.status)) state.poll.upload = setTimeout(() => showUpload(id), 1500);
       return;
     }
     const [west, south, east, north] = body.bounds;

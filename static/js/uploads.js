@@ -1,8 +1,9 @@
 // The uploads page: send a file to the API with progress, then follow every job until it ends.
+import { api, errorText, escapeHtml, isActive, statusText, csrfToken } from "./api.js";
+
 const jobs = document.getElementById("jobs");
-const api = jobs.dataset.api;
+const uploadsUrl = jobs.dataset.api;
 const message = document.getElementById("upload-message");
-const csrf = document.querySelector("[name=csrfmiddlewaretoken]").value;
 let timer = null;
 
 function say(text, kind = "info") {
@@ -11,15 +12,7 @@ function say(text, kind = "info") {
   message.className = `notice notice-${kind}`;
 }
 
-function escapeHtml(text) {
-  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-}
-
-function errorText(body, status) {
-  if (!body) return `The server answered ${status}.`;
-  return body.detail || Object.values(body).flat().join(" ");
-}
-
+// XMLHttpRequest, not fetch: it reports upload progress for the bar.
 document.getElementById("upload-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const file = document.getElementById("upload-file").files[0];
@@ -39,34 +32,33 @@ document.getElementById("upload-form").addEventListener("submit", (event) => {
     else say(errorText(body, xhr.status), "error");
   });
   xhr.addEventListener("error", () => say("The upload did not reach the server; check your connection.", "error"));
-  xhr.open("POST", api);
-  xhr.setRequestHeader("X-CSRFToken", csrf);
+  xhr.open("POST", uploadsUrl);
+  xhr.setRequestHeader("X-CSRFToken", csrfToken());
   xhr.send(form);
 });
 
 async function act(url, method) {
-  await fetch(url, { method, headers: { "X-CSRFToken": csrf }, credentials: "same-origin" });
+  try { await api(url, { method }); } catch (error) { say(error.message, "error"); }
   refresh();
 }
 
 function render(list) {
   jobs.innerHTML = list.map((u) => {
-    const active = u.status === "queued" || u.status === "running";
     const result = u.status === "done"
       ? `<a href="${jobs.dataset.map}?upload=${u.id}">Show on the map</a> · <a href="${u.links.cog}">GeoTIFF</a> ·
          <a href="${u.links.png}">PNG</a> · <a href="${u.links.statistics_csv}">CSV</a> · <a href="${u.links.statistics_json}">JSON</a>`
       : u.status === "failed" ? `<span class="field-errors">${escapeHtml(u.error || "")}</span>` : "";
     return `<li class="job" data-id="${u.id}" data-status="${u.status}">
       <strong>${escapeHtml(u.name)}</strong> · ${u.width}×${u.height} px, ${u.bands} bands · ${escapeHtml(u.model)}
-      <div class="progress-wrap"><span class="job-status">${u.status}</span>
+      <div class="progress-wrap"><span class="job-status">${statusText(u.status)}</span>
         <progress max="100" value="${u.progress}" aria-label="Progress of ${escapeHtml(u.name)}">${u.progress} %</progress>
         <span class="job-percent">${u.progress} %</span></div>
       <p>${result}</p>
-      <div class="button-row">${active ? `<button type="button" class="button small secondary cancel">Cancel</button>` : ""}
+      <div class="button-row">${isActive(u.status) ? `<button type="button" class="button small secondary cancel">Cancel</button>` : ""}
         <button type="button" class="button small danger delete">Delete</button></div></li>`;
   }).join("") || "<li>No uploads yet.</li>";
   for (const li of jobs.querySelectorAll(".job")) {
-    const url = `${api}${li.dataset.id}/`;
+    const url = `${uploadsUrl}${li.dataset.id}/`;
     li.querySelector(".cancel")?.addEventListener("click", () => act(`${url}cancel/`, "POST"));
     li.querySelector(".delete").addEventListener("click", () => act(url, "DELETE"));
   }
@@ -74,11 +66,10 @@ function render(list) {
 
 async function refresh() {
   clearTimeout(timer);
-  const response = await fetch(api, { credentials: "same-origin", headers: { Accept: "application/json" } });
-  if (!response.ok) return;
-  const list = await response.json();
+  let list;
+  try { list = (await api(uploadsUrl)).body; } catch (error) { say(error.message, "error"); return; }
   render(list);
-  if (list.some((u) => u.status === "queued" || u.status === "running")) timer = setTimeout(refresh, 1000);
+  if (list.some((u) => isActive(u.status))) timer = setTimeout(refresh, 1000);
 }
 
 refresh();
