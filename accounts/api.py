@@ -26,3 +26,8 @@ class MeView(APIView):
 
 class TokenView(ObtainAuthToken):
     """Exchange username and password for the user's API token (created on first use)."""
+
+    def get_serializer_context(self) -> dict:
+        # Django's own request, not DRF's wrapper: django-axes marks a locked-out client on the request
+        # that passes through its middleware, which then answers 429 (hrmars_site.views.locked_out).
+        return {**super().get_serializer_context(), "request": self.request._request}

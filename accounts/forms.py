@@ -14,10 +14,14 @@ class SignUpForm(UserCreationForm):
         fields = ("username", "email")
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this e-mail already exists. Log in or reset your password.")
+        # Whether an address is registered is not said here (that would tell anybody whose it is):
+        # the view answers alike and writes to the address instead (SignUpView.form_valid).
+        email: str = self.cleaned_data["email"].strip().lower()
         return email
+
+    def email_taken(self) -> bool:
+        """Whether an account already uses this e-mail address."""
+        return User.objects.filter(email__iexact=self.cleaned_data["email"]).exists()
 
 
 class ProfileForm(forms.ModelForm):

@@ -4,8 +4,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.mail import send_mail
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import require_POST
 from django.views.generic import CreateView
@@ -13,6 +15,9 @@ from django_ratelimit.decorators import ratelimit
 from rest_framework.authtoken.models import Token
 
 from .forms import ProfileForm, SignUpForm
+
+SIGNED_UP = ("Thank you. Unless {email} already has an account (then we have written to it), the account "
+             "“{username}” is created and you can log in now.")
 
 
 def _signup_rate(group, request) -> str:
@@ -30,9 +35,21 @@ class SignUpView(CreateView):
             return redirect("accounts:profile")
         return super().dispatch(request, *args, **kwargs)
 
-    def form_valid(self, form):
-        response = super().form_valid(form)
-        messages.success(self.request, f"Account “{form.instance.username}” created. You can log in now.")
+    def form_valid(self, form):  # a SignUpForm
+        username, email = form.cleaned_data["username"], form.cleaned_data["email"]
+        response: HttpResponse
+        if form.email_taken():
+            # The same answer as for a new account, so the page does not tell whose address this is;
+            # the address's owner hears of it by e-mail.
+            send_mail("Someone tried to sign up to HR-MARS with your address",
+                      f"Somebody (perhaps you) tried to create the HR-MARS account “{username}” with this e-mail "
+                      f"address, which already has an account. If it was you, log in, or reset your password at "
+                      f"{self.request.build_absolute_uri(reverse('password_reset'))}. Otherwise, ignore this message.",
+                      None, [email])
+            response = redirect(self.success_url)
+        else:
+            response = super().form_valid(form)
+        messages.success(self.request, SIGNED_UP.format(username=username, email=email))
         return response
 
     def form_invalid(self, form):

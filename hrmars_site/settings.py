@@ -8,7 +8,9 @@ Two set-ups are supported (see README, "Configuration"):
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlparse
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -66,6 +68,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_ratelimit",
+    "axes",
+    "csp",
     "leaflet",
     "rest_framework_gis",
     "hrmars_site",
@@ -84,6 +88,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns a lockout into its answer
 ]
 
 ROOT_URLCONF = "hrmars_site.urls"
@@ -121,19 +127,36 @@ GDAL_LIBRARY_PATH, GEOS_LIBRARY_PATH = library_paths()
 SPATIALITE_LIBRARY_PATH = env_str("SPATIALITE_LIBRARY_PATH", "mod_spatialite")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache (also holds rate-limit counters).
+# --- Cache (API answers, tiles) and rate-limit counters (a store of their own).
 CACHE_URL = env_str("CACHE_URL", f"file://{DATA_DIR / 'cache'}")
 CACHES = {"default": cache_from_url(CACHE_URL, key_prefix=env_str("CACHE_KEY_PREFIX", "hrmars"))}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-    # django-ratelimit 4.1 predates Django's own Redis backend and lists only
-    # django_redis; Django's RedisCache.incr is Redis INCR, which is atomic.
+    # Redis INCR is atomic, and counters live under their own prefix.
+    CACHES["ratelimit"] = {**CACHES["default"], "KEY_PREFIX": CACHES["default"]["KEY_PREFIX"] + "-rl"}
+    # django-ratelimit 4.1 predates Django's own Redis backend and lists only django_redis.
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 else:
-    # The embedded single-machine mode has no Redis: rate-limit counters in the
-    # file cache are not atomic and may undercount under races. Accepted there.
-    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+    # No Redis (the embedded mode): counters in the database, one atomic statement each, in a table
+    # nothing else writes, so neither races nor a full cache can reset a limit (hrmars_site.counters).
+    CACHES["ratelimit"] = {"BACKEND": "hrmars_site.counters.CounterCache"}
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]  # a backend of ours, not on its list
+RATELIMIT_USE_CACHE = "ratelimit"
 RATELIMIT_VIEW = "hrmars_site.views.rate_limited"
 RATELIMIT_IP_META_KEY = env_str("RATELIMIT_IP_META_KEY") or None
+MAP_RATE = env_str("HRMARS_MAP_RATE", "30/h")  # new map computations (and retries) per client
+UPLOAD_RATE = env_str("HRMARS_UPLOAD_RATE", "30/h")  # upload attempts per user, refused ones included
+
+# --- Login throttling (django-axes): every door that checks a password (/accounts/login/,
+# /admin/login/, /api/v1/auth/token/) goes through Django's authenticate(), which axes watches.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("HRMARS_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("HRMARS_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]  # one client guessing, whatever usernames it tries
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "hrmars_site.views.locked_out"
+AXES_IPWARE_META_PRECEDENCE_ORDER = [RATELIMIT_IP_META_KEY or "REMOTE_ADDR"]
+AXES_VERBOSE = False
+
 FEEDBACK_RATE = env_str("HRMARS_FEEDBACK_RATE", "5/10m")
 SIGNUP_RATE = env_str("HRMARS_SIGNUP_RATE", "10/h")
 
@@ -196,7 +219,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "hrmars_site.schema.AutoSchema",  # documents every error answer too
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     # One table from the domain's errors (landcover.errors) to HTTP statuses.
@@ -206,6 +229,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "HR-MARS API",
     "DESCRIPTION": "High-resolution land cover from Sentinel-2: catalogue, maps, statistics and downloads.",
     "VERSION": "1",
+    "PATH_CONVERTER_OVERRIDES": {"id": int},  # landcover.urlconverters.IdConverter
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -280,3 +304,18 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Content-Security-Policy (django-csp): scripts only from this site, no inline script.
+_basemap = urlparse(BASEMAP_URL.replace("{s}", "*")) if BASEMAP_URL else None
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", "'unsafe-inline'"],  # class colours are inline style attributes; no script runs from them
+    "img-src": ["'self'", "data:", *([f"{_basemap.scheme}://{_basemap.netloc}"] if _basemap else [])],
+    "connect-src": ["'self'"],
+    "font-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}}

@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,7 +42,7 @@ from .bands import BandError, band_indexes, file_band_names
 from .classes import DFC_NAMES, MODEL_CLASSES, NODATA, index_to_dfc
 from .modelio import Predictor, load_model
 from .outputs import GDAL_ENV, class_profile, open_class_geotiff, write_cog
-from .rasterio_io import DataError
+from .rasterio_io import DataError, open_geotiff, reflectance_scale
 from .stats import ClassAreas
 
 
@@ -164,14 +165,25 @@ class StripAccumulator:
         return probabilities, valid
 
 
-def read_strip(src: DatasetReader, indexes: list[int], y: int, plan: TilePlan) -> tuple[np.ndarray, np.ndarray]:
-    """Rows y… of the bands, (tile_h, ≥tile_w, bands), padded by reflection where the scene is smaller than a
-    tile; and which of the real pixels hold data (not 0 or nodata in every band)."""
+def read_strip(src: DatasetReader, indexes: list[int], y: int, plan: TilePlan,
+               scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Rows y… of the bands as DNs (× `scale`), (tile_h, ≥tile_w, bands), padded by reflection where the scene is
+    smaller than a tile; and which of the real pixels hold data: not 0 or nodata in every band, and finite in
+    every band (NaN is nodata, never a class). A pixel that cannot be read is a SceneError: the file is damaged."""
     rows = min(plan.tile_h, plan.height - y)
-    strip = np.moveaxis(src.read(indexes, window=Window(0, y, plan.width, rows)), 0, -1)
+    try:
+        strip = np.moveaxis(src.read(indexes, window=Window(0, y, plan.width, rows)), 0, -1)
+    except rasterio.errors.RasterioError as exc:
+        raise SceneError(f"{Path(src.name).name}: the pixels of rows {y}–{y + rows - 1} cannot be read; the file is "
+                         f"damaged or truncated ({str(exc).splitlines()[0].replace(src.name, Path(src.name).name)})"
+                         ) from None
     invalid = np.all(strip == 0, axis=-1)
-    if src.nodata is not None:
+    if src.nodata is not None and not np.isnan(src.nodata):
         invalid |= np.all(strip == src.nodata, axis=-1)
+    if np.issubdtype(strip.dtype, np.floating):
+        finite = np.isfinite(strip)
+        invalid |= ~np.all(finite, axis=-1)
+        strip = np.where(finite, strip * scale, 0).astype(np.float32)
     if rows < plan.tile_h:
         strip = np.pad(strip, ((0, plan.tile_h - rows), (0, 0), (0, 0)), mode="reflect")
     if plan.width < plan.tile_w:
@@ -229,37 +241,38 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
     """Map a scene: plan tiles, infer one strip at a time, write each row once no later tile touches it."""
     started = time.perf_counter()
     src_path, dst_path = Path(src_path), Path(dst_path)
-    with rasterio.Env(**GDAL_ENV):
+    with ExitStack() as stack:
+        stack.enter_context(rasterio.Env(**GDAL_ENV))
         try:
-            src = rasterio.open(src_path)
-        except rasterio.errors.RasterioError as exc:
-            raise SceneError(f"{src_path}: cannot be read as a GeoTIFF ({exc})") from exc
-        with src:
-            indexes = validate_scene(src, predictor, str(src_path))
-            plan = plan_tiles(src.height, src.width, predictor.input_size, predictor.size_multiple, overlap)
-            acc = StripAccumulator(plan, len(MODEL_CLASSES))
-            done = 0
+            src = stack.enter_context(open_geotiff(src_path))
+        except DataError as exc:
+            raise SceneError(str(exc)) from None
+        indexes = validate_scene(src, predictor, src_path.name)
+        scale = reflectance_scale(src) if predictor.input_kind == "image" else 1.0
+        plan = plan_tiles(src.height, src.width, predictor.input_size, predictor.size_multiple, overlap)
+        acc = StripAccumulator(plan, len(MODEL_CLASSES))
+        done = 0
 
-            def on_batch(tiles: int) -> None:
-                nonlocal done
-                done += tiles
-                if progress:
-                    progress(done, plan.tiles)
+        def on_batch(tiles: int) -> None:
+            nonlocal done
+            done += tiles
+            if progress:
+                progress(done, plan.tiles)
 
-            staging = dst_path.parent if dst_path.parent.exists() else None
-            with tempfile.TemporaryDirectory(prefix=".predict-", dir=staging) as tmp_dir:
-                tmp_path = Path(tmp_dir) / "classes.tif"
-                writer = MapWriter(tmp_path, src, src_path.name, predictor.card.get("method", ""), probabilities)
-                for k, y in enumerate(plan.rows):
-                    strip, valid = read_strip(src, indexes, y, plan)
-                    rows = valid.shape[0]
-                    acc.valid[:rows] |= valid
-                    infer_strip(strip, rows, plan, predictor, acc, batch_size=batch_size, dn_offset=dn_offset,
-                                on_batch=on_batch)
-                    writer.write(y, *acc.take(plan.flush_to(k) - y))
-                writer.close()
-                write_cog(tmp_path, dst_path)
-            crs = src.crs.to_string()
+        staging = dst_path.parent if dst_path.parent.exists() else None
+        with tempfile.TemporaryDirectory(prefix=".predict-", dir=staging) as tmp_dir:
+            tmp_path = Path(tmp_dir) / "classes.tif"
+            writer = MapWriter(tmp_path, src, src_path.name, predictor.card.get("method", ""), probabilities)
+            for k, y in enumerate(plan.rows):
+                strip, valid = read_strip(src, indexes, y, plan, scale)
+                rows = valid.shape[0]
+                acc.valid[:rows] |= valid
+                infer_strip(strip, rows, plan, predictor, acc, batch_size=batch_size, dn_offset=dn_offset,
+                            on_batch=on_batch)
+                writer.write(y, *acc.take(plan.flush_to(k) - y))
+            writer.close()
+            write_cog(tmp_path, dst_path)
+        crs = src.crs.to_string()
     return SceneResult(dst_path, plan.width, plan.height, crs, writer.areas.table(), writer.areas.valid_pixels,
                        plan.tiles, time.perf_counter() - started, probabilities)
 

@@ -1,4 +1,5 @@
-"""Small rasterio helpers whose errors always name the file."""
+"""Small rasterio helpers whose errors always name the file, and the one way a file somebody else
+gave us is opened (`open_geotiff`): as a GeoTIFF and nothing else, whatever it claims to be."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -55,39 +56,128 @@ def read_headers(paths: list[str]) -> list[tuple | str]:
     return out
 
 
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF, both byte orders
+# GDAL settings for reading files that users sent: a VRT's raw band may not read a local file, no
+# network address is fetched (no /vsicurl/ path has this extension), no sidecar file is looked for
+# or written. With the GTiff driver alone allowed, a VRT never even opens; these are the second line.
+UNTRUSTED_ENV = {"GDAL_VRT_ENABLE_RAWRASTERBAND": "NO", "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".hrmars-no-network",
+                 "GDAL_HTTP_MAX_RETRY": "0", "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR", "GDAL_PAM_ENABLED": "NO"}
+
+
+def is_tiff(head: bytes) -> bool:
+    """Whether a file's first bytes are a TIFF's (or BigTIFF's) signature."""
+    return head[:4] in TIFF_MAGIC
+
+
+def _reason(exc: Exception, path: object, name: str) -> str:
+    """GDAL's first line of complaint, with the file's path on this machine replaced by its name."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text.replace(str(path), name)
+
+
 @contextmanager
-def _open_band(source: object) -> Iterator[DatasetReader]:
-    """A single-band raster from a path or from the bytes of a file."""
-    if isinstance(source, bytes | bytearray):
-        with rasterio.MemoryFile(source) as mem, mem.open() as src:
-            yield src
-    else:
-        with rasterio.open(source) as src:
+def open_geotiff(source: Path | bytes, name: str | None = None) -> Iterator[DatasetReader]:
+    """Open a file (a path, or a file's bytes) as a GeoTIFF and nothing else: its first bytes must be a
+    TIFF's and only GDAL's GTiff driver may read it, under UNTRUSTED_ENV. DataError says why not; messages
+    name the file by `name`, never by its path on this machine."""
+    label = name or (Path(source).name if not isinstance(source, bytes | bytearray) else "the file")
+    with rasterio.Env(**UNTRUSTED_ENV):
+        if isinstance(source, bytes | bytearray):
+            if not is_tiff(bytes(source[:4])):
+                raise DataError(f"{label} cannot be read as a GeoTIFF: it is not one (its first bytes say otherwise)")
+            with rasterio.MemoryFile(source) as mem:
+                try:
+                    src = mem.open(driver="GTiff")
+                except RasterioError as exc:
+                    raise DataError(f"{label} cannot be read as a GeoTIFF ({_reason(exc, mem.name, label)})") from None
+                with src:
+                    yield src
+            return
+        path = Path(source)
+        try:
+            with open(path, "rb") as f:
+                head = f.read(4)
+        except OSError as exc:
+            raise DataError(f"{label} cannot be read ({exc.strerror})") from None
+        if not is_tiff(head):
+            raise DataError(f"{label} cannot be read as a GeoTIFF: it is not one (its first bytes say otherwise)")
+        try:
+            src = rasterio.open(path, driver="GTiff")
+        except RasterioError as exc:
+            raise DataError(f"{label} cannot be read as a GeoTIFF ({_reason(exc, path, label)})") from None
+        with src:
             yield src
 
 
-def stack_bands(sources: Mapping[str, object], order: Sequence[str], out: Path,
+def sample_windows(width: int, height: int, grid: int = 4, size: int = 256) -> list[Window]:
+    """A grid of small windows over an image, the last one at the very end of its pixels."""
+    w, h = min(size, width), min(size, height)
+    xs = sorted({round(i * (width - w) / max(grid - 1, 1)) for i in range(grid)})
+    ys = sorted({round(i * (height - h) / max(grid - 1, 1)) for i in range(grid)})
+    return [Window(x, y, w, h) for y in ys for x in xs]
+
+
+def reflectance_scale(src: DatasetReader) -> float:
+    """10000 for a float image holding reflectances (its sampled values lie in 0…2), else 1: what turns the
+    file's values into Sentinel-2 digital numbers (DN = reflectance × 10000)."""
+    if not np.issubdtype(np.dtype(src.dtypes[0]), np.floating):
+        return 1.0
+    peak = 0.0
+    for window in sample_windows(src.width, src.height, grid=3, size=64):
+        block = src.read(window=window, masked=True).astype("float64").filled(np.nan)
+        finite = block[np.isfinite(block)]
+        if finite.size:
+            peak = max(peak, float(finite.max()))
+    return 10000.0 if 0 < peak <= 2.0 else 1.0
+
+
+def stack_bands(sources: Mapping[str, Path | bytes], order: Sequence[str], out: Path,
                 check: Callable[[int, int, CRS | None], None] | None = None, tags: dict | None = None) -> Path:
-    """One uint16 GeoTIFF from one single-band raster per band (paths or bytes), on the finest band's
-    grid; coarser bands (20 m, 60 m) are resampled bilinearly and every band is described by its
-    name. `check(width, height, crs)` runs before anything is written (limits, a missing CRS).
-    Sentinel-2 products and BigEarthNet ship their bands this way."""
+    """One uint16 GeoTIFF of DNs from one single-band GeoTIFF per band (paths or bytes), on the finest band's
+    grid; coarser bands (20 m, 60 m) are resampled bilinearly and every band is described by its name.
+    Bands must share one CRS and cover the same ground (to within one of their pixels): they are stacked
+    by georeference, never by pixel shape. Float reflectances (0…2) become DNs (× 10000), NaN becomes 0.
+    `check(width, height, crs)` runs before anything is written (limits, a missing CRS). Sentinel-2
+    products and BigEarthNet ship their bands this way."""
     grids = {}
     for band in order:
-        try:
-            with _open_band(sources[band]) as src:
-                grids[band] = (abs(src.res[0]), src.width, src.height, src.crs, src.transform)
-        except RasterioError as exc:
-            raise DataError(f"band {band} cannot be read as a GeoTIFF ({str(exc).splitlines()[0]})") from None
-    _, width, height, crs, transform = min(grids.values(), key=lambda grid: grid[0])
+        with open_geotiff(sources[band], name=f"band {band}") as src:
+            if src.count != 1:
+                raise DataError(f"band {band} holds {src.count} bands; give one GeoTIFF per band")
+            grids[band] = (src.crs, src.transform, src.width, src.height, src.bounds, reflectance_scale(src))
+    crss = {band: grid[0] for band, grid in grids.items()}
+    if any(crs is None for crs in crss.values()):
+        if check is not None:
+            check(0, 0, None)
+        raise DataError("a band has no coordinate reference system (CRS)")
+    if len({crs.to_string() for crs in crss.values()}) > 1:
+        listed = ", ".join(f"{band} in {crs.to_string()}" for band, crs in crss.items())
+        raise DataError(f"the bands are in different coordinate reference systems ({listed}); give every band "
+                        "in one CRS")
+    finest = min(grids, key=lambda band: abs(grids[band][1].a * grids[band][1].e - grids[band][1].b * grids[band][1].d))
+    crs, transform, width, height, bounds, _ = grids[finest]
+    for band, (_, t, _, _, b, _) in grids.items():
+        tolerance = max(abs(t.a), abs(t.e))  # one of this band's pixels
+        offset = max(abs(b.left - bounds.left), abs(b.right - bounds.right), abs(b.top - bounds.top),
+                     abs(b.bottom - bounds.bottom))
+        if offset > tolerance:
+            unit = crs.linear_units or "units"
+            raise DataError(f"band {band} does not cover the same ground as band {finest}: its edges are "
+                            f"{offset:,.0f} {unit} apart; give bands of one tile")
     if check is not None:
         check(width, height, crs)
     profile = dict(driver="GTiff", width=width, height=height, count=len(order), dtype="uint16", crs=crs,
                    transform=transform, tiled=True, compress="deflate", BIGTIFF="IF_SAFER")
     with rasterio.open(out, "w", **profile) as dst:
         for i, band in enumerate(order, start=1):
-            with _open_band(sources[band]) as src:
-                dst.write(src.read(1, out_shape=(height, width), resampling=Resampling.bilinear).astype(np.uint16), i)
+            with open_geotiff(sources[band], name=f"band {band}") as src:
+                try:
+                    values = src.read(1, out_shape=(height, width), resampling=Resampling.bilinear).astype("float64")
+                except RasterioError as exc:
+                    raise DataError(f"band {band}'s pixels cannot be read; is it damaged or truncated? "
+                                    f"({_reason(exc, sources[band], f'band {band}')})") from None
+            values = np.nan_to_num(values * grids[band][5], nan=0.0, posinf=0.0, neginf=0.0)
+            dst.write(np.clip(np.rint(values), 0, 65535).astype(np.uint16), i)
             dst.set_band_description(i, band)
         if tags:
             dst.update_tags(**tags)

@@ -27,7 +27,8 @@ def pixel_areas_km2(src: DatasetReader, row0: int, rows: int) -> np.ndarray:
     t = src.transform
     if src.crs.is_projected:
         factor = src.crs.linear_units_factor[1]
-        return np.full(rows, abs(t.a * t.e) * factor**2 / 1e6)
+        # The determinant: the area of a pixel, also when the grid is rotated or sheared.
+        return np.full(rows, abs(t.a * t.e - t.b * t.d) * factor**2 / 1e6)
     top = t.f + t.e * np.arange(row0, row0 + rows)
     bottom = top + t.e
     band = np.abs(np.sin(np.radians(top)) - np.sin(np.radians(bottom)))

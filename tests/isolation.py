@@ -6,14 +6,15 @@ import os
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 
 
 @pytest.fixture(autouse=True)
 def isolated_cache_and_storage(tmp_path):
-    """Rate-limit counters and cached API answers live in the cache: each test starts from zero,
+    """Cached API answers and rate-limit counters: each test starts from zero,
     and with its own folders of stored maps and uploads (also for worker processes it starts)."""
     cache.clear()
+    caches["ratelimit"].clear()
     tmp = tmp_path
     saved = {}
     for setting, env, folder in (("MAPS_DIR", "HRMARS_MAPS_DIR", "maps"), ("UPLOADS_DIR", "HRMARS_UPLOADS_DIR", "uploads")):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib.gis.geos import Point
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics
 from rest_framework.response import Response
@@ -17,7 +16,7 @@ from ..catalogue.queries import of_dataset, patches_at
 from ..models import Patch, Scene
 from .caching import cached
 from .params import BBOX_PARAM, DATASET, LAT, LON, SEASON, dataset_param, filter_bbox, point_from
-from .serializers import DatasetSerializer, PatchFeatureSerializer, SceneFeatureSerializer
+from .serializers import ClassSerializer, DatasetSerializer, PatchFeatureSerializer, SceneFeatureSerializer
 
 
 def no_patch_message(point: Point) -> str:
@@ -53,7 +52,18 @@ class CachedFeatureList(generics.ListAPIView):
         return cached(request, lambda: self.list(request).data)
 
 
-class ScenePagination(GeoJsonPagination):
+class FeaturePagination(GeoJsonPagination):
+    """A page of GeoJSON features; the schema says so (a FeatureCollection, not DRF's `results`)."""
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        # `schema` is already the FeatureCollection (drf-spectacular's GeoJSON list); a page adds its counts.
+        return {"allOf": [schema, {"type": "object", "required": ["count"], "properties": {
+            "count": {"type": "integer", "description": "features on all pages"},
+            "next": {"type": "string", "format": "uri", "nullable": True},
+            "previous": {"type": "string", "format": "uri", "nullable": True}}}]}
+
+
+class ScenePagination(FeaturePagination):
     page_size = 1000
     max_page_size = 5000
 
@@ -68,7 +78,7 @@ class SceneList(CachedFeatureList):
         return Scene.objects.filter(extent__isnull=False).select_related("dataset").order_by("pk")
 
 
-class PatchPagination(GeoJsonPagination):
+class PatchPagination(FeaturePagination):
     page_size = 100
     max_page_size = 1000
 
@@ -98,7 +108,7 @@ class PatchAtPoint(APIView):
     """The patch covering a point (real data first), and the other patches there (seasons, overlaps)."""
 
     @extend_schema(parameters=[LAT, LON, DATASET, SEASON],
-                   responses={200: PatchFeatureSerializer, 404: OpenApiResponse(description="no patch there")})
+                   responses={200: PatchFeatureSerializer, 404: OpenApiResponse(description="No patch covers the point")})
     def get(self, request):
         point = point_from(request)
 
@@ -118,7 +128,7 @@ class PatchAtPoint(APIView):
 class ClassList(APIView):
     """The simplified IGBP classes (DFC2020 codes) with colours; models predict all but Savanna and Snow/Ice."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=ClassSerializer(many=True))
     def get(self, request):
         return Response([{"code": c, "name": n, "colour": col, "predicted": c in MODEL_CLASSES}
                          for c, (n, col) in DFC.items()])

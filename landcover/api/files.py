@@ -10,6 +10,8 @@ from pathlib import Path
 
 from django.http import FileResponse, HttpResponse
 from django.http.response import HttpResponseBase
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import renderers
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
@@ -18,6 +20,20 @@ from rest_framework.views import APIView
 DOWNLOADS = {"map.tif": "image/tiff", "preview.png": "image/png", "statistics.csv": "text/csv",
              "statistics.json": "application/json"}
 STATISTICS_COLUMNS = ["code", "name", "colour", "pixels", "percent", "area_km2"]
+
+
+# What downloads and tiles answer, for the schema: each file in its own media type.
+DOWNLOAD_RESPONSES = {
+    (200, "image/tiff"): OpenApiTypes.BINARY, (200, "image/png"): OpenApiTypes.BINARY,
+    (200, "text/csv"): OpenApiTypes.STR, (200, "application/json"): OpenApiTypes.OBJECT,
+    404: OpenApiResponse(description="No such download, or no such map"),
+    409: OpenApiResponse(description="The map is not done yet"),
+}
+TILE_RESPONSES = {
+    (200, "image/png"): OpenApiTypes.BINARY,
+    404: OpenApiResponse(description="No such map"),
+    409: OpenApiResponse(description="The map is not done yet"),
+}
 
 
 class BinaryRenderer(renderers.BaseRenderer):

@@ -3,9 +3,10 @@ place, follow its job, read its statistics, download it, view it as XYZ tiles. V
 a map: they queue it and answer 202."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
+from django_ratelimit.core import is_ratelimited
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
@@ -13,14 +14,22 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..catalogue.registry import find_model
-from ..errors import NotReady
+from ..errors import LimitReached, NotReady
 from ..jobs import maps
 from ..models import LandCoverMap, Patch
 from .catalogue import no_patch_message, patches_here
-from .files import FileView, check_download, download, download_suffix
+from .files import DOWNLOAD_RESPONSES, TILE_RESPONSES, FileView, check_download, download, download_suffix
 from .params import DATASET, LAT, LON, MODEL, PATCH, check_tile, patch_id, point_from
-from .serializers import map_representation
+from .serializers import MapSerializer, MapStatisticsSerializer, map_representation
 from .tiles import tile_response
+
+
+def count_new_computation(request) -> None:
+    """One more map computation started by this client (user, or address when anonymous); LimitReached past
+    HRMARS_MAP_RATE. Maps already computed are read without limit."""
+    if is_ratelimited(request, group="map-computations", key="user_or_ip", rate=settings.MAP_RATE, increment=True):
+        raise LimitReached(f"You have started the most new map computations allowed ({settings.MAP_RATE}); wait "
+                           "before asking for more. Maps that are already computed can be viewed at any time.")
 
 
 def find_patch(request) -> Patch:
@@ -42,12 +51,14 @@ class MapForPoint(APIView):
     resolution = "high"
 
     @extend_schema(parameters=[LAT, LON, PATCH, MODEL, DATASET],
-                   responses={200: OpenApiTypes.OBJECT, 202: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT,
-                              404: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT})
+                   responses={200: MapSerializer, 202: MapSerializer,
+                              404: OpenApiResponse(description="No patch there, or it has no MODIS map"),
+                              429: OpenApiResponse(description="Too many new map computations (HRMARS_MAP_RATE)"),
+                              503: OpenApiResponse(description="No model is registered")})
     def get(self, request):
         patch = find_patch(request)
         version = find_model(request.query_params.get("model")) if self.resolution == "high" else None
-        m, _ = maps.request_map(patch, version)
+        m, _ = maps.request_map(patch, version, before_new=lambda: count_new_computation(request))
         m = LandCoverMap.objects.select_related("patch__dataset", "model_version").get(pk=m.pk)
         data = map_representation(m, request)
         if m.status in maps.ACTIVE:
@@ -74,7 +85,7 @@ def done_map(pk: int, request) -> LandCoverMap:
 class MapDetail(APIView):
     """A map's status (the job URL to poll: progress in %), then its statistics and links."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=MapSerializer)
     def get(self, request, pk: int):
         return Response(map_representation(get_map(pk), request))
 
@@ -82,9 +93,13 @@ class MapDetail(APIView):
 class MapRetry(APIView):
     """Queue a failed map again."""
 
-    @extend_schema(request=None, responses={202: OpenApiTypes.OBJECT, 409: OpenApiResponse(description="not failed")})
+    @extend_schema(request=None, responses={202: MapSerializer, 409: OpenApiResponse(description="The map has not failed"),
+                                            429: OpenApiResponse(description="Too many new map computations")})
     def post(self, request, pk: int):
         m = get_map(pk)
+        if m.status != LandCoverMap.Status.FAILED:
+            raise NotReady(f"Map {pk} has not failed (it is {m.status}); nothing to retry.")
+        count_new_computation(request)
         if not maps.retry_map(m):
             raise NotReady(f"Map {pk} has not failed (it is {m.status}); nothing to retry.")
         m.refresh_from_db()
@@ -103,7 +118,7 @@ def statistics_payload(m: LandCoverMap) -> dict:
 class MapStatistics(APIView):
     """Per class: pixel count, share of valid pixels (%), area (km², in the map's own projected CRS)."""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses={200: MapStatisticsSerializer, 409: OpenApiResponse(description="Not done yet")})
     def get(self, request, pk: int):
         return Response(statistics_payload(done_map(pk, request)))
 
@@ -116,7 +131,7 @@ def _filename(m: LandCoverMap, suffix: str) -> str:
 class MapFile(FileView):
     """Downloads: the COG GeoTIFF (map.tif), the PNG preview, statistics as CSV or JSON."""
 
-    @extend_schema(operation_id="v1_maps_download", responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(operation_id="v1_maps_download", responses=DOWNLOAD_RESPONSES)
     def get(self, request, pk: int, name: str):
         check_download(name)
         m = done_map(pk, request)
@@ -128,7 +143,7 @@ class MapFile(FileView):
 class MapTile(FileView):
     """XYZ PNG tile (Web Mercator, 256 px) of a stored map; transparent outside it."""
 
-    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
+    @extend_schema(responses=TILE_RESPONSES)
     def get(self, request, pk: int, z: int, x: int, y: int):
         check_tile(z, x, y)
         m = done_map(pk, request)

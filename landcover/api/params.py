@@ -3,11 +3,14 @@ parameter and says what to send, never a 500."""
 from __future__ import annotations
 
 import math
+import re
 
 from django.contrib.gis.geos import Point, Polygon
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
+
+from ..urlconverters import MAX_ID
 
 BBOX_PARAM = OpenApiParameter(
     "bbox", str, description="min_lon,min_lat,max_lon,max_lat in degrees (EPSG:4326); min_lon > max_lon crosses "
@@ -57,11 +60,28 @@ def filter_bbox(queryset, field: str, value: str | None):
     return queryset.filter(**{f"{field}__bboverlaps": box})
 
 
+DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII digits only: str.isdigit() also takes "²"
+
+
+def parse_id(value: str) -> int | None:
+    """A database id from a parameter: ASCII digits within the database's range, else None."""
+    if not DIGITS.fullmatch(value):
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None
+
+
 def dataset_param(value: str | None) -> int | str | None:
     """The dataset parameter: an id (a whole number) or a name; None when not given."""
     if not value:
         return None
-    return int(value) if value.isdigit() else value
+    if value.strip().isdigit() or DIGITS.fullmatch(value):
+        number = parse_id(value)
+        if number is None:
+            raise ValidationError({"dataset": f"dataset must be a dataset id (1 to {MAX_ID}) or a name, "
+                                              f"got {value[:50]!r}."})
+        return number
+    return value
 
 
 class PointQuery(serializers.Serializer):
@@ -85,9 +105,11 @@ def point_from(request) -> Point:
 
 def patch_id(value: str) -> int:
     """The patch parameter as an id."""
-    if not value.isdigit():
-        raise ValidationError({"patch": f"patch must be a patch id (a whole number), got {value[:50]!r}."})
-    return int(value)
+    number = parse_id(value)
+    if number is None:
+        raise ValidationError({"patch": f"patch must be a patch id (a whole number from 1 to {MAX_ID}), "
+                                        f"got {value[:50]!r}."})
+    return number
 
 
 def check_tile(z: int, x: int, y: int) -> None:

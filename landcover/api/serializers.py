@@ -2,6 +2,8 @@
 (maps and uploads) with their status, statistics and links."""
 from __future__ import annotations
 
+from pathlib import PurePath
+
 from django.db.models import Count
 from django.urls import reverse
 from rest_framework import serializers
@@ -75,7 +77,11 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         return m.card.get("input_size")
 
     def get_training(self, m) -> dict:
-        return m.card.get("training", {})
+        # Where the training data lay on the server is nobody's business: its folder's name is enough.
+        training = dict(m.card.get("training", {}))
+        if training.get("data"):
+            training["data"] = PurePath(str(training["data"])).name
+        return training
 
     def get_note(self, m) -> str:
         return SYNTHETIC_MODEL_NOTE if m.synthetic_training else ""
@@ -137,3 +143,96 @@ def upload_representation(upload: Upload, request) -> dict:
         data["statistics"] = upload.statistics
         data["links"] = result_links(url)
     return data
+
+
+# --- What the job representations above look like: serializers that document the API (OpenAPI schema);
+# the answers themselves are built by map_representation and upload_representation.
+
+class ClassSerializer(serializers.Serializer):
+    code = serializers.IntegerField()
+    name = serializers.CharField()
+    colour = serializers.CharField()
+    predicted = serializers.BooleanField(help_text="Whether models predict this class (MODIS maps hold all ten)")
+
+
+class StatisticsRowSerializer(serializers.Serializer):
+    code = serializers.IntegerField()
+    name = serializers.CharField()
+    colour = serializers.CharField()
+    pixels = serializers.IntegerField()
+    percent = serializers.FloatField(help_text="Share of the map's valid pixels")
+    area_km2 = serializers.FloatField()
+
+
+class MapPatchSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.URLField()
+    dataset = serializers.CharField()
+    bounds = serializers.ListField(child=serializers.FloatField(), help_text="min_lon, min_lat, max_lon, max_lat")
+
+
+class MapLinksSerializer(serializers.Serializer):
+    cog = serializers.URLField()
+    png = serializers.URLField()
+    tiles = serializers.CharField(help_text="XYZ template: …/tiles/{z}/{x}/{y}.png")
+    statistics = serializers.URLField()
+    statistics_csv = serializers.URLField()
+    statistics_json = serializers.URLField()
+
+
+class JobSerializer(serializers.Serializer):
+    """The fields every job answer has."""
+    id = serializers.IntegerField()
+    url = serializers.URLField(help_text="Poll this URL while the job runs")
+    progress = serializers.IntegerField(help_text="Percent done while running")
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    seconds = serializers.FloatField(allow_null=True, help_text="How long the computation took")
+    error = serializers.CharField(required=False, help_text="Why it failed (failed jobs only)")
+    statistics = StatisticsRowSerializer(many=True, required=False, help_text="Done jobs only")
+
+
+class MapSerializer(JobSerializer):
+    status = serializers.ChoiceField(choices=LandCoverMap.Status.choices)
+    resolution = serializers.ChoiceField(choices=["low", "high"])
+    source = serializers.ChoiceField(choices=LandCoverMap.Source.choices)  # type: ignore[assignment]  # DRF's metaclass moves declared fields off the class, so a field may be called `source`
+    model = serializers.CharField(allow_null=True)
+    patch = MapPatchSerializer()
+    synthetic = serializers.BooleanField()
+    note = serializers.CharField(allow_blank=True)
+    retry = serializers.URLField(required=False, help_text="POST here to queue a failed map again")
+    links = MapLinksSerializer(required=False, help_text="Done maps only")
+
+
+class MapStatisticsSerializer(serializers.Serializer):
+    map = serializers.IntegerField()
+    patch = serializers.IntegerField()
+    resolution = serializers.ChoiceField(choices=["low", "high"])
+    model = serializers.CharField(allow_null=True)
+    synthetic = serializers.BooleanField()
+    total_pixels = serializers.IntegerField()
+    total_area_km2 = serializers.FloatField()
+    classes = StatisticsRowSerializer(many=True)
+
+
+class UploadLinksSerializer(serializers.Serializer):
+    cog = serializers.URLField()
+    png = serializers.URLField()
+    tiles = serializers.CharField()
+    statistics_csv = serializers.URLField()
+    statistics_json = serializers.URLField()
+
+
+class UploadSerializer(JobSerializer):
+    status = serializers.ChoiceField(choices=Upload.Status.choices)
+    name = serializers.CharField()
+    model = serializers.CharField()
+    synthetic_model = serializers.BooleanField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    bands = serializers.IntegerField()
+    crs = serializers.CharField()
+    bounds = serializers.ListField(child=serializers.FloatField())
+    size_bytes = serializers.IntegerField()
+    cancel = serializers.URLField(required=False, help_text="POST here to cancel (queued or running jobs only)")
+    links = UploadLinksSerializer(required=False, help_text="Done uploads only")

@@ -2,20 +2,22 @@
 gets 404, as if it did not exist). Every problem with a file is a 400 saying what is wrong."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from django_ratelimit.core import is_ratelimited
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import parsers, permissions, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..catalogue.registry import find_model
+from ..errors import LimitReached
 from ..jobs import uploads
 from ..models import Upload
-from .files import FileView, check_download, download, download_suffix
+from .files import DOWNLOAD_RESPONSES, TILE_RESPONSES, FileView, check_download, download, download_suffix
 from .params import check_tile
-from .serializers import upload_representation
+from .serializers import UploadSerializer, upload_representation
 from .tiles import tile_response
 
 
@@ -30,15 +32,19 @@ class UploadList(APIView):
     permission_classes = [permissions.IsAuthenticated]
     parser_classes = [parsers.MultiPartParser]
 
-    @extend_schema(operation_id="v1_uploads_list", responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="v1_uploads_list", responses=UploadSerializer(many=True))
     def get(self, request):
         return Response([upload_representation(u, request) for u in
                          Upload.objects.filter(owner=request.user).select_related("model_version")[:200]])
 
     @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {
         "file": {"type": "string", "format": "binary"}, "model": {"type": "string"}}, "required": ["file"]}},
-        responses={202: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 429: OpenApiTypes.OBJECT})
+        responses={202: UploadSerializer, 429: OpenApiResponse(description="A per-user limit was reached"),
+                   503: OpenApiResponse(description="No model is registered")})
     def post(self, request):
+        if is_ratelimited(request, group="upload-attempts", key="user", rate=settings.UPLOAD_RATE, increment=True):
+            raise LimitReached(f"You have sent the most uploads allowed in a while ({settings.UPLOAD_RATE}, refused "
+                               "ones included); wait before sending another.")
         file = request.FILES.get("file")
         if file is None:
             raise ValidationError({"file": ["Attach the image as the form field `file` (multipart/form-data)."]})
@@ -56,7 +62,7 @@ class UploadDetail(APIView):
     it and its files."""
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=UploadSerializer)
     def get(self, request, pk: int):
         return Response(upload_representation(own(request, pk), request))
 
@@ -70,7 +76,7 @@ class UploadCancel(APIView):
     """Cancel a queued or running job."""
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=None, responses={200: UploadSerializer, 409: OpenApiResponse(description="Already over")})
     def post(self, request, pk: int):
         upload = own(request, pk)
         uploads.cancel_or_refuse(upload)
@@ -87,7 +93,7 @@ class UploadFile(FileView):
     """Downloads of your upload's map: map.tif (COG), preview.png, statistics.csv, statistics.json."""
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(operation_id="v1_uploads_download", responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(operation_id="v1_uploads_download", responses=DOWNLOAD_RESPONSES)
     def get(self, request, pk: int, name: str):
         check_download(name)
         upload = uploads.done(own(request, pk))
@@ -101,7 +107,7 @@ class UploadTile(FileView):
     """XYZ PNG tile of your upload's map."""
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
+    @extend_schema(responses=TILE_RESPONSES)
     def get(self, request, pk: int, z: int, x: int, y: int):
         check_tile(z, x, y)
         upload = uploads.done(own(request, pk))

@@ -1,6 +1,7 @@
 """URLs of the REST API (/api/v1/)."""
 from django.urls import path
 
+from .. import urlconverters  # noqa: F401  (registers <id:>)
 from . import catalogue, maps, model_versions, uploads
 
 app_name = "api"
@@ -11,19 +12,19 @@ urlpatterns = [
     path("scenes/", catalogue.SceneList.as_view(), name="scene-list"),
     path("patches/", catalogue.PatchList.as_view(), name="patch-list"),
     path("patches/at/", catalogue.PatchAtPoint.as_view(), name="patch-at"),
-    path("patches/<int:pk>/", catalogue.PatchDetail.as_view(), name="patch-detail"),
+    path("patches/<id:pk>/", catalogue.PatchDetail.as_view(), name="patch-detail"),
     path("maps/low/", maps.MapForPoint.as_view(resolution="low"), name="map-low"),
     path("maps/high/", maps.MapForPoint.as_view(resolution="high"), name="map-high"),
-    path("maps/<int:pk>/", maps.MapDetail.as_view(), name="map-detail"),
-    path("maps/<int:pk>/retry/", maps.MapRetry.as_view(), name="map-retry"),
-    path("maps/<int:pk>/statistics/", maps.MapStatistics.as_view(), name="map-statistics"),
-    path("maps/<int:pk>/tiles/<int:z>/<int:x>/<int:y>.png", maps.MapTile.as_view(), name="map-tile"),
-    path("maps/<int:pk>/<str:name>", maps.MapFile.as_view(), name="map-file"),
+    path("maps/<id:pk>/", maps.MapDetail.as_view(), name="map-detail"),
+    path("maps/<id:pk>/retry/", maps.MapRetry.as_view(), name="map-retry"),
+    path("maps/<id:pk>/statistics/", maps.MapStatistics.as_view(), name="map-statistics"),
+    path("maps/<id:pk>/tiles/<int:z>/<int:x>/<int:y>.png", maps.MapTile.as_view(), name="map-tile"),
+    path("maps/<id:pk>/<str:name>", maps.MapFile.as_view(), name="map-file"),
     path("uploads/", uploads.UploadList.as_view(), name="upload-list"),
-    path("uploads/<int:pk>/", uploads.UploadDetail.as_view(), name="upload-detail"),
-    path("uploads/<int:pk>/cancel/", uploads.UploadCancel.as_view(), name="upload-cancel"),
-    path("uploads/<int:pk>/tiles/<int:z>/<int:x>/<int:y>.png", uploads.UploadTile.as_view(), name="upload-tile"),
-    path("uploads/<int:pk>/<str:name>", uploads.UploadFile.as_view(), name="upload-file"),
+    path("uploads/<id:pk>/", uploads.UploadDetail.as_view(), name="upload-detail"),
+    path("uploads/<id:pk>/cancel/", uploads.UploadCancel.as_view(), name="upload-cancel"),
+    path("uploads/<id:pk>/tiles/<int:z>/<int:x>/<int:y>.png", uploads.UploadTile.as_view(), name="upload-tile"),
+    path("uploads/<id:pk>/<str:name>", uploads.UploadFile.as_view(), name="upload-file"),
     path("models/", model_versions.ModelList.as_view(), name="model-list"),
     path("models/<str:name>/", model_versions.ModelDetail.as_view(), name="model-detail"),
 ]

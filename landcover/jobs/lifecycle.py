@@ -23,6 +23,7 @@ Adding a job kind is one module (its `JobKind` and build function) plus one task
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import tempfile
 import time
@@ -157,7 +158,7 @@ def run(kind: JobKind, pk: int) -> dict:
     except PERMANENT_ERRORS as exc:
         fail(kind, pk, str(exc))
         log.warning("%s %s failed: %s", kind.name, pk, exc)
-        return {kind.name: pk, "status": kind.failed, "error": str(exc)}
+        return {kind.name: pk, "status": kind.failed, "error": public_message(str(exc))}
     finally:
         shutil.rmtree(work, ignore_errors=True)
     seconds = round(time.perf_counter() - started, 3)
@@ -167,10 +168,19 @@ def run(kind: JobKind, pk: int) -> dict:
     return {kind.name: pk, "status": kind.done, "seconds": seconds}
 
 
+ABSOLUTE_PATH = re.compile(r"(?<![\w.~:/-])/(?:[^\s/'\":]+/)+([^\s/'\":]*)")
+
+
+def public_message(message: str) -> str:
+    """An error message fit to show the job's owner: absolute paths on this machine cut to their last part."""
+    return ABSOLUTE_PATH.sub(lambda m: m.group(1) or "a folder", message)
+
+
 def fail(kind: JobKind, pk: int, message: str) -> None:
-    """Record that the job failed, and why (a job that ended otherwise is left as it is)."""
+    """Record that the job failed, and why (a job that ended otherwise is left as it is). Paths on this machine
+    are cut out of the reason, which the job's owner reads."""
     kind.rows().filter(pk=pk, status__in=kind.active).update(
-        status=kind.failed, error=message[:2000], updated_at=timezone.now())
+        status=kind.failed, error=public_message(message)[:2000], updated_at=timezone.now())
 
 
 def retry(kind: JobKind, row) -> bool:

@@ -11,6 +11,7 @@ import json
 import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -77,13 +78,19 @@ MAP_JOB = JobKind(
 ACTIVE = MAP_JOB.active
 
 
-def request_map(patch: Patch, model_version: ModelVersion | None) -> tuple[LandCoverMap, bool]:
-    """The map of `patch` by `model_version` (None: MODIS), queued if new; (map, queued now)."""
+def request_map(patch: Patch, model_version: ModelVersion | None,
+                before_new: Callable[[], None] | None = None) -> tuple[LandCoverMap, bool]:
+    """The map of `patch` by `model_version` (None: MODIS), queued if new; (map, queued now).
+    `before_new` runs when the map does not exist yet, before it is created (a caller's limit on
+    new computations raises there)."""
     if model_version is None and not patch.lc_path:
         raise MapUnavailable(f"Patch {patch.pk} ({patch.dataset.name}) has no MODIS land-cover file, so it has no "
                              "low-resolution map; ask for the high-resolution map instead.")
     source = LandCoverMap.Source.MODIS if model_version is None else LandCoverMap.Source.MODEL
-    m, created = LandCoverMap.objects.get_or_create(patch=patch, source=source, model_version=model_version)
+    key: dict[str, Any] = {"patch": patch, "source": source, "model_version": model_version}
+    if before_new is not None and not LandCoverMap.objects.filter(**key).exists():
+        before_new()
+    m, created = LandCoverMap.objects.get_or_create(**key)
     if created:
         lifecycle.enqueue(MAP_JOB, m.pk)
         return m, True

@@ -13,12 +13,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
 from ..errors import LimitReached, NotReady
 from ..models import ModelVersion, Upload
-from ..validation.uploads import check_file
+from ..validation.uploads import Checked, check_file
 from . import lifecycle
 from .inference import map_image, predictor_for
 from .lifecycle import JobKind, Progress
@@ -60,7 +61,8 @@ def check_limits(user) -> None:
 
 
 def accept_upload(user, uploaded_file, model_version: ModelVersion) -> Upload:
-    """Validate an uploaded file and create its job; on any error nothing is kept."""
+    """Validate an uploaded file and create its job: the folder and the row exist together or not at all,
+    whatever fails (a check, the disk, the database, a limit reached meanwhile)."""
     check_limits(user)
     root = uploads_root()
     (root / ".incoming").mkdir(parents=True, exist_ok=True)
@@ -74,19 +76,32 @@ def accept_upload(user, uploaded_file, model_version: ModelVersion) -> Upload:
                 for chunk in uploaded_file.chunks():
                     f.write(chunk)
         checked = check_file(raw, uploaded_file.name, work, model_version.card.get("bands", ()))
-        token = secrets.token_urlsafe(24)
-        folder = root / token
-        folder.mkdir()
-        shutil.move(str(checked.path), folder / "source.tif")
+        return _store(user, uploaded_file, model_version, checked.path, checked)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _store(user, uploaded_file, model_version: ModelVersion, source: Path, checked: Checked) -> Upload:
+    """Move the checked file into a new folder and create its row in one transaction; on any failure the
+    folder goes again. The user's row is locked meanwhile, so concurrent uploads count against the limits
+    one after the other."""
+    token = secrets.token_urlsafe(24)
+    folder = uploads_root() / token
+    try:
         with transaction.atomic():
+            get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+            check_limits(user)  # again, now that this user's other uploads wait for us
+            folder.mkdir()
+            shutil.move(str(source), folder / "source.tif")
             upload = Upload.objects.create(
                 owner=user, token=token, original_name=uploaded_file.name[:255], size_bytes=uploaded_file.size,
                 model_version=model_version, width=checked.width, height=checked.height, bands=checked.bands,
                 crs=checked.crs, footprint=checked.footprint)
             lifecycle.enqueue(UPLOAD_JOB, upload.pk)
-        return upload
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return upload
 
 
 def cancel(upload: Upload) -> bool:

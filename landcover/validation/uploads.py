@@ -7,9 +7,11 @@ message; the first that fails ends the upload and its files are removed.
 """
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -17,18 +19,22 @@ import numpy as np
 import rasterio
 from django.conf import settings
 from django.contrib.gis.geos import Polygon
+from rasterio._err import CPLE_BaseError
+from rasterio.crs import CRS
 from rasterio.enums import Resampling
+from rasterio.io import DatasetReader
 from rasterio.warp import transform as warp_transform
 from rasterio.windows import Window
 
 from ml.bands import LAYOUTS_BY_COUNT, S2_BANDS, BandError, file_band_names
 from ml.outputs import GDAL_ENV
-from ml.rasterio_io import DataError, stack_bands
+from ml.rasterio_io import DataError, is_tiff, open_geotiff, sample_windows, stack_bands
 
 from ..errors import InvalidInput
 
-TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 ZIP_MAGIC = b"PK\x03\x04"
+MAX_BLOCK_PIXELS = 4096 * 4096      # per strip or tile (a 10,980-px-wide strip of 256 rows is 2.8 M)
+WHOLE_READ_PIXELS = 4096 * 4096     # images up to this size are also checked whole for data
 SUPPORTED_DTYPES = {"uint8", "uint16", "int16", "uint32", "int32", "float32", "float64"}
 MAX_ZIP_MEMBERS = 30
 MAX_ZIP_RATIO = 200  # uncompressed / compressed, per member: more is a zip bomb
@@ -56,7 +62,7 @@ class Checked:
     footprint: Polygon
 
 
-def _check_zip(path: Path, work: Path) -> Path:
+def _check_zip(path: Path, work: Path, zip_name: str) -> Path:
     """Safe extraction of per-band GeoTIFFs, then one stacked 10 m GeoTIFF."""
     max_bytes = settings.UPLOAD_MAX_MB * 1024 * 1024
     try:
@@ -101,11 +107,11 @@ def _check_zip(path: Path, work: Path) -> Path:
             with archive.open(bands[band]) as src, open(target, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)  # sizes were checked above
             extracted[band] = target
-    return _stack(extracted, order, work / "stacked.tif")
+    return _stack(extracted, order, work / "stacked.tif", zip_name)
 
 
-def _stack(files: dict[str, Path], order: list[str], out: Path) -> Path:
-    def check(width: int, height: int, crs) -> None:
+def _stack(files: dict[str, Path], order: list[str], out: Path, name: str) -> Path:
+    def check(width: int, height: int, crs: CRS | None) -> None:
         if crs is None:
             raise UploadError("The band GeoTIFFs have no coordinate reference system (CRS); georeference them first.")
         _check_size(width, height)
@@ -113,7 +119,7 @@ def _stack(files: dict[str, Path], order: list[str], out: Path) -> Path:
     try:
         return stack_bands(files, order, out, check=check)
     except DataError as exc:
-        raise UploadError(f"In the zip, {exc}.") from None
+        raise UploadError(f"In {name}, {exc}.") from None
 
 
 def _check_size(width: int, height: int) -> None:
@@ -123,17 +129,19 @@ def _check_size(width: int, height: int) -> None:
                           "(a full Sentinel-2 tile is 10,980 × 10,980). Cut it into parts.")
 
 
-def _sample_windows(width: int, height: int, grid: int = 4, size: int = 256) -> list[Window]:
-    """A grid of small windows over the image, the last one at the very end of the file's pixels."""
-    w, h = min(size, width), min(size, height)
-    xs = sorted({round(i * (width - w) / (grid - 1)) for i in range(grid)})
-    ys = sorted({round(i * (height - h) / (grid - 1)) for i in range(grid)})
-    return [Window(x, y, w, h) for y in ys for x in xs]
+def _check_blocks(src: DatasetReader, name: str) -> None:
+    """Each of the file's blocks (strips or tiles) must be small enough to decompress cheaply: a whole image
+    stored as one block would make every read decompress all of it (seconds of a web worker per upload)."""
+    rows, cols = src.block_shapes[0]
+    pixels = rows * cols * (src.count if src.interleaving and src.interleaving.name == "PIXEL" else 1)
+    if pixels > MAX_BLOCK_PIXELS:
+        raise UploadError(f"{name} stores its pixels in blocks of {cols:,} × {rows:,}; write it tiled or in strips "
+                          "(e.g. gdal_translate -co TILED=YES in.tif out.tif) and upload it again.")
 
 
-def _has_data(src, windows) -> bool:
-    """Any finite, non-zero, non-nodata pixel in the windows (None: a decimated read of the whole
-    image, the slow fallback when the sample windows are all empty, e.g. a tile at a swath edge)."""
+def _has_data(src: DatasetReader, windows: list[Window] | None) -> bool:
+    """Any finite, non-zero, non-nodata pixel in the windows (None: a decimated read of the whole image, the
+    fallback when the sample windows are all empty, e.g. a tile at a swath edge; only for small images)."""
     if windows is None:
         blocks = [src.read(out_shape=(src.count, min(src.height, 512), min(src.width, 512)),
                            resampling=Resampling.nearest, masked=True)]
@@ -146,49 +154,81 @@ def _has_data(src, windows) -> bool:
     return False
 
 
-def check_file(path: Path, original_name: str, work: Path, needed_bands=()) -> Checked:
-    """Every check, in order; returns the GeoTIFF to map (the upload itself or the stacked zip)."""
+def _footprint(src: DatasetReader, name: str) -> Polygon:
+    """The image's outline in longitude/latitude, or UploadError when its georeference cannot be right."""
+    t = src.transform
+    if not all(math.isfinite(v) for v in tuple(t)[:6]):
+        raise UploadError(f"{name} has a georeferencing transform with infinite or undefined numbers; "
+                          "georeference it again.")
+    if t.a * t.e - t.b * t.d == 0:
+        raise UploadError(f"{name} has a pixel size of zero; georeference it again.")
+    b = src.bounds
+    corners_x = [b.left, b.right, b.right, b.left]
+    corners_y = [b.top, b.top, b.bottom, b.bottom]
+    try:
+        lons, lats = warp_transform(src.crs, "EPSG:4326", corners_x, corners_y)
+    except (rasterio.errors.RasterioError, CPLE_BaseError, ValueError, OverflowError):  # PROJ or GDAL refused
+        lons, lats = [math.nan], [math.nan]
+    if not all(math.isfinite(v) for v in (*lons, *lats)) or not (
+            all(-180 <= v <= 180 for v in lons) and all(-90 <= v <= 90 for v in lats)):
+        raise UploadError(f"{name} lies outside the Earth in its coordinate reference system ({src.crs.to_string()}): "
+                          "its corners do not convert to longitudes and latitudes. Check its CRS and georeference.")
+    ring = list(zip(lons, lats))
+    polygon = Polygon(ring + [ring[0]], srid=4326)
+    if not polygon.valid or polygon.area == 0:
+        raise UploadError(f"{name} has a degenerate outline in longitude/latitude; check its georeference.")
+    return polygon
+
+
+def check_file(path: Path, original_name: str, work: Path, needed_bands: Sequence[str] = ()) -> Checked:
+    """Every check, in order; returns the GeoTIFF to map (the upload itself or the stacked zip).
+
+    The work is bounded whatever the file: header checks, then at most a grid of small windows (the whole
+    image only when it is small), each read from blocks that are small by the check above."""
     size = path.stat().st_size
     if size > settings.UPLOAD_MAX_MB * 1024 * 1024:
         raise UploadError(f"The file is {size / 2**20:,.0f} MB; at most {settings.UPLOAD_MAX_MB:,} MB are accepted.")
     with open(path, "rb") as f:
         head = f.read(4)
     if head == ZIP_MAGIC:
-        path = _check_zip(path, work)
-    elif head not in TIFF_MAGIC:
+        path = _check_zip(path, work, original_name)
+    elif not is_tiff(head):
         raise UploadError(f"{original_name} is not a GeoTIFF or a zip of GeoTIFFs (its first bytes say otherwise).")
     try:
-        src = rasterio.open(path)
+        with rasterio.Env(**GDAL_ENV), open_geotiff(path, name=original_name) as src:
+            return _check_geotiff(src, path, original_name, needed_bands)
+    except DataError as exc:
+        raise UploadError(f"{exc}; is it damaged or truncated?") from None
+
+
+def _check_geotiff(src: DatasetReader, path: Path, name: str, needed_bands: Sequence[str]) -> Checked:
+    _check_size(src.width, src.height)
+    _check_blocks(src, name)
+    if src.crs is None:
+        raise UploadError(f"{name} has no coordinate reference system (CRS); georeference it first "
+                          "(e.g. gdal_translate -a_srs EPSG:326xx).")
+    if src.transform.is_identity:
+        raise UploadError(f"{name} has no georeferencing transform; georeference it first.")
+    if src.dtypes[0] not in SUPPORTED_DTYPES:
+        raise UploadError(f"{name} holds {src.dtypes[0]} data; Sentinel-2 bands are integers (uint16) "
+                          "or reflectances (float32).")
+    try:
+        names = file_band_names(src.descriptions, src.count, name)
+    except BandError:
+        raise UploadError(f"{name} has {src.count} band(s); give 4 (B2, B3, B4, B8), 10, 12 (L2A) or 13 "
+                          "(L1C) Sentinel-2 bands, or describe the bands as B1…B12/B8A.") from None
+    missing = [b for b in needed_bands if b not in names]
+    if missing:
+        raise UploadError(f"{name} lacks band(s) {', '.join(missing)}, which the model needs.")
+    footprint = _footprint(src, name)
+    small = src.width * src.height <= WHOLE_READ_PIXELS
+    try:
+        if not _has_data(src, sample_windows(src.width, src.height)) and (not small or not _has_data(src, None)):
+            if small:
+                raise UploadError(f"{name} holds no data: every pixel is zero, nodata or NaN.")
+            raise UploadError(f"{name} holds no data where it was sampled (16 windows across the image, every "
+                              "pixel zero, nodata or NaN); crop it to where it has data.")
     except rasterio.errors.RasterioError as exc:
-        raise UploadError(f"{original_name} cannot be read as a GeoTIFF; is it damaged or truncated? "
-                          f"({str(exc).splitlines()[0]})") from None
-    with rasterio.Env(**GDAL_ENV), src:  # a small block cache: validation must not hold the file in memory
-        _check_size(src.width, src.height)
-        if src.crs is None:
-            raise UploadError(f"{original_name} has no coordinate reference system (CRS); georeference it first "
-                              "(e.g. gdal_translate -a_srs EPSG:326xx).")
-        if src.transform.is_identity:
-            raise UploadError(f"{original_name} has no georeferencing transform; georeference it first.")
-        if src.dtypes[0] not in SUPPORTED_DTYPES:
-            raise UploadError(f"{original_name} holds {src.dtypes[0]} data; Sentinel-2 bands are integers (uint16) "
-                              "or reflectances (float32).")
-        try:
-            names = file_band_names(src.descriptions, src.count, original_name)
-        except BandError:
-            raise UploadError(f"{original_name} has {src.count} band(s); give 4 (B2, B3, B4, B8), 10, 12 (L2A) or 13 "
-                              "(L1C) Sentinel-2 bands, or describe the bands as B1…B12/B8A.") from None
-        missing = [b for b in needed_bands if b not in names]
-        if missing:
-            raise UploadError(f"{original_name} lacks band(s) {', '.join(missing)}, which the model needs.")
-        try:
-            if not _has_data(src, _sample_windows(src.width, src.height)) and not _has_data(src, None):
-                raise UploadError(f"{original_name} holds no data: every pixel is zero, nodata or NaN.")
-        except rasterio.errors.RasterioError as exc:
-            raise UploadError(f"{original_name} is damaged or truncated: its pixels cannot be read "
-                              f"({str(exc).splitlines()[0]}).") from None
-        b = src.bounds
-        xs, ys = warp_transform(src.crs, "EPSG:4326", [b.left, b.right, b.right, b.left], [b.top, b.top, b.bottom,
-                                                                                        b.bottom])
-        ring = list(zip(xs, ys))
-        return Checked(Path(path), src.width, src.height, src.count, src.crs.to_string(),
-                       Polygon(ring + [ring[0]], srid=4326))
+        raise UploadError(f"{name} is damaged or truncated: its pixels cannot be read "
+                          f"({str(exc).splitlines()[0].replace(str(path), name)}).") from None
+    return Checked(path, src.width, src.height, src.count, src.crs.to_string(), footprint)

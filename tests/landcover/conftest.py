@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
+from rest_framework.test import APIClient
 
 from landcover.catalogue.registry import register_model
 from landcover.models import Patch
@@ -22,6 +23,26 @@ def catalogue(synthetic_tree, tiny_unet):
 def tiny_unet_model(tiny_unet):
     """The tiny U-Net registered as the site's default model."""
     return register_model(tiny_unet, name="tiny-unet", default=True)
+
+
+def api_client_of(django_user_model, username: str) -> APIClient:
+    """An API client logged in as a new user of that name."""
+    client = APIClient()
+    client.force_authenticate(django_user_model.objects.create_user(username, f"{username}@example.org",
+                                                                    f"pw-{username}-1234"))
+    return client
+
+
+@pytest.fixture
+def alice(django_user_model, tiny_unet_model) -> APIClient:
+    """An API client of the user alice, with the tiny U-Net as the site's model."""
+    return api_client_of(django_user_model, "alice")
+
+
+@pytest.fixture
+def bob(django_user_model, tiny_unet_model) -> APIClient:
+    """An API client of another user, bob."""
+    return api_client_of(django_user_model, "bob")
 
 
 def centre(patch: Patch) -> tuple[float, float]:

@@ -128,3 +128,68 @@ def test_cli(scene, tiny_unet, tmp_path, capsys):
     (tmp_path / "junk.tif").write_bytes(b"not a tiff")
     assert main([str(tmp_path / "junk.tif"), str(tmp_path / "o2.tif"), "--model", str(tiny_unet)]) == 2
     assert "cannot be read as a GeoTIFF" in capsys.readouterr().err
+
+
+# --- Hostile or unusual inputs (issue 11).
+
+def float_copy(scene, path, *, scale: float = 1.0, nan_rows: int = 0):
+    """The scene as float32 (values × scale), its first `nan_rows` rows NaN in every band."""
+    with rasterio.open(scene) as src:
+        data = src.read().astype("float32") * scale
+        profile = {**src.profile, "dtype": "float32", "nodata": float("nan")}
+        descriptions = src.descriptions
+    data[:, :nan_rows] = np.nan
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+        dst.descriptions = descriptions
+    return path
+
+
+def test_nan_pixels_are_nodata_not_a_class(scene, predictor, tmp_path):
+    """Finding 6: a float image that was 60 % NaN came back 100 % Forest."""
+    nan_rows = 318  # 60 % of 530 rows
+    result = predict_scene(float_copy(scene, tmp_path / "nan.tif", nan_rows=nan_rows), tmp_path / "o.tif", predictor)
+    with rasterio.open(tmp_path / "o.tif") as out:
+        codes = out.read(1)
+    assert (codes[:nan_rows] == 0).all() and (codes[nan_rows:] != 0).all()
+    assert result.valid_pixels == (530 - nan_rows) * 700 == sum(r["pixels"] for r in result.statistics)
+
+
+def test_float_reflectances_are_mapped_as_their_digital_numbers(scene, predictor, tmp_path):
+    as_dn = predict_scene(scene, tmp_path / "dn.tif", predictor)
+    as_reflectance = predict_scene(float_copy(scene, tmp_path / "r.tif", scale=1e-4), tmp_path / "r-out.tif",
+                                   predictor)
+    assert [r["pixels"] for r in as_reflectance.statistics] == [r["pixels"] for r in as_dn.statistics]
+
+
+def test_area_of_a_rotated_grid_is_the_pixels_true_area(predictor, tmp_path):
+    """Finding 9: |a·e| is 25 % short of a pixel's area on a grid turned by 30°; the determinant is right."""
+    from ml.stats import class_statistics
+
+    angle = np.radians(30)
+    transform = rasterio.Affine(10 * np.cos(angle), -10 * np.sin(angle), 500000,
+                                -10 * np.sin(angle), -10 * np.cos(angle), 5300000)
+    path = tmp_path / "rotated.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=50, height=40, count=1, dtype="uint8", crs="EPSG:32632",
+                       transform=transform) as dst:
+        dst.write(np.full((1, 40, 50), 6, np.uint8))
+    croplands = next(r for r in class_statistics(path) if r["code"] == 6)
+    assert croplands["area_km2"] == pytest.approx(50 * 40 * 100 / 1e6)
+
+
+def test_damaged_pixel_data_is_a_clear_permanent_error(scene, predictor, tmp_path):
+    """Finding 9: a strip whose compressed bytes are garbage failed four retries as 'Read failed'."""
+    damaged = tmp_path / "damaged.tif"
+    with rasterio.open(scene) as src:
+        profile = {**src.profile, "compress": "deflate", "tiled": False, "blockysize": 16}
+        with rasterio.open(damaged, "w", **profile) as dst:
+            dst.write(src.read())
+    with rasterio.open(damaged) as src:
+        offset = int(src.get_tag_item("BLOCK_OFFSET_0_20", "TIFF", bidx=1))
+        size = int(src.get_tag_item("BLOCK_SIZE_0_20", "TIFF", bidx=1))
+    with open(damaged, "r+b") as f:
+        f.seek(offset)
+        f.write(b"\xff" * size)
+    with pytest.raises(SceneError, match="cannot be read; the file is damaged") as error:
+        predict_scene(damaged, tmp_path / "o.tif", predictor)
+    assert str(tmp_path) not in str(error.value)

@@ -10,6 +10,7 @@ import time
 import pytest
 import requests
 
+from tests.concurrency import at_once, form_session, post_form
 from tests.conftest import ROOT, free_port, wait_for
 
 # Variables that point the test suite at PostGIS/Redis; the embedded site must not see them.
@@ -21,8 +22,9 @@ TEST_ONLY = ("DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL", "SECRET_KEY", "HR
 @pytest.fixture
 def embedded_site(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in TEST_ONLY}
-    env.update(HRMARS_DATA_DIR=str(tmp_path / "data"), HRMARS_PORT=str(free_port()), HRMARS_WEB_WORKERS="1",
-               HRMARS_DEMO_BIGEARTHNET="0")  # no download in tests; tests/test_landcover_demo.py covers it offline
+    env.update(HRMARS_DATA_DIR=str(tmp_path / "data"), HRMARS_PORT=str(free_port()), HRMARS_WEB_WORKERS="2",
+               HRMARS_DEMO_BIGEARTHNET="0",  # no download in tests; tests/landcover/catalogue/test_demo.py covers it
+               HRMARS_FEEDBACK_RATE="5/10m", HRMARS_SIGNUP_RATE="7/h", HRMARS_MAP_RATE="6/h")
     log = open(tmp_path / "run.log", "w+")
     proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "run.sh")], env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -86,6 +88,23 @@ def test_run_command_serves_the_site_with_a_worker(embedded_site):
                     message="the embedded worker to compute the map")
     assert sum(r["pixels"] for r in done["statistics"]) == 256 * 256 and "synthetic" in done["note"]
     assert requests.get(url + "map/", timeout=10).status_code == 200
+
+    # Rate limits hold in the embedded mode too (issue 11): 20 requests at once from one client, two web
+    # processes, SpatiaLite: exactly the configured number pass.
+    feedback_url = url + "feedback/"
+    session, token = form_session(feedback_url)
+    feedback = {"rating": "4", "body": "The forest map of my valley looks right.", "name": "", "email": ""}
+    assert at_once(lambda i: post_form(feedback_url, feedback, session, token)) == {302: 5, 429: 15}
+    signup_url = url + "accounts/signup/"
+    session, token = form_session(signup_url)
+    assert at_once(lambda i: post_form(signup_url, {"username": f"user{i}", "email": f"user{i}@example.org",
+                                                    "password1": "Land-cover-2026!", "password2": "Land-cover-2026!"},
+                                       session, token)) == {302: 7, 429: 13}
+    others = [f["id"] for f in requests.get(url + "api/v1/patches/", params={"page_size": 21}, timeout=10).json()
+              ["features"] if f["id"] != feature["id"]][:20]
+    new_maps = at_once(lambda i: requests.get(url + "api/v1/maps/high/", params={"patch": others[i]},
+                                              timeout=60).status_code)
+    assert new_maps == {202: 5, 429: 15}  # 6 per hour, and one was asked for above
 
     data_dir = env["HRMARS_DATA_DIR"]
     assert os.path.exists(os.path.join(data_dir, "hrmars.sqlite3"))

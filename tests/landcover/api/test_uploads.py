@@ -2,71 +2,24 @@
 zip of band files mapped by the job, cancel, delete, per-user limits, and isolation between users."""
 from __future__ import annotations
 
-import io
-import zipfile
-
 import numpy as np
 import pytest
 import rasterio
-from django.core.files.uploadedfile import SimpleUploadedFile
 from rasterio.io import MemoryFile
-from rasterio.transform import from_origin
 from rest_framework.test import APIClient
 
 from landcover.jobs import uploads
 from landcover.models import Upload
 from landcover.tasks import process_upload
 from ml.synthetic import make_scene
+from tests.landcover.files import nothing_kept, post, tiff, zipped
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def alice(django_user_model, tiny_unet_model):
-    client = APIClient()
-    client.force_authenticate(django_user_model.objects.create_user("alice", "a@example.org", "pw-alice-123"))
-    return client
-
-
-@pytest.fixture
-def bob(django_user_model, tiny_unet_model):
-    client = APIClient()
-    client.force_authenticate(django_user_model.objects.create_user("bob", "b@example.org", "pw-bob-1234"))
-    return client
-
-
-@pytest.fixture
 def scene_bytes(tmp_path):
     return make_scene(tmp_path / "scene.tif", 300, 280, bands=13, seed=4).read_bytes()
-
-
-def tiff(count=13, dtype="uint16", width=64, height=64, crs="EPSG:32632", fill=None, **extra) -> bytes:
-    with MemoryFile() as mem:
-        profile = dict(driver="GTiff", width=width, height=height, count=count, dtype=dtype, **extra)
-        if crs:
-            profile.update(crs=crs, transform=from_origin(500000, 5300000, 10, 10))
-        with mem.open(**profile) as dst:
-            if fill is not None:
-                dst.write(np.full((count, height, width), fill, dtype=dtype))
-        return mem.read()
-
-
-def zipped(entries: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression) as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
-    return buffer.getvalue()
-
-
-def post(client, name: str, data: bytes, **extra):
-    return client.post("/api/v1/uploads/", {"file": SimpleUploadedFile(name, data), **extra}, format="multipart")
-
-
-def nothing_kept():
-    root = uploads.uploads_root()
-    leftovers = [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
-    return not Upload.objects.exists() and not leftovers
 
 
 def bad_corpus(good: bytes) -> dict[str, tuple[str, bytes, str]]:

@@ -1,0 +1,34 @@
+"""The pages work under their real Content-Security-Policy in Chromium: nothing they load or run is blocked."""
+import pytest
+from django.contrib.auth import get_user_model
+
+from landcover.catalogue.registry import register_model
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_pages_run_under_the_content_security_policy(browser, live_server, tiny_unet):
+    register_model(tiny_unet, name="tiny-unet", default=True)
+    get_user_model().objects.create_user("carol", "c@example.org", "Land-cover-2026!")
+    context = browser.new_context(base_url=live_server.url)  # the policy enforced, as for any visitor
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(live_server.url)
+                  else route.abort())
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto("/")
+    page.goto("/map/")
+    page.locator("#model-select option").first.wait_for(state="attached")  # map.js ran and read the API
+    page.locator("#map.leaflet-container").wait_for()
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill("carol")
+    page.get_by_label("Password").fill("Land-cover-2026!")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/accounts/profile/")
+    page.goto("/uploads/")
+    page.locator("#jobs li").first.wait_for()  # uploads.js ran and listed the (no) jobs
+    page.goto("/api/docs/")
+    page.locator(".swagger-ui .info").wait_for()  # Swagger UI started from its own script file
+    context.close()
+    assert violations == []
