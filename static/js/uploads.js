@@ -72,4 +72,5 @@ async function refresh() {
   if (list.some((u) => isActive(u.status))) timer = setTimeout(refresh, 1000);
 }
 
+document.querySelector("#upload-form [type=submit]").disabled = false;  // ready: the form is ours now
 refresh();
