@@ -1,6 +1,7 @@
-"""What a cheap hostile upload costs a web worker: validation time of a zero-filled 11,000² × 13-band
-GeoTIFF (deflate, a few MB on disk, 3.1 GB of pixels), the old validation (the commit before issue 11's
-hardening, from a git worktree) and the current one interleaved in one run, as a ratio.
+"""What a cheap hostile upload costs a web worker: validation time of zero-filled 11,000² × 13-band
+GeoTIFFs (deflate, a few MB on disk, 3.1 GB of pixels) stored in strips (GDAL's default) and as one huge
+tile, the old validation (the commit before issue 11's hardening, from a git worktree) and the current
+one interleaved in one run, as ratios.
 
     .venv/bin/python bench/bench_validation.py [--rounds 3] [--out bench/results]
 
@@ -14,7 +15,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,14 +41,15 @@ print(json.dumps({"seconds": time.perf_counter() - t, "outcome": outcome}))
 """
 
 
-def make_zeros(path: Path) -> None:
+def make_zeros(path: Path, **layout: object) -> None:
     import numpy as np
     import rasterio
     from rasterio.transform import from_origin
 
     rows = 500
     with rasterio.open(path, "w", driver="GTiff", width=11000, height=11000, count=13, dtype="uint16",
-                       crs="EPSG:32632", transform=from_origin(600000, 5300000, 10, 10), compress="deflate") as dst:
+                       crs="EPSG:32632", transform=from_origin(600000, 5300000, 10, 10), compress="deflate",
+                       BIGTIFF="YES", **layout) as dst:
         block = np.zeros((13, rows, 11000), np.uint16)
         for y in range(0, 11000, rows):
             dst.write(block, window=((y, y + rows), (0, 11000)))
@@ -61,29 +62,32 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    zeros = args.work / "zeros.tif"
-    if not zeros.exists():
-        make_zeros(zeros)
+    files = {"strips": args.work / "zeros.tif", "one tile": args.work / "one-tile.tif"}
+    if not files["strips"].exists():
+        make_zeros(files["strips"])
+    if not files["one tile"].exists():
+        make_zeros(files["one tile"], tiled=True, blockxsize=11008, blockysize=11008)
     old = args.work / "old"
     if not old.exists():
         subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(old), OLD], check=True,
                        capture_output=True)
     env = {**os.environ, "DEBUG": "1", "HRMARS_DATA_DIR": str(args.work / "data")}
-    times: dict[str, list[float]] = {"before": [], "now": []}
-    outcomes = {}
-    for _ in range(args.rounds):  # interleaved: the machine's noise hits both alike
-        for name, code in (("before", old), ("now", ROOT)):
-            out = subprocess.run([sys.executable, "-c", CHILD, str(zeros)], env={**env, "CODE": str(code)},
-                                 cwd=code, capture_output=True, text=True, check=True)
-            result = json.loads(out.stdout.strip().splitlines()[-1])
-            times[name].append(result["seconds"])
-            outcomes[name] = result["outcome"]
-    summary = {"file_mb": round(zeros.stat().st_size / 2**20, 1), "pixels": "11000 x 11000 x 13 uint16",
-               **{f"{k}_median_s": round(statistics.median(v), 2) for k, v in times.items()},
-               **{f"{k}_min_s": round(min(v), 2) for k, v in times.items()},
-               "ratio_before_over_now_median": round(statistics.median(times["before"]) /
-                                                     statistics.median(times["now"]), 1),
-               "outcomes": outcomes, "rounds": args.rounds}
+    summary: dict = {"pixels": "11000 x 11000 x 13 uint16, all zero", "rounds": args.rounds}
+    for label, path in files.items():
+        times: dict[str, list[float]] = {"before": [], "now": []}
+        outcomes = {}
+        for _ in range(args.rounds):  # interleaved: the machine's noise hits both alike
+            for name, code in (("before", old), ("now", ROOT)):
+                out = subprocess.run([sys.executable, "-c", CHILD, str(path)], env={**env, "CODE": str(code)},
+                                     cwd=code, capture_output=True, text=True, check=True)
+                result = json.loads(out.stdout.strip().splitlines()[-1])
+                times[name].append(result["seconds"])
+                outcomes[name] = result["outcome"]
+        summary[label] = {"file_mb": round(path.stat().st_size / 2**20, 1),
+                          **{f"{k}_median_s": round(statistics.median(v), 2) for k, v in times.items()},
+                          "ratio_before_over_now": round(statistics.median(times["before"]) /
+                                                         statistics.median(times["now"]), 1),
+                          "outcomes": outcomes}
     print(json.dumps(summary, indent=2))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "validation.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -92,6 +92,7 @@ class Normalisation:
     def to_dict(self) -> dict:
         """The JSON form stored in a model card."""
         d = asdict(self)
+        d["kind"] = "hrmars"
         d["bands"] = list(self.bands)
         d["formula"] = "x = (clip((DN + offset) / scale, 0, clip) - mean) / std"
         return d
@@ -101,3 +102,37 @@ class Normalisation:
         """Read back what to_dict wrote."""
         return cls(tuple(d["bands"]), list(d.get("mean", [])), list(d.get("std", [])),
                    float(d.get("offset", 0.0)), float(d.get("scale", 10000.0)), float(d.get("clip", 1.5)))
+
+
+@dataclass
+class LogSigmoidNormalisation(Normalisation):
+    """Dynamic World's input normalisation (Brown et al. 2022), per band b of DNs:
+    x = ln(DN·0.005 + 1); x = (x − a_b) / s_b; x = exp(5x − 1); x = x / (x + 1)."""
+
+    a: list[float] = field(default_factory=list)
+    s: list[float] = field(default_factory=list)
+
+    def apply(self, dn: np.ndarray, offset: float | None = None) -> np.ndarray:
+        """DN array (..., bands) → float32 model input."""
+        off = self.offset if offset is None else offset
+        x = np.log(np.maximum(dn.astype(np.float32) + off, 0) * 0.005 + 1)
+        x = (x - np.asarray(self.a, np.float32)) / np.asarray(self.s, np.float32)
+        x = np.exp(5 * x - 1)
+        return (x / (x + 1)).astype(np.float32, copy=False)
+
+    def to_dict(self) -> dict:
+        """The JSON form stored in a model card."""
+        return {"kind": "log-sigmoid", "bands": list(self.bands), "a": list(self.a), "s": list(self.s),
+                "offset": self.offset, "formula": "x = ln(DN*0.005 + 1); x = (x - a)/s; x = exp(5x - 1); x = x/(x + 1)"}
+
+
+def normalisation_from_dict(d: dict) -> Normalisation:
+    """The normalisation a model card describes: ours (kind "hrmars", the default of old cards) or Dynamic
+    World's ("log-sigmoid")."""
+    kind = d.get("kind", "hrmars")
+    if kind == "log-sigmoid":
+        return LogSigmoidNormalisation(tuple(d["bands"]), a=list(d["a"]), s=list(d["s"]),
+                                       offset=float(d.get("offset", 0.0)))
+    if kind != "hrmars":
+        raise ValueError(f"unknown normalisation {kind!r}; known: hrmars, log-sigmoid")
+    return Normalisation.from_dict(d)

@@ -28,7 +28,7 @@ class Method:
 
     name: str
     title: str
-    family: str                # "unet", "gan" or "forest": which settings of TrainConfig apply
+    family: str                # "unet", "gan", "forest" or "pretrained": which settings of TrainConfig apply
     reads: str                 # "image" (Sentinel-2 bands) or "coarse" (a coarse land-cover map to refine)
     labels: str | None         # labels it always trains on ("coarse", "fine"), None: the dataset's default
     train: Trainer
@@ -104,6 +104,32 @@ def _predict_bagofcolours(model: Any, batch: np.ndarray) -> np.ndarray:
     return probabilities
 
 
+def _not_trainable(config: TrainConfig, splits: dict, norm: Normalisation) -> tuple[Any, dict]:
+    raise ValueError("pretrained networks are imported (python -m ml.pretrained), not trained here")
+
+
+def _not_saved(model: Any, folder: Path) -> list[str]:
+    raise ValueError("pretrained networks are imported with their own files (python -m ml.pretrained)")
+
+
+def _load_savedmodel(folder: Path, card: dict) -> Any:
+    import keras
+
+    path = Path(folder) / card.get("params", {}).get("savedmodel", "savedmodel")
+    if not (path / "saved_model.pb").exists():
+        raise FileNotFoundError(f"{Path(folder).name}: the card says a TensorFlow SavedModel but "
+                                f"{path.name}/saved_model.pb is missing")
+    return keras.layers.TFSMLayer(str(path), call_endpoint="serving_default")
+
+
+def _predict_logits(model: Any, batch: np.ndarray) -> np.ndarray:
+    outputs = model(batch)
+    logits = np.asarray(next(iter(outputs.values())) if isinstance(outputs, dict) else outputs, np.float32)
+    logits = logits - logits.max(axis=-1, keepdims=True)  # softmax, stable
+    probabilities = np.exp(logits)
+    return probabilities / probabilities.sum(axis=-1, keepdims=True)
+
+
 def _keras_method(name: str, title: str, family: str, reads: str, labels: str | None, train: Trainer) -> Method:
     return Method(name, title, family, reads, labels, train, save=_save_keras, load=_load_keras, predict=_predict_keras)
 
@@ -115,6 +141,9 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     _keras_method("pix2pix", "Pix2Pix", "gan", reads="image", labels="fine", train=_train_pix2pix),
     Method("bagofcolours", "Bag of colours + RF", "forest", reads="image", labels=None, train=_train_bagofcolours,
            save=_save_bagofcolours, load=_load_bagofcolours, predict=_predict_bagofcolours, fixed_input_size=256),
+    # A network trained elsewhere (Dynamic World): imported by ml.pretrained, loaded as a SavedModel.
+    Method("pretrained", "Pretrained network", "pretrained", reads="image", labels=None, train=_not_trainable,
+           save=_not_saved, load=_load_savedmodel, predict=_predict_logits),
 )}
 
 

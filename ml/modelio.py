@@ -1,8 +1,11 @@
 """The model folder format.
 
-One folder per trained model:
-    model.json       the model card: method, classes, bands, normalisation, input size,
-                     training data, metrics, library versions, files
+One folder per model:
+    model.json       the model card (format 2): method, the model's own classes and the simplified-IGBP
+                     (DFC2020) code each maps to, bands, normalisation (ours, or Dynamic World's
+                     log-sigmoid), input level (L1C, L2A or any), input size, licence, citation and
+                     required attribution, training data, metrics, library versions, files.
+                     Format-1 cards (the 8 DFC2020 training classes, our normalisation) still load.
     model.keras      Keras weights and architecture (U-Net family), loaded with safe_mode=True
     vocabulary.npy + forest.skops   bag of colours (NumPy without pickle; skops, pickle-free,
                      loading only the scikit-learn types a random forest is made of)
@@ -19,11 +22,12 @@ from typing import Any
 import numpy as np
 
 from . import methods
-from .bands import Normalisation
+from .bands import Normalisation, normalisation_from_dict
 from .classes import DFC_COLOURS, DFC_NAMES, MODEL_CLASSES, N_MODEL_CLASSES, coarse_one_hot, dfc_to_index, igbp_to_dfc
 
 CARD = "model.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+LEVELS = ("L1C", "L2A", "any")  # the Sentinel-2 processing level a model expects
 
 
 class ModelFormatError(ValueError):
@@ -68,6 +72,7 @@ def save_model(folder: Path, method: str, model: Any, normalisation: Normalisati
         "format_version": FORMAT_VERSION,
         "method": method,
         "input": input_kind,
+        "level": "any",
         "classes": class_table(),
         "bands": list(normalisation.bands),
         "normalisation": normalisation.to_dict(),
@@ -112,8 +117,18 @@ def read_card(folder: Path) -> dict:
             raise ModelFormatError(f"{path}: model card lacks {key!r}")
     if card["method"] not in methods.METHODS:
         raise ModelFormatError(f"{path}: unknown method {card['method']!r}")
-    if [c["code"] for c in card["classes"]] != list(MODEL_CLASSES):
+    version = card.get("format_version", 1)
+    if version == 1 and [c["code"] for c in card["classes"]] != list(MODEL_CLASSES):
         raise ModelFormatError(f"{path}: classes differ from the 8 model classes {list(MODEL_CLASSES)}")
+    if version > FORMAT_VERSION:
+        raise ModelFormatError(f"{path}: model card format {version} is newer than this HR-MARS reads "
+                               f"({FORMAT_VERSION}); update HR-MARS")
+    codes = [c.get("code") for c in card["classes"]]
+    if not codes or any(code not in DFC_NAMES for code in codes):
+        raise ModelFormatError(f"{path}: every class must map to a simplified-IGBP code 1–10 "
+                               f"(got {codes})")
+    if card.get("level", "any") not in LEVELS:
+        raise ModelFormatError(f"{path}: level must be one of {', '.join(LEVELS)}")
     return card
 
 
@@ -125,7 +140,14 @@ class Predictor:
         self.card = card
         self.method = card["method"]
         self.model = model
-        self.normalisation = Normalisation.from_dict(card["normalisation"])
+        try:
+            self.normalisation = normalisation_from_dict(card["normalisation"])
+        except (KeyError, ValueError) as exc:
+            raise ModelFormatError(f"{folder}: normalisation: {exc}") from None
+        # The model's output index i means simplified-IGBP (DFC2020) code class_codes[i].
+        self.class_codes = np.array([c["code"] for c in card["classes"]], np.uint8)
+        self.class_names = [c.get("name") or DFC_NAMES[c["code"]] for c in card["classes"]]
+        self.level = card.get("level", "any")
         self.bands = tuple(card["bands"])
         self.input_size = int(card["input_size"])
         # What the model reads: Sentinel-2 bands, or a coarse land-cover map (one-hot) to refine.
@@ -145,8 +167,16 @@ class Predictor:
         return methods.get(self.method).predict(self.model, batch)
 
     def predict_index(self, batch: np.ndarray) -> np.ndarray:
-        """The most probable class index of each pixel."""
+        """The most probable of the 8 DFC2020 training classes' indexes at each pixel (what the datasets'
+        labels hold); a model whose classes differ is scored by its codes (ml.evaluate --reference)."""
+        if list(self.class_codes) != list(MODEL_CLASSES):
+            raise ModelFormatError(f"{self.folder}: its classes are not the 8 DFC2020 training classes; score it "
+                                   "against a reference map (python -m ml.evaluate MODEL --image … --reference …)")
         return self.predict_proba(batch).argmax(axis=-1).astype(np.uint8)
+
+    def predict_codes(self, batch: np.ndarray) -> np.ndarray:
+        """The most probable class of each pixel, as a simplified-IGBP code."""
+        return self.class_codes[self.predict_proba(batch).argmax(axis=-1)]
 
 
 def load_model(folder: Path) -> Predictor:

@@ -39,7 +39,7 @@ from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
 from .bands import BandError, band_indexes, file_band_names
-from .classes import DFC_NAMES, MODEL_CLASSES, NODATA, index_to_dfc
+from .classes import DFC_NAMES, NODATA
 from .modelio import Predictor, load_model
 from .outputs import GDAL_ENV, class_profile, open_class_geotiff, write_cog
 from .rasterio_io import DataError, open_geotiff, reflectance_scale
@@ -203,26 +203,37 @@ def infer_strip(strip: np.ndarray, rows: int, plan: TilePlan, predictor: Predict
 
 
 class MapWriter:
-    """Finished rows → a land-cover GeoTIFF (and optionally the class probabilities), counted as written."""
+    """Finished rows → a land-cover GeoTIFF of simplified-IGBP codes (and optionally the class probabilities,
+    one band per model class ×255 plus the top-1 confidence), counted as written."""
 
-    def __init__(self, path: Path, src: DatasetReader, source: str, model: str, probabilities: Path | None = None) -> None:
+    def __init__(self, path: Path, src: DatasetReader, source: str, predictor: Predictor,
+                 probabilities: Path | None = None) -> None:
         """Open the outputs on the grid of `src`; rows arrive top to bottom."""
         self.areas = ClassAreas(src)
-        self.out = open_class_geotiff(path, src.crs, src.transform, src.width, src.height, source, model)
+        self.codes = predictor.class_codes
+        self.names = predictor.class_names
+        card = predictor.card
+        self.out = open_class_geotiff(path, src.crs, src.transform, src.width, src.height, source,
+                                      card.get("name") or card.get("method", ""))
+        self.out.update_tags(**{key.upper(): str(card[key]) for key in ("licence", "citation", "attribution")
+                                if card.get(key)})
         self.probabilities = None
         if probabilities is not None:
             self.probabilities = rasterio.open(probabilities, "w", **{
-                **class_profile(src.crs, src.transform, src.width, src.height), "count": len(MODEL_CLASSES),
+                **class_profile(src.crs, src.transform, src.width, src.height), "count": len(self.codes) + 1,
                 "nodata": None, "tiled": True})
 
     def write(self, y: int, probabilities: np.ndarray, valid: np.ndarray) -> None:
         """Rows y… : the most probable class where the input holds data, nodata elsewhere."""
         n, width = valid.shape
-        classes = index_to_dfc(probabilities.argmax(axis=-1).astype(np.uint8))
+        top = probabilities.argmax(axis=-1)
+        classes = self.codes[top]
         classes[~valid] = NODATA
         self.out.write(classes[None], window=Window(0, y, width, n))
         if self.probabilities is not None:
-            p = np.where(valid[..., None], np.round(probabilities * 255), 0).astype(np.uint8)
+            confidence = np.take_along_axis(probabilities, top[..., None], axis=-1)
+            p = np.concatenate([probabilities, confidence], axis=-1)
+            p = np.where(valid[..., None], np.round(np.clip(p, 0, 1) * 255), 0).astype(np.uint8)
             self.probabilities.write(np.moveaxis(p, -1, 0), window=Window(0, y, width, n))
         self.areas.add(classes, y)
 
@@ -230,8 +241,9 @@ class MapWriter:
         """Finish the files (the class GeoTIFF is turned into a COG by the caller)."""
         self.out.close()
         if self.probabilities is not None:
-            for i, code in enumerate(MODEL_CLASSES, start=1):
-                self.probabilities.set_band_description(i, f"P({DFC_NAMES[code]}) x 255")
+            for i, (name, code) in enumerate(zip(self.names, self.codes), start=1):
+                self.probabilities.set_band_description(i, f"P({name} → {DFC_NAMES[int(code)]}) x 255")
+            self.probabilities.set_band_description(len(self.codes) + 1, "confidence (top-1 probability) x 255")
             self.probabilities.close()
 
 
@@ -250,7 +262,7 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
         indexes = validate_scene(src, predictor, src_path.name)
         scale = reflectance_scale(src) if predictor.input_kind == "image" else 1.0
         plan = plan_tiles(src.height, src.width, predictor.input_size, predictor.size_multiple, overlap)
-        acc = StripAccumulator(plan, len(MODEL_CLASSES))
+        acc = StripAccumulator(plan, len(predictor.class_codes))
         done = 0
 
         def on_batch(tiles: int) -> None:
@@ -262,7 +274,7 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
         staging = dst_path.parent if dst_path.parent.exists() else None
         with tempfile.TemporaryDirectory(prefix=".predict-", dir=staging) as tmp_dir:
             tmp_path = Path(tmp_dir) / "classes.tif"
-            writer = MapWriter(tmp_path, src, src_path.name, predictor.card.get("method", ""), probabilities)
+            writer = MapWriter(tmp_path, src, src_path.name, predictor, probabilities)
             for k, y in enumerate(plan.rows):
                 strip, valid = read_strip(src, indexes, y, plan, scale)
                 rows = valid.shape[0]
@@ -273,7 +285,8 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
             writer.close()
             write_cog(tmp_path, dst_path)
         crs = src.crs.to_string()
-    return SceneResult(dst_path, plan.width, plan.height, crs, writer.areas.table(), writer.areas.valid_pixels,
+    classes = sorted({int(code) for code in predictor.class_codes})
+    return SceneResult(dst_path, plan.width, plan.height, crs, writer.areas.table(classes), writer.areas.valid_pixels,
                        plan.tiles, time.perf_counter() - started, probabilities)
 
 
@@ -302,7 +315,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--dn-offset", type=float, default=None,
                         help="added to DNs before /10000: -1000 for L2A of processing baseline 04.00 or later")
-    parser.add_argument("--probabilities", type=Path, help="also write class probabilities (8 bands, ×255)")
+    parser.add_argument("--probabilities", type=Path,
+                        help="also write class probabilities (one band per model class, ×255) and the top-1 "
+                             "confidence (last band)")
     parser.add_argument("--stats-json", type=Path, help="write the statistics as JSON here")
     args = parser.parse_args(argv)
     from tqdm import tqdm

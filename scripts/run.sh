@@ -42,6 +42,18 @@ if [ "${HRMARS_DEMO:-1}" = 1 ]; then
   grep -E "^(synthetic|real|BigEarthNet|MODIS|demo|no SEN12MS)" "$HRMARS_DATA_DIR/logs/demo.log" || true
 fi
 
+# The model for real places: Dynamic World, from the shared folder next to the project when present,
+# else from its official address (needs the internet); every file's SHA-256 is checked.
+dw="${HRMARS_DYNAMICWORLD:-$ROOT/../shared/models/dynamicworld}"
+dw_args=()
+[ -d "$dw" ] || [[ "$dw" == http* ]] && dw_args+=(--source "$dw")
+if "$PY" manage.py import_dynamicworld "${dw_args[@]}" > "$HRMARS_DATA_DIR/logs/dynamicworld.log" 2>&1; then
+  log "$(tail -n 1 "$HRMARS_DATA_DIR/logs/dynamicworld.log")"
+else
+  log "Dynamic World is not available ($(tail -n 1 "$HRMARS_DATA_DIR/logs/dynamicworld.log")); real places get the"
+  log "demo model, whose maps of real places are not meaningful. Add it with: HRMARS_DYNAMICWORLD=FOLDER_OR_URL $0"
+fi
+
 pids=()
 cleanup() {
   trap - EXIT INT TERM

@@ -57,7 +57,8 @@ class MapForPoint(APIView):
                               503: OpenApiResponse(description="No model is registered")})
     def get(self, request):
         patch = find_patch(request)
-        version = find_model(request.query_params.get("model")) if self.resolution == "high" else None
+        version = (find_model(request.query_params.get("model"), synthetic_place=patch.dataset.synthetic)
+                   if self.resolution == "high" else None)
         m, _ = maps.request_map(patch, version, before_new=lambda: count_new_computation(request))
         m = LandCoverMap.objects.select_related("patch__dataset", "model_version").get(pk=m.pk)
         data = map_representation(m, request)

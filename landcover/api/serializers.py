@@ -64,11 +64,16 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     input_size = serializers.SerializerMethodField()
     training = serializers.SerializerMethodField()
     note = serializers.SerializerMethodField()
+    classes = serializers.SerializerMethodField()
+    level = serializers.SerializerMethodField()
+    licence = serializers.SerializerMethodField()
+    citation = serializers.SerializerMethodField()
+    attribution = serializers.SerializerMethodField()
 
     class Meta:
         model = ModelVersion
         fields = ["name", "method", "is_default", "synthetic_training", "note", "bands", "input_size", "training",
-                  "metrics", "created_at"]
+                  "metrics", "classes", "level", "licence", "citation", "attribution", "created_at"]
 
     def get_bands(self, m) -> list[str]:
         return m.card.get("bands", [])
@@ -85,6 +90,22 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 
     def get_note(self, m) -> str:
         return SYNTHETIC_MODEL_NOTE if m.synthetic_training else ""
+
+    def get_classes(self, m) -> list[dict]:
+        """The model's own classes and the simplified-IGBP code each becomes in its maps."""
+        return [{"name": c.get("name", ""), "code": c["code"]} for c in m.card.get("classes", [])]
+
+    def get_level(self, m) -> str:
+        return m.card.get("level", "any")
+
+    def get_licence(self, m) -> str:
+        return m.card.get("licence", "")
+
+    def get_citation(self, m) -> str:
+        return m.card.get("citation", "")
+
+    def get_attribution(self, m) -> str:
+        return m.card.get("attribution", "")
 
 
 def result_links(url: str) -> dict:
@@ -111,6 +132,7 @@ def map_representation(m: LandCoverMap, request) -> dict:
         "note": " ".join(n for n, on in ((SYNTHETIC_NOTE, patch.dataset.synthetic),
                                          (SYNTHETIC_MODEL_NOTE, bool(m.model_version and
                                                                      m.model_version.synthetic_training))) if on),
+        "attribution": m.model_version.card.get("attribution", "") if m.model_version else "",
         "created_at": m.created_at,
         "finished_at": m.finished_at,
         "seconds": m.seconds,
@@ -131,7 +153,8 @@ def upload_representation(upload: Upload, request) -> dict:
     url = request.build_absolute_uri(reverse("api:upload-detail", args=[upload.pk]))
     data = {"id": upload.pk, "url": url, "name": upload.original_name, "status": upload.status,
             "progress": upload.progress, "model": upload.model_version.name,
-            "synthetic_model": upload.model_version.synthetic_training, "width": upload.width,
+            "synthetic_model": upload.model_version.synthetic_training,
+            "attribution": upload.model_version.card.get("attribution", ""), "width": upload.width,
             "height": upload.height, "bands": upload.bands, "crs": upload.crs,
             "bounds": list(upload.footprint.extent), "size_bytes": upload.size_bytes,
             "created_at": upload.created_at, "finished_at": upload.finished_at, "seconds": upload.seconds}
@@ -200,6 +223,8 @@ class MapSerializer(JobSerializer):
     patch = MapPatchSerializer()
     synthetic = serializers.BooleanField()
     note = serializers.CharField(allow_blank=True)
+    attribution = serializers.CharField(allow_blank=True, help_text="What the model's licence asks to be shown with "
+                                                                      "its maps")
     retry = serializers.URLField(required=False, help_text="POST here to queue a failed map again")
     links = MapLinksSerializer(required=False, help_text="Done maps only")
 
@@ -228,6 +253,7 @@ class UploadSerializer(JobSerializer):
     name = serializers.CharField()
     model = serializers.CharField()
     synthetic_model = serializers.BooleanField()
+    attribution = serializers.CharField(allow_blank=True)
     width = serializers.IntegerField()
     height = serializers.IntegerField()
     bands = serializers.IntegerField()

@@ -43,15 +43,19 @@ def register_model(folder: Path, name: str | None = None, default: bool = False)
     return version
 
 
-def find_model(name: str | None) -> ModelVersion:
-    """The model asked for by name, or the site's default when no name is given."""
+def find_model(name: str | None, synthetic_place: bool = False) -> ModelVersion:
+    """The model asked for by name, or else the default for the place: a real place never gets a model trained on
+    synthetic data while a real one is registered (the site's default if it is real, else the newest real one);
+    a synthetic patch gets a synthetic-trained (demo) model if there is one, else the site's default."""
     if name:
         version = ModelVersion.objects.filter(name=name).first()
         if version is None:
             known = ", ".join(ModelVersion.objects.values_list("name", flat=True)) or "none"
             raise UnknownModel("model", f"Unknown model {name!r}. Registered models: {known} (see /api/v1/models/).")
         return version
-    version = ModelVersion.objects.filter(is_default=True).first()
+    default = ModelVersion.objects.filter(is_default=True).first()
+    preferred = ModelVersion.objects.filter(synthetic_training=synthetic_place).order_by("-is_default", "-created_at")
+    version = preferred.first() or default
     if version is None:
         raise NoModel("No model is registered yet, so there are no high-resolution maps; an administrator registers "
                       "one with `manage.py register_model DIR --default`.")

@@ -90,6 +90,7 @@ $("search-form").addEventListener("submit", (event) => {
   map.setView([lat, lon], Math.max(map.getZoom(), config.patchZoom + 3));
   lookUp(lat, lon);
 });
+document.querySelector("#search-form [type=submit]").disabled = false;  // ready: the form is ours now
 
 function selectPatch(feature) {
   const p = { ...feature.properties, id: feature.id };  // GeoJSON: the id is the feature's, not a property
@@ -161,7 +162,8 @@ function showMap(resolution, m) {
   layer.addTo(map);
   state.layers[resolution] = layer;
   const id = `${resolution}-${m.id}`;
-  const note = m.note ? `<p class="badge-synthetic">${escapeHtml(m.note)}</p>` : "";
+  const note = (m.note ? `<p class="badge-synthetic">${escapeHtml(m.note)}</p>` : "")
+    + (m.attribution ? `<p class="attribution help">${escapeHtml(m.attribution)}</p>` : "");
   const card = showCard(resolution, `${note}
     <div class="layer-controls">
       <label><input type="checkbox" class="toggle" checked> Show on map</label>

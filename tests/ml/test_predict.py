@@ -45,8 +45,11 @@ def test_output_is_a_valid_cog_with_the_input_georeference(scene, predictor, tmp
         classes = dst.read(1)
     assert set(np.unique(classes)) <= set(MODEL_CLASSES)
     assert result.tiles == 3 * 3 and result.valid_pixels == 530 * 700
-    with rasterio.open(tmp_path / "p.tif") as probs:
-        assert probs.count == 8 and abs(probs.read().astype(int).sum(axis=0).mean() - 255) < 4
+    with rasterio.open(tmp_path / "p.tif") as probs:  # 8 classes and the top-1 confidence (issue 12)
+        assert probs.count == 9 and "confidence" in probs.descriptions[8]
+        bands = probs.read().astype(int)
+    assert abs(bands[:8].sum(axis=0).mean() - 255) < 4
+    assert np.abs(bands[8] - bands[:8].max(axis=0)).max() <= 1
 
 
 def test_interior_equals_a_whole_patch_prediction(scene, predictor, tmp_path):

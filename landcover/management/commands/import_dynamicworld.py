@@ -1,0 +1,35 @@
+"""Import Dynamic World (checksums verified) and register it, by default as the site's model for real places."""
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from ml.pretrained import DW_URL, ChecksumError, import_dynamic_world
+
+from ...catalogue.registry import register_model
+from ...models import ModelVersion
+
+NAME = "dynamic-world"
+
+
+class Command(BaseCommand):
+    help = ("Import the Dynamic World network (Brown et al. 2022, Apache-2.0) from a folder holding its forward/ "
+            "SavedModel or an HTTP(S) address (default: the official one, pinned to a commit), verify every file's "
+            "SHA-256, and register it as the default model (idempotent).")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--source", help=f"folder or address (default: {DW_URL})")
+        parser.add_argument("--not-default", action="store_true", help="register it without making it the default")
+
+    def handle(self, *args, source, not_default, **options):
+        folder = Path(settings.DATA_DIR) / "models" / "dynamicworld"
+        if ModelVersion.objects.filter(name=NAME).exists() and (folder / "model.json").exists():
+            self.stdout.write(f"Dynamic World is registered already ({folder}).")
+            return
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            import_dynamic_world(folder, source)
+        except (ChecksumError, OSError) as exc:
+            raise CommandError(f"Dynamic World could not be imported from {source or DW_URL}: {exc}") from exc
+        version = register_model(folder, name=NAME, default=not not_default)
+        self.stdout.write(self.style.SUCCESS(f"Dynamic World imported (checksums verified) and registered: {version}"))
