@@ -2,7 +2,7 @@
 `ml.compare` and the tests, so nothing builds argument lists to call another module."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +51,3 @@ class TrainConfig:
     def with_changes(self, **changes: Any) -> TrainConfig:
         """A copy with some settings changed."""
         return replace(self, **changes)
-
-    @classmethod
-    def field_names(cls) -> set[str]:
-        """The names of every setting."""
-        return {f.name for f in fields(cls)}

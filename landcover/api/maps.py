@@ -98,11 +98,12 @@ class MapRetry(APIView):
                                             429: OpenApiResponse(description="Too many new map computations")})
     def post(self, request, pk: int):
         m = get_map(pk)
+        refusal = NotReady(f"Map {pk} has not failed (it is {m.status}); nothing to retry.")
         if m.status != LandCoverMap.Status.FAILED:
-            raise NotReady(f"Map {pk} has not failed (it is {m.status}); nothing to retry.")
+            raise refusal  # before counting: a refused retry computes nothing
         count_new_computation(request)
-        if not maps.retry_map(m):
-            raise NotReady(f"Map {pk} has not failed (it is {m.status}); nothing to retry.")
+        if not maps.retry_map(m):  # somebody else retried it meanwhile
+            raise refusal
         m.refresh_from_db()
         data = map_representation(m, request)
         return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})

@@ -60,26 +60,21 @@ class PatchFeatureSerializer(GeoFeatureModelSerializer):
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
-    bands = serializers.SerializerMethodField()
-    input_size = serializers.SerializerMethodField()
+    # What the model card says, read straight from it; the defaults are those of cards that do not say.
+    bands = serializers.ListField(child=serializers.CharField(), source="card.bands", default=list)
+    input_size = serializers.IntegerField(source="card.input_size", default=None, allow_null=True)
+    level = serializers.CharField(source="card.level", default="any")
+    licence = serializers.CharField(source="card.licence", default="")
+    citation = serializers.CharField(source="card.citation", default="")
+    attribution = serializers.CharField(source="card.attribution", default="")
     training = serializers.SerializerMethodField()
     note = serializers.SerializerMethodField()
     classes = serializers.SerializerMethodField()
-    level = serializers.SerializerMethodField()
-    licence = serializers.SerializerMethodField()
-    citation = serializers.SerializerMethodField()
-    attribution = serializers.SerializerMethodField()
 
     class Meta:
         model = ModelVersion
         fields = ["name", "method", "is_default", "synthetic_training", "note", "bands", "input_size", "training",
                   "metrics", "classes", "level", "licence", "citation", "attribution", "created_at"]
-
-    def get_bands(self, m) -> list[str]:
-        return m.card.get("bands", [])
-
-    def get_input_size(self, m) -> int | None:
-        return m.card.get("input_size")
 
     def get_training(self, m) -> dict:
         # Where the training data lay on the server is nobody's business: its folder's name is enough.
@@ -94,19 +89,6 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     def get_classes(self, m) -> list[dict]:
         """The model's own classes and the simplified-IGBP code each becomes in its maps."""
         return [{"name": c.get("name", ""), "code": c["code"]} for c in m.card.get("classes", [])]
-
-    def get_level(self, m) -> str:
-        return m.card.get("level", "any")
-
-    def get_licence(self, m) -> str:
-        return m.card.get("licence", "")
-
-    def get_citation(self, m) -> str:
-        return m.card.get("citation", "")
-
-    def get_attribution(self, m) -> str:
-        return m.card.get("attribution", "")
-
 
 def result_links(url: str) -> dict:
     """Links to a finished job's map: the COG, preview, tiles and statistics downloads."""

@@ -28,4 +28,3 @@ def scan_dfc2020(root: Path, split: str = "test") -> list[Sample]:
     if not samples:
         raise DataError(f"{folder}: no DFC2020 patches (expected s2_0/ROIs0000_{split}_s2_0_p<N>.tif)")
     return samples
-

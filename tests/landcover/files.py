@@ -13,9 +13,10 @@ from landcover.jobs import uploads
 from landcover.models import Upload
 
 
-def tiff(count=13, dtype="uint16", width=64, height=64, crs="EPSG:32632", fill=None, transform=None,
+def tiff(count=13, dtype="uint16", width=64, height=64, crs="EPSG:32632", fill=None, transform=None, data=None,
          **extra) -> bytes:
-    """The bytes of a GeoTIFF (10 m pixels at 500000, 5300000 unless `transform` says otherwise)."""
+    """The bytes of a GeoTIFF (10 m pixels at 500000, 5300000 unless `transform` says otherwise), filled with
+    `fill` or holding `data` (bands, rows, columns)."""
     with MemoryFile() as mem:
         profile = dict(driver="GTiff", width=width, height=height, count=count, dtype=dtype, **extra)
         if crs:
@@ -23,6 +24,8 @@ def tiff(count=13, dtype="uint16", width=64, height=64, crs="EPSG:32632", fill=N
         with mem.open(**profile) as dst:
             if fill is not None:
                 dst.write(np.full((count, height, width), fill, dtype=dtype))
+            if data is not None:
+                dst.write(data.astype(dtype))
         return mem.read()
 
 

@@ -136,16 +136,8 @@ def test_every_hostile_file_is_refused_with_its_reason_and_leaves_nothing(alice,
 def test_float_reflectance_bands_in_a_zip_become_digital_numbers(alice):
     """Finding 9: float reflectances (0…1) were cast to uint16 (all 0) and refused as holding no data."""
     rng = np.random.default_rng(1)
-    entries = {}
-    for band in BANDS:
-        values = rng.uniform(0.02, 0.3, (64, 64)).astype("float32")
-        entries[f"T32TPT_{band}.tif"] = tiff(count=1, dtype="float32", fill=None)
-        from rasterio.io import MemoryFile
-        with MemoryFile() as mem:
-            with mem.open(driver="GTiff", width=64, height=64, count=1, dtype="float32", crs="EPSG:32632",
-                          transform=from_origin(500000, 5300000, 10, 10)) as dst:
-                dst.write(values[None])
-            entries[f"T32TPT_{band}.tif"] = mem.read()
+    entries = {f"T32TPT_{band}.tif": tiff(count=1, dtype="float32", data=rng.uniform(0.02, 0.3, (1, 64, 64)))
+               for band in BANDS}
     response = post(alice, "reflectance.zip", zipped(entries))
     assert response.status_code == 202, response.content
     with rasterio.open(uploads.upload_folder(Upload.objects.get()) / "source.tif") as src:
