@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import rasterio
+import rasterio.shutil
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning
@@ -51,8 +53,12 @@ def open_class_geotiff(path: Path, crs: CRS, transform: Affine, width: int, heig
     return dst
 
 
-def write_cog(src_path: Path, dst_path: Path) -> None:
-    """Cloud-Optimized GeoTIFF via rio-cogeo: deflate, 512-px tiles, mode overviews, tags and colours kept."""
+def write_cog(src_path: Path, dst_path: Path, *, nodata: int | None = NODATA,
+              resampling: Literal["mode", "average"] = "mode",
+              mask: bool = False) -> None:
+    """Cloud-Optimized GeoTIFF via rio-cogeo: deflate, 512-px tiles, overviews (mode for classes, average for
+    probabilities), tags and colours kept; `mask`: the source has a validity mask (and no nodata value) to keep
+    as the COG's internal mask band."""
     from rio_cogeo.cogeo import cog_translate  # rio-cogeo imports a lot; only writers need it
     from rio_cogeo.profiles import cog_profiles
 
@@ -61,8 +67,13 @@ def write_cog(src_path: Path, dst_path: Path) -> None:
     dst_path = Path(dst_path)
     tmp = dst_path.with_name(f".{dst_path.name}.part")
     # rio-cogeo carries over the palette, band description and dataset tags.
-    cog_translate(str(src_path), str(tmp), profile, nodata=NODATA, overview_resampling="mode",
-                  in_memory=False, quiet=True, config=GDAL_ENV, use_cog_driver=False)
+    if mask:  # GDAL's own COG driver keeps a per-dataset mask (rio-cogeo 5 drops it)
+        with rasterio.Env(**GDAL_ENV):
+            rasterio.shutil.copy(str(src_path), str(tmp), driver="COG", COMPRESS="DEFLATE", BLOCKSIZE=512,
+                                 OVERVIEW_RESAMPLING=resampling.upper(), NUM_THREADS="ALL_CPUS")
+    else:
+        cog_translate(str(src_path), str(tmp), profile, nodata=nodata, overview_resampling=resampling,
+                      in_memory=False, quiet=True, config=GDAL_ENV, use_cog_driver=False)
     os.replace(tmp, dst_path)  # atomic: readers never see a half-written map
 
 

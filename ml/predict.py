@@ -43,7 +43,7 @@ from .classes import DFC_NAMES, NODATA
 from .modelio import Predictor, load_model
 from .outputs import GDAL_ENV, class_profile, open_class_geotiff, write_cog
 from .rasterio_io import DataError, open_geotiff, reflectance_scale
-from .stats import ClassAreas
+from .stats import ClassAreas, ConfidenceHistogram
 
 
 class SceneError(ValueError):
@@ -62,6 +62,7 @@ class SceneResult:
     tiles: int
     seconds: float
     probabilities: Path | None = None
+    confidence: dict = field(default_factory=dict)  # ConfidenceHistogram.to_dict(): statistics at any threshold
     extra: dict = field(default_factory=dict)
 
 
@@ -210,6 +211,7 @@ class MapWriter:
                  probabilities: Path | None = None) -> None:
         """Open the outputs on the grid of `src`; rows arrive top to bottom."""
         self.areas = ClassAreas(src)
+        self.confidence = ConfidenceHistogram(src)
         self.codes = predictor.class_codes
         self.names = predictor.class_names
         card = predictor.card
@@ -222,6 +224,10 @@ class MapWriter:
             self.probabilities = rasterio.open(probabilities, "w", **{
                 **class_profile(src.crs, src.transform, src.width, src.height), "count": len(self.codes) + 1,
                 "nodata": None, "tiled": True})
+            self.probabilities.update_tags(SOURCE=source, MODEL=card.get("name") or card.get("method", ""),
+                                           **{f"CLASS_{i}": f"{name} → {DFC_NAMES[int(code)]} ({int(code)})"
+                                              for i, (name, code) in enumerate(zip(self.names, self.codes),
+                                                                               start=1)})
 
     def write(self, y: int, probabilities: np.ndarray, valid: np.ndarray) -> None:
         """Rows y… : the most probable class where the input holds data, nodata elsewhere."""
@@ -230,12 +236,15 @@ class MapWriter:
         classes = self.codes[top]
         classes[~valid] = NODATA
         self.out.write(classes[None], window=Window(0, y, width, n))
+        confidence = np.take_along_axis(probabilities, top[..., None], axis=-1)[..., 0]
+        confidence8 = np.where(valid, np.round(np.clip(confidence, 0, 1) * 255), 0).astype(np.uint8)
         if self.probabilities is not None:
-            confidence = np.take_along_axis(probabilities, top[..., None], axis=-1)
-            p = np.concatenate([probabilities, confidence], axis=-1)
-            p = np.where(valid[..., None], np.round(np.clip(p, 0, 1) * 255), 0).astype(np.uint8)
-            self.probabilities.write(np.moveaxis(p, -1, 0), window=Window(0, y, width, n))
+            p = np.where(valid[..., None], np.round(np.clip(probabilities, 0, 1) * 255), 0).astype(np.uint8)
+            window = Window(0, y, width, n)
+            self.probabilities.write(np.concatenate([np.moveaxis(p, -1, 0), confidence8[None]]), window=window)
+            self.probabilities.write_mask(np.where(valid, 255, 0).astype(np.uint8), window=window)
         self.areas.add(classes, y)
+        self.confidence.add(classes, confidence8, y)
 
     def close(self) -> None:
         """Finish the files (the class GeoTIFF is turned into a COG by the caller)."""
@@ -274,7 +283,9 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
         staging = dst_path.parent if dst_path.parent.exists() else None
         with tempfile.TemporaryDirectory(prefix=".predict-", dir=staging) as tmp_dir:
             tmp_path = Path(tmp_dir) / "classes.tif"
-            writer = MapWriter(tmp_path, src, src_path.name, predictor, probabilities)
+            probabilities_tmp = Path(tmp_dir) / "probabilities.tif"
+            writer = MapWriter(tmp_path, src, src_path.name, predictor,
+                               probabilities_tmp if probabilities is not None else None)
             for k, y in enumerate(plan.rows):
                 strip, valid = read_strip(src, indexes, y, plan, scale)
                 rows = valid.shape[0]
@@ -284,10 +295,12 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
                 writer.write(y, *acc.take(plan.flush_to(k) - y))
             writer.close()
             write_cog(tmp_path, dst_path)
+            if probabilities is not None:
+                write_cog(probabilities_tmp, probabilities, nodata=None, resampling="average", mask=True)
         crs = src.crs.to_string()
     classes = sorted({int(code) for code in predictor.class_codes})
     return SceneResult(dst_path, plan.width, plan.height, crs, writer.areas.table(classes), writer.areas.valid_pixels,
-                       plan.tiles, time.perf_counter() - started, probabilities)
+                       plan.tiles, time.perf_counter() - started, probabilities, writer.confidence.to_dict())
 
 
 def write_statistics(result: SceneResult, path: Path) -> None:

@@ -35,9 +35,10 @@ def pixel_areas_km2(src: DatasetReader, row0: int, rows: int) -> np.ndarray:
     return EARTH_RADIUS_KM**2 * np.radians(abs(t.a)) * band
 
 
-def statistics_table(counts: np.ndarray, area_km2: np.ndarray, classes: Sequence[int] = MODEL_CLASSES) -> list[dict]:
-    """Per DFC class: pixels, share of valid pixels (%), area (km²)."""
-    total = counts.sum()
+def statistics_table(counts: np.ndarray, area_km2: np.ndarray, classes: Sequence[int] = MODEL_CLASSES,
+                     total: int | None = None) -> list[dict]:
+    """Per DFC class: pixels, share of valid pixels (%; of `total` when given, else of all counted), area (km²)."""
+    total = int(counts.sum()) if total is None else total
     rows = []
     for code in classes:
         rows.append({"code": code, "name": DFC_NAMES[code], "colour": DFC_COLOURS[code], "pixels": int(counts[code]),
@@ -84,3 +85,65 @@ def class_statistics(path: Path, classes: Sequence[int] = ALL_CLASSES, strip_row
             n = min(strip_rows, src.height - y)
             areas.add(src.read(1, window=Window(0, y, src.width, n)), y)
     return areas.table(classes)
+
+
+CONFIDENCE_LEVELS = 256  # confidence is stored as uint8: round(top-1 probability × 255)
+
+
+class ConfidenceHistogram:
+    """Pixels and areas per (class code, confidence level): enough to give the statistics at any
+    `min_confidence` afterwards without reading the map again."""
+
+    def __init__(self, src: DatasetReader) -> None:
+        """`src`: the dataset whose CRS and transform give each row's pixel area."""
+        self.src = src
+        self.pixels = np.zeros((256, CONFIDENCE_LEVELS), np.int64)
+        self.areas = np.zeros((256, CONFIDENCE_LEVELS), np.float64)
+
+    def add(self, codes: np.ndarray, confidence: np.ndarray, row0: int) -> None:
+        """Count a (rows, cols) block of class codes and their uint8 confidences; nodata is left out."""
+        if not codes.shape[0]:
+            return
+        row_areas = pixel_areas_km2(self.src, row0, codes.shape[0])
+        # A projected grid has one pixel area: count the block at once; a geographic one row by row.
+        groups = [(codes, confidence, row_areas[0])] if np.all(row_areas == row_areas[0]) else [
+            (codes[i:i + 1], confidence[i:i + 1], row_areas[i]) for i in range(codes.shape[0])]
+        for block_codes, block_conf, pixel_area in groups:
+            keep = block_codes != NODATA
+            index = block_codes[keep].astype(np.int64) * CONFIDENCE_LEVELS + block_conf[keep]
+            counts = np.bincount(index, minlength=256 * CONFIDENCE_LEVELS).reshape(256, CONFIDENCE_LEVELS)
+            self.pixels += counts
+            self.areas += counts * pixel_area
+
+    def to_dict(self) -> dict:
+        """JSON-ready: per class code present, pixels and km² per confidence level 0–255."""
+        return {"levels": CONFIDENCE_LEVELS, "classes": {
+            str(code): {"pixels": self.pixels[code].tolist(), "area_km2": [round(a, 9) for a in self.areas[code]]}
+            for code in range(256) if self.pixels[code].any()}}
+
+
+def confidence_threshold(min_confidence: float) -> int:
+    """The first uint8 confidence level that counts as confident at `min_confidence` (0–1)."""
+    return int(np.ceil(min_confidence * (CONFIDENCE_LEVELS - 1) - 1e-9))
+
+
+def statistics_at_confidence(histogram: dict, min_confidence: float,
+                             classes: Sequence[int] = ALL_CLASSES) -> tuple[list[dict], dict]:
+    """Per class, only the pixels whose top-1 probability is at least `min_confidence`; the rest are
+    returned apart as 'uncertain' (pixels, share of valid pixels, km²), never as a class."""
+    level = confidence_threshold(min_confidence)
+    counts = np.zeros(256, np.int64)
+    areas = np.zeros(256, np.float64)
+    uncertain_pixels, uncertain_area = 0, 0.0
+    for code, hist in histogram["classes"].items():
+        pixels, area = np.asarray(hist["pixels"], np.int64), np.asarray(hist["area_km2"], np.float64)
+        counts[int(code)] = pixels[level:].sum()
+        areas[int(code)] = area[level:].sum()
+        uncertain_pixels += int(pixels[:level].sum())
+        uncertain_area += float(area[:level].sum())
+    total = int(counts.sum()) + uncertain_pixels
+    rows = statistics_table(counts, areas, classes, total=total)
+    uncertain = {"min_confidence": min_confidence, "pixels": uncertain_pixels,
+                 "percent": round(100.0 * uncertain_pixels / total, 4) if total else 0.0,
+                 "area_km2": round(uncertain_area, 6)}
+    return rows, uncertain

@@ -17,8 +17,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-DOWNLOADS = {"map.tif": "image/tiff", "preview.png": "image/png", "statistics.csv": "text/csv",
-             "statistics.json": "application/json"}
+DOWNLOADS = {"map.tif": "image/tiff", "preview.png": "image/png", "probabilities.tif": "image/tiff",
+             "statistics.csv": "text/csv", "statistics.json": "application/json"}
 STATISTICS_COLUMNS = ["code", "name", "colour", "pixels", "percent", "area_km2"]
 
 
@@ -65,6 +65,15 @@ def check_download(name: str) -> None:
 def download_suffix(name: str) -> str:
     """The end of a download's file name: map.tif → .tif, statistics.csv → -statistics.csv."""
     return {"map.tif": ".tif", "preview.png": ".png"}.get(name, "-" + name)
+
+
+def statistics_rows(rows: list[dict], uncertain: dict | None) -> list[dict]:
+    """The statistics as CSV rows: the classes, then (with min_confidence) the uncertain pixels as code 0."""
+    if uncertain is None:
+        return rows
+    return [*rows, {"code": 0, "name": f"uncertain (confidence < {uncertain['min_confidence']})", "colour": "",
+                    "pixels": uncertain["pixels"], "percent": uncertain["percent"],
+                    "area_km2": uncertain["area_km2"]}]
 
 
 def download(name: str, rows: list[dict], payload: Callable[[], dict], path_of: Callable[[str], Path],

@@ -3,6 +3,8 @@ place, follow its job, read its statistics, download it, view it as XYZ tiles. V
 a map: they queue it and answer 202."""
 from __future__ import annotations
 
+from functools import partial
+
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -14,14 +16,23 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..catalogue.registry import find_model
-from ..errors import LimitReached, NotReady
+from ..errors import InvalidInput, LimitReached, NotReady
 from ..jobs import maps
+from ..jobs.inference import PROBABILITIES, confident_statistics
 from ..models import LandCoverMap, Patch
 from .catalogue import no_patch_message, patches_here
-from .files import DOWNLOAD_RESPONSES, TILE_RESPONSES, FileView, check_download, download, download_suffix
-from .params import DATASET, LAT, LON, MODEL, PATCH, check_tile, patch_id, point_from
+from .files import (
+    DOWNLOAD_RESPONSES,
+    TILE_RESPONSES,
+    FileView,
+    check_download,
+    download,
+    download_suffix,
+    statistics_rows,
+)
+from .params import DATASET, LAT, LON, MIN_CONFIDENCE, MODEL, PATCH, check_tile, min_confidence, patch_id, point_from
 from .serializers import MapSerializer, MapStatisticsSerializer, map_representation
-from .tiles import tile_response
+from .tiles import render_confidence_tile, tile_response
 
 
 def count_new_computation(request) -> None:
@@ -109,20 +120,35 @@ class MapRetry(APIView):
         return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
 
 
-def statistics_payload(m: LandCoverMap) -> dict:
-    """The statistics of a done map with what they describe."""
-    return {"map": m.pk, "patch": m.patch_id, "resolution": "low" if m.source == "modis" else "high",
-            "model": m.model_version.name if m.model_version else None, "synthetic": m.synthetic,
-            "total_pixels": sum(r["pixels"] for r in m.statistics),
-            "total_area_km2": round(sum(r["area_km2"] for r in m.statistics), 6), "classes": m.statistics}
+def statistics_payload(m: LandCoverMap, confidence: float | None = None) -> dict:
+    """The statistics of a done map with what they describe; with `confidence`, only pixels at least that sure
+    are counted in their class, the rest under 'uncertain'."""
+    rows, uncertain = m.statistics, None
+    if confidence is not None:
+        if m.source == LandCoverMap.Source.MODIS:
+            raise InvalidInput("min_confidence", "MODIS maps have no per-pixel confidence; min_confidence applies "
+                                                 "to high-resolution (model) maps.")
+        rows, uncertain = confident_statistics(maps.map_folder(m), m.statistics, confidence)
+    payload = {"map": m.pk, "patch": m.patch_id, "resolution": "low" if m.source == "modis" else "high",
+               "model": m.model_version.name if m.model_version else None, "synthetic": m.synthetic,
+               "total_pixels": sum(r["pixels"] for r in rows) + (uncertain["pixels"] if uncertain else 0),
+               "total_area_km2": round(sum(r["area_km2"] for r in rows) + (uncertain["area_km2"] if uncertain else 0),
+                                       6),
+               "classes": rows}
+    if uncertain is not None:
+        payload["uncertain"] = uncertain
+    return payload
 
 
 class MapStatistics(APIView):
-    """Per class: pixel count, share of valid pixels (%), area (km², in the map's own projected CRS)."""
+    """Per class: pixel count, share of valid pixels (%), area (km², in the map's own projected CRS).
+    With min_confidence (model maps), pixels less sure than that are counted apart as 'uncertain'."""
 
-    @extend_schema(responses={200: MapStatisticsSerializer, 409: OpenApiResponse(description="Not done yet")})
+    @extend_schema(parameters=[MIN_CONFIDENCE],
+                   responses={200: MapStatisticsSerializer, 409: OpenApiResponse(description="Not done yet")})
     def get(self, request, pk: int):
-        return Response(statistics_payload(done_map(pk, request)))
+        confidence = min_confidence(request)
+        return Response(statistics_payload(done_map(pk, request), confidence))
 
 
 def _filename(m: LandCoverMap, suffix: str) -> str:
@@ -131,15 +157,24 @@ def _filename(m: LandCoverMap, suffix: str) -> str:
 
 
 class MapFile(FileView):
-    """Downloads: the COG GeoTIFF (map.tif), the PNG preview, statistics as CSV or JSON."""
+    """Downloads: the COG GeoTIFF (map.tif), the class probabilities and confidence COG (probabilities.tif,
+    model maps), the PNG preview, statistics as CSV or JSON (min_confidence applies to both)."""
 
-    @extend_schema(operation_id="v1_maps_download", responses=DOWNLOAD_RESPONSES)
+    @extend_schema(operation_id="v1_maps_download", parameters=[MIN_CONFIDENCE], responses=DOWNLOAD_RESPONSES)
     def get(self, request, pk: int, name: str):
         check_download(name)
+        confidence = min_confidence(request)
         m = done_map(pk, request)
-        return download(name, m.statistics, lambda: statistics_payload(m),
-                        lambda n: maps.file_path(m, "cog" if n == "map.tif" else "png"),
-                        _filename(m, download_suffix(name)), "public, max-age=86400")
+        if name == "probabilities.tif" and m.source == LandCoverMap.Source.MODIS:
+            raise NotFound("MODIS maps have no class probabilities; the high-resolution (model) maps do.")
+        payload = statistics_payload(m, confidence if name.startswith("statistics") else None)
+        return download(name, statistics_rows(payload["classes"], payload.get("uncertain")), lambda: payload,
+                        lambda n: maps.file_path(m, n), _filename(m, download_suffix(name)), "public, max-age=86400")
+
+
+def tile_key(m: LandCoverMap, what: str, z: int, x: int, y: int) -> str:
+    """The cache key of a tile of a stored map: a recomputed map gets new keys."""
+    return f"{what}:{m.pk}:{m.finished_at.timestamp() if m.finished_at else 0}:{z}/{x}/{y}"
 
 
 class MapTile(FileView):
@@ -149,5 +184,21 @@ class MapTile(FileView):
     def get(self, request, pk: int, z: int, x: int, y: int):
         check_tile(z, x, y)
         m = done_map(pk, request)
-        key = f"tile:{m.pk}:{m.finished_at.timestamp() if m.finished_at else 0}:{z}/{x}/{y}"
-        return tile_response(z, x, y, key, lambda: maps.file_path(m, "cog"), "public, max-age=86400")
+        return tile_response(z, x, y, tile_key(m, "tile", z, x, y), lambda: maps.file_path(m, "map.tif"),
+                             "public, max-age=86400")
+
+
+class MapConfidenceTile(FileView):
+    """XYZ PNG tile of a model map's per-pixel confidence: the less sure, the more opaque; with min_confidence,
+    only the pixels below it (what the statistics call 'uncertain')."""
+
+    @extend_schema(parameters=[MIN_CONFIDENCE], responses=TILE_RESPONSES)
+    def get(self, request, pk: int, z: int, x: int, y: int):
+        check_tile(z, x, y)
+        confidence = min_confidence(request)
+        m = done_map(pk, request)
+        if m.source == LandCoverMap.Source.MODIS:
+            raise NotFound("MODIS maps have no per-pixel confidence; the high-resolution (model) maps do.")
+        return tile_response(z, x, y, tile_key(m, f"confidence-{confidence}", z, x, y),
+                             lambda: maps.file_path(m, PROBABILITIES), "public, max-age=86400",
+                             partial(render_confidence_tile, min_confidence=confidence))

@@ -22,6 +22,9 @@ MODEL = OpenApiParameter("model", str, description="model name (default: the sit
 DATASET = OpenApiParameter("dataset", str, description="only this dataset (id or name)")
 SEASON = OpenApiParameter("season", str, description="only patches of this season (SEN12MS: spring, summer, fall, "
                                                      "winter)")
+MIN_CONFIDENCE = OpenApiParameter(
+    "min_confidence", float, description="0–1: count only pixels whose top-1 class probability is at least this; "
+                                         "the rest are reported apart as 'uncertain' (model maps only)")
 
 
 def parse_bbox(value: str) -> Polygon | tuple[Polygon, Polygon]:
@@ -116,3 +119,18 @@ def check_tile(z: int, x: int, y: int) -> None:
     """An XYZ tile address that exists (zoom up to 24)."""
     if z > 24 or x >= 2 ** z or y >= 2 ** z:
         raise ValidationError({"tile": f"No tile {z}/{x}/{y}: zoom goes up to 24 and x, y below 2^zoom."})
+
+
+def min_confidence(request) -> float | None:
+    """The min_confidence parameter (0–1), None when not given."""
+    value = request.query_params.get("min_confidence")
+    if value is None or value == "":
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not (0 <= number <= 1):  # also refuses NaN and infinities
+        raise ValidationError({"min_confidence": f"min_confidence must be a number from 0 to 1 (a probability), "
+                                                 f"e.g. min_confidence=0.6; got {value[:50]!r}."})
+    return number

@@ -93,6 +93,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 def result_links(url: str) -> dict:
     """Links to a finished job's map: the COG, preview, tiles and statistics downloads."""
     return {"cog": url + "map.tif", "png": url + "preview.png", "tiles": url + "tiles/{z}/{x}/{y}.png",
+            "probabilities": url + "probabilities.tif", "confidence_tiles": url + "confidence/{z}/{x}/{y}.png",
             "statistics_csv": url + "statistics.csv", "statistics_json": url + "statistics.json"}
 
 
@@ -125,8 +126,9 @@ def map_representation(m: LandCoverMap, request) -> dict:
     if m.status == LandCoverMap.Status.DONE:
         data["statistics"] = m.statistics
         links = result_links(url)
-        data["links"] = {**{k: links[k] for k in ("cog", "png", "tiles")}, "statistics": url + "statistics/",
-                         **{k: links[k] for k in ("statistics_csv", "statistics_json")}}
+        model_only = ("probabilities", "confidence_tiles") if m.source == LandCoverMap.Source.MODEL else ()
+        data["links"] = {**{k: links[k] for k in ("cog", "png", "tiles", *model_only)},
+                         "statistics": url + "statistics/", **{k: links[k] for k in ("statistics_csv", "statistics_json")}}
     return data
 
 
@@ -180,6 +182,10 @@ class MapLinksSerializer(serializers.Serializer):
     cog = serializers.URLField()
     png = serializers.URLField()
     tiles = serializers.CharField(help_text="XYZ template: …/tiles/{z}/{x}/{y}.png")
+    probabilities = serializers.URLField(required=False, help_text="Model maps: COG of class probabilities (×255) "
+                                                                   "and the top-1 confidence (last band)")
+    confidence_tiles = serializers.CharField(required=False, help_text="Model maps: XYZ template of the confidence "
+                                                                       "layer (add ?min_confidence= for a threshold)")
     statistics = serializers.URLField()
     statistics_csv = serializers.URLField()
     statistics_json = serializers.URLField()
@@ -211,6 +217,13 @@ class MapSerializer(JobSerializer):
     links = MapLinksSerializer(required=False, help_text="Done maps only")
 
 
+class UncertainSerializer(serializers.Serializer):
+    min_confidence = serializers.FloatField()
+    pixels = serializers.IntegerField(help_text="Valid pixels whose top-1 probability is below min_confidence")
+    percent = serializers.FloatField(help_text="Their share of the map's valid pixels")
+    area_km2 = serializers.FloatField()
+
+
 class MapStatisticsSerializer(serializers.Serializer):
     map = serializers.IntegerField()
     patch = serializers.IntegerField()
@@ -220,12 +233,15 @@ class MapStatisticsSerializer(serializers.Serializer):
     total_pixels = serializers.IntegerField()
     total_area_km2 = serializers.FloatField()
     classes = StatisticsRowSerializer(many=True)
+    uncertain = UncertainSerializer(required=False, help_text="With min_confidence only")
 
 
 class UploadLinksSerializer(serializers.Serializer):
     cog = serializers.URLField()
     png = serializers.URLField()
     tiles = serializers.CharField()
+    probabilities = serializers.URLField()
+    confidence_tiles = serializers.CharField()
     statistics_csv = serializers.URLField()
     statistics_json = serializers.URLField()
 

@@ -1,5 +1,6 @@
 """XYZ PNG tiles (Web Mercator, 256 px) of stored map COGs, rendered with rio-tiler and cached;
-shared by catalogue maps and uploads. Transparent outside the map."""
+shared by catalogue maps and uploads: classes in their colours, and the per-pixel confidence of a
+model map (optionally only where it is below a threshold). Transparent outside the map."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
 
 from ml.classes import colormap
+from ml.stats import confidence_threshold
 
 
 @lru_cache(maxsize=1)
@@ -36,15 +38,36 @@ def render_tile(path: Path, z: int, x: int, y: int) -> bytes:
     return img.render(img_format="PNG", colormap=colormap())
 
 
-def tile_response(z: int, x: int, y: int, key: str, path_of: Callable[[], Path], cache_control: str) -> HttpResponse:
+@lru_cache(maxsize=64)
+def confidence_colormap(min_confidence: float | None) -> dict[int, tuple[int, int, int, int]]:
+    """Colours of the confidence band (uint8, ×255): without a threshold, the less sure a pixel the more
+    opaque its purple (sure pixels clear); with one, pixels below it in magenta, the rest clear."""
+    if min_confidence is None:
+        return {v: (59, 15, 112, round(230 * (1 - v / 255))) for v in range(256)}
+    level = confidence_threshold(min_confidence)
+    return {v: (216, 27, 96, 210) if v < level else (0, 0, 0, 0) for v in range(256)}
+
+
+def render_confidence_tile(path: Path, z: int, x: int, y: int, min_confidence: float | None) -> bytes:
+    """The PNG of tile z/x/y of the confidence band (the last) of a probabilities COG."""
+    try:
+        with Reader(str(path)) as cog:
+            img = cog.tile(x, y, z, tilesize=256, indexes=(cog.dataset.count,), resampling_method="nearest")
+    except TileOutsideBounds:
+        return empty_tile()
+    return img.render(img_format="PNG", colormap=confidence_colormap(min_confidence))
+
+
+def tile_response(z: int, x: int, y: int, key: str, path_of: Callable[[], Path], cache_control: str,
+                  render: Callable[[Path, int, int, int], bytes] = render_tile) -> HttpResponse:
     """An XYZ PNG tile (coordinates checked by params.check_tile) of a stored COG, from the cache or
-    rendered."""
+    rendered by `render` (classes by default)."""
     content = cache.get(key)
     if content is None:
         path = path_of()
         if not path.is_file():
             raise Http404("map file missing")
-        content = render_tile(path, z, x, y)
+        content = render(path, z, x, y)
         cache.set(key, content, settings.API_CACHE_SECONDS)
     response = HttpResponse(content, content_type="image/png")
     response["Cache-Control"] = cache_control

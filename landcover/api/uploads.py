@@ -2,6 +2,8 @@
 gets 404, as if it did not exist). Every problem with a file is a 400 saying what is wrong."""
 from __future__ import annotations
 
+from functools import partial
+
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django_ratelimit.core import is_ratelimited
@@ -14,11 +16,20 @@ from rest_framework.views import APIView
 from ..catalogue.registry import find_model
 from ..errors import LimitReached
 from ..jobs import uploads
+from ..jobs.inference import PROBABILITIES, confident_statistics
 from ..models import Upload
-from .files import DOWNLOAD_RESPONSES, TILE_RESPONSES, FileView, check_download, download, download_suffix
-from .params import check_tile
+from .files import (
+    DOWNLOAD_RESPONSES,
+    TILE_RESPONSES,
+    FileView,
+    check_download,
+    download,
+    download_suffix,
+    statistics_rows,
+)
+from .params import MIN_CONFIDENCE, check_tile, min_confidence
 from .serializers import UploadSerializer, upload_representation
-from .tiles import tile_response
+from .tiles import render_confidence_tile, tile_response
 
 
 def own(request, pk: int) -> Upload:
@@ -84,21 +95,28 @@ class UploadCancel(APIView):
         return Response(upload_representation(upload, request))
 
 
-def _statistics_payload(upload: Upload) -> dict:
-    return {"upload": upload.pk, "name": upload.original_name, "model": upload.model_version.name,
-            "classes": upload.statistics}
+def _statistics_payload(upload: Upload, confidence: float | None) -> dict:
+    payload = {"upload": upload.pk, "name": upload.original_name, "model": upload.model_version.name,
+               "classes": upload.statistics}
+    if confidence is not None:
+        payload["classes"], payload["uncertain"] = confident_statistics(uploads.upload_folder(upload),
+                                                                        upload.statistics, confidence)
+    return payload
 
 
 class UploadFile(FileView):
-    """Downloads of your upload's map: map.tif (COG), preview.png, statistics.csv, statistics.json."""
+    """Downloads of your upload's map: map.tif (COG), probabilities.tif (class probabilities and confidence, COG),
+    preview.png, statistics.csv, statistics.json (min_confidence: less sure pixels counted as 'uncertain')."""
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(operation_id="v1_uploads_download", responses=DOWNLOAD_RESPONSES)
+    @extend_schema(operation_id="v1_uploads_download", parameters=[MIN_CONFIDENCE], responses=DOWNLOAD_RESPONSES)
     def get(self, request, pk: int, name: str):
         check_download(name)
+        confidence = min_confidence(request)
         upload = uploads.done(own(request, pk))
         stem = upload.original_name.rsplit(".", 1)[0][:80] or "upload"
-        return download(name, upload.statistics, lambda: _statistics_payload(upload),
+        payload = _statistics_payload(upload, confidence if name.startswith("statistics") else None)
+        return download(name, statistics_rows(payload["classes"], payload.get("uncertain")), lambda: payload,
                         lambda n: uploads.upload_folder(upload) / n, f"{stem}-landcover{download_suffix(name)}",
                         "private, max-age=3600")
 
@@ -113,3 +131,17 @@ class UploadTile(FileView):
         upload = uploads.done(own(request, pk))
         return tile_response(z, x, y, f"upload-tile:{upload.token}:{z}/{x}/{y}",
                              lambda: uploads.upload_folder(upload) / "map.tif", "private, max-age=3600")
+
+
+class UploadConfidenceTile(FileView):
+    """XYZ PNG tile of your upload's per-pixel confidence (with min_confidence: only the pixels below it)."""
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(parameters=[MIN_CONFIDENCE], responses=TILE_RESPONSES)
+    def get(self, request, pk: int, z: int, x: int, y: int):
+        check_tile(z, x, y)
+        confidence = min_confidence(request)
+        upload = uploads.done(own(request, pk))
+        return tile_response(z, x, y, f"upload-confidence-{confidence}:{upload.token}:{z}/{x}/{y}",
+                             lambda: uploads.upload_folder(upload) / PROBABILITIES, "private, max-age=3600",
+                             partial(render_confidence_tile, min_confidence=confidence))

@@ -1,16 +1,28 @@
-"""Running a registered model inside a job: loaded models are kept (a few, keyed by folder and card
-time) so consecutive jobs skip the load, and one function maps an image into a job's work folder."""
+"""Running a registered model inside a job, and what its stored results hold beyond the map.
+
+Loaded models are kept (a few, keyed by folder and card time) so consecutive jobs skip the
+load. One function maps an image into a job's work folder: the class COG, its preview, the
+class probabilities COG (one band per model class ×255, then the top-1 confidence) and a
+histogram of confidence per class, from which the statistics at any `min_confidence` are
+computed without reading the map again. Catalogue maps and uploads store the same files.
+"""
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 
 from ml.modelio import Predictor, load_model
 from ml.outputs import preview_png
 from ml.predict import predict_scene
+from ml.stats import statistics_at_confidence
 
+from ..errors import NotFound
 from ..models import ModelVersion
 from .lifecycle import Progress
+
+PROBABILITIES = "probabilities.tif"
+CONFIDENCE = "confidence.json"
 
 
 @lru_cache(maxsize=4)
@@ -25,7 +37,21 @@ def predictor_for(version: ModelVersion) -> Predictor:
 
 
 def map_image(source: Path, work: Path, predictor: Predictor, progress: Progress) -> list[dict]:
-    """map.tif (COG) and preview.png of `source` in `work`; returns the per-class statistics."""
-    result = predict_scene(source, work / "map.tif", predictor, progress=progress)
+    """map.tif (COG), preview.png, probabilities.tif (COG) and confidence.json of `source` in `work`;
+    returns the per-class statistics."""
+    result = predict_scene(source, work / "map.tif", predictor, probabilities=work / PROBABILITIES,
+                           progress=progress)
     preview_png(work / "map.tif", work / "preview.png")
+    (work / CONFIDENCE).write_text(json.dumps(result.confidence, separators=(",", ":")))
     return result.statistics
+
+
+def confident_statistics(folder: Path, rows: list[dict], min_confidence: float) -> tuple[list[dict], dict]:
+    """The stored map's statistics (`rows`: its classes) counting only pixels at least `min_confidence` sure,
+    and the rest as 'uncertain'; NotFound when the map has no per-pixel confidence (a MODIS map, or one
+    stored before confidence was)."""
+    path = folder / CONFIDENCE
+    if not path.is_file():
+        raise NotFound("This map has no per-pixel confidence (MODIS maps never do, and maps computed before "
+                       "probabilities were stored have none until recomputed); ask without min_confidence.")
+    return statistics_at_confidence(json.loads(path.read_text()), min_confidence, [r["code"] for r in rows])

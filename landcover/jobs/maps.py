@@ -1,7 +1,8 @@
 """Land-cover maps of catalogue patches as jobs: ask for one, compute it once, store it atomically.
 
 A map is a row (unique per patch, source and model version) plus a folder MAPS_DIR/<id>/
-holding map.tif (COG), preview.png and statistics.json. Asking for a map creates the row and
+holding map.tif (COG), preview.png and statistics.json, and for model maps probabilities.tif (COG)
+and confidence.json (`landcover.jobs.inference`). Asking for a map creates the row and
 queues one task; everybody else asking gets the same row and its status. The lifecycle
 (`landcover.jobs.lifecycle`) claims, builds in MAPS_DIR/.tmp/ and moves the folder into place.
 """
@@ -41,10 +42,13 @@ def map_folder(m: LandCoverMap) -> Path:
     return maps_root() / str(m.pk)
 
 
-def file_path(m: LandCoverMap, kind: str) -> Path:
-    """Absolute path of a stored map's COG ('cog') or preview ('png')."""
-    relative = m.cog_path if kind == "cog" else m.png_path
-    return maps_root() / relative
+def file_path(m: LandCoverMap, name: str) -> Path:
+    """Absolute path of one of a stored map's files: map.tif, preview.png, probabilities.tif, confidence.json."""
+    if name == "map.tif":
+        return maps_root() / m.cog_path
+    if name == "preview.png":
+        return maps_root() / m.png_path
+    return map_folder(m) / name
 
 
 def build(m: LandCoverMap, work: Path, progress: Progress) -> dict:

@@ -5,6 +5,7 @@ import { api, escapeHtml, isActive, progressHtml, statusText } from "./api.js";
 const config = JSON.parse(document.getElementById("map-config").textContent);
 const $ = (id) => document.getElementById(id);
 const state = { patch: null, model: null, layers: { high: null, low: null, upload: null },
+                confidence: { high: null, low: null, upload: null },
                 poll: { high: null, low: null, upload: null },
                 footprintRequest: null, selected: null };
 
@@ -15,6 +16,7 @@ if (config.basemap.url) {
 map.createPane("maps-low").style.zIndex = 410;
 map.createPane("maps-high").style.zIndex = 420;
 map.createPane("maps-upload").style.zIndex = 425;
+map.createPane("confidence").style.zIndex = 428;
 map.createPane("footprints").style.zIndex = 430;
 const footprints = L.geoJSON(null, { pane: "footprints", style: footprintStyle, onEachFeature: bindFootprint }).addTo(map);
 
@@ -112,7 +114,9 @@ function selectPatch(feature) {
 // --- Maps.
 function clearLayer(resolution) {
   if (state.layers[resolution]) map.removeLayer(state.layers[resolution]);
+  if (state.confidence[resolution]) map.removeLayer(state.confidence[resolution]);
   state.layers[resolution] = null;
+  state.confidence[resolution] = null;
   clearTimeout(state.poll[resolution]);
 }
 
@@ -170,10 +174,11 @@ function showMap(resolution, m) {
       <label for="opacity-${id}">Opacity</label>
       <input type="range" id="opacity-${id}" class="opacity" min="0" max="1" step="0.05" value="0.8">
     </div>
-    ${chartHtml(m.statistics)}
-    ${tableHtml(m.statistics)}
+    ${m.links.confidence_tiles ? confidenceControlsHtml(id) : ""}
+    <div class="statistics">${chartHtml(m.statistics)}${tableHtml(m.statistics)}</div>
     <p class="downloads">Download:
       <a href="${m.links.cog}" download>GeoTIFF (COG)</a> ·
+      ${m.links.probabilities ? `<a href="${m.links.probabilities}" download>probabilities (COG)</a> ·` : ""}
       <a href="${m.links.png}" download>PNG</a> ·
       <a href="${m.links.statistics_csv}" download>CSV</a> ·
       <a href="${m.links.statistics_json}" download>JSON</a></p>`);
@@ -182,18 +187,64 @@ function showMap(resolution, m) {
     if (e.target.checked) layer.addTo(map); else map.removeLayer(layer);
   });
   card.querySelector(".opacity").addEventListener("input", (e) => layer.setOpacity(Number(e.target.value)));
+  if (m.links.confidence_tiles) bindConfidence(card, resolution, m, [[south, west], [north, east]]);
 }
 
-function chartHtml(rows) {
-  const present = rows.filter((r) => r.pixels > 0);
+// --- Confidence: a layer of where the model is unsure, and statistics that count only sure pixels.
+function confidenceControlsHtml(id) {
+  return `<div class="confidence-controls">
+      <label><input type="checkbox" class="confidence-toggle"> Show where the model is unsure</label>
+      <label for="confidence-${id}">Minimum confidence <output class="confidence-value">none</output></label>
+      <input type="range" id="confidence-${id}" class="confidence" min="0" max="0.95" step="0.05" value="0"
+             aria-describedby="confidence-help-${id}">
+      <p class="help" id="confidence-help-${id}">Pixels whose most likely class is less probable than this are
+        counted as “uncertain”, not as a class.</p>
+    </div>`;
+}
+
+function bindConfidence(card, resolution, m, bounds) {
+  const toggle = card.querySelector(".confidence-toggle");
+  const slider = card.querySelector(".confidence");
+  const tilesUrl = (t) => m.links.confidence_tiles + (t > 0 ? `?min_confidence=${t}` : "");
+  const layer = L.tileLayer(tilesUrl(0), { pane: "confidence", bounds, maxZoom: 19, className: `confidence-${resolution}` });
+  state.confidence[resolution] = layer;
+  toggle.addEventListener("change", () => { if (toggle.checked) layer.addTo(map); else map.removeLayer(layer); });
+  slider.addEventListener("input", () => {
+    const t = Number(slider.value);
+    card.querySelector(".confidence-value").textContent = t > 0 ? t.toFixed(2) : "none";
+  });
+  slider.addEventListener("change", async () => {
+    const t = Number(slider.value);
+    layer.setUrl(tilesUrl(t));
+    const target = card.querySelector(".statistics");
+    try {
+      const { body } = await api(`${m.links.statistics_json}${t > 0 ? `?min_confidence=${t}` : ""}`);
+      target.innerHTML = chartHtml(body.classes, body.uncertain) + tableHtml(body.classes, body.uncertain);
+    } catch (error) {
+      target.innerHTML = `<p class="notice notice-error">${escapeHtml(error.message)}</p>`;
+    }
+  });
+}
+
+const UNCERTAIN_COLOUR = "#d81b60";
+
+// The statistics rows, plus (with a confidence threshold) the uncertain pixels as a row of their own.
+function withUncertain(rows, uncertain) {
+  if (!uncertain) return rows;
+  return [...rows, { name: `Uncertain (< ${uncertain.min_confidence})`, colour: UNCERTAIN_COLOUR, pixels: uncertain.pixels,
+                     percent: uncertain.percent, area_km2: uncertain.area_km2, uncertain: true }];
+}
+
+function chartHtml(classes, uncertain = null) {
+  const present = withUncertain(classes, uncertain).filter((r) => r.pixels > 0);
   const label = present.map((r) => `${r.name} ${r.percent.toFixed(1)} %`).join(", ");
   return `<div class="share-chart" role="img" aria-label="Class shares: ${escapeHtml(label)}">`
     + present.map((r) => `<span style="width:${r.percent}%;background:${r.colour}" title="${escapeHtml(r.name)} ${r.percent.toFixed(1)} %"></span>`).join("")
     + "</div>";
 }
 
-function tableHtml(rows) {
-  const body = rows.filter((r) => r.pixels > 0).map((r) => `<tr>
+function tableHtml(classes, uncertain = null) {
+  const body = withUncertain(classes, uncertain).filter((r) => r.pixels > 0).map((r) => `<tr${r.uncertain ? ' class="uncertain"' : ""}>
       <th scope="row"><span class="swatch" style="background:${r.colour}"></span> ${escapeHtml(r.name)}</th>
       <td>${r.percent.toFixed(1)}</td><td>${r.area_km2.toFixed(3)}</td>
       <td class="bar-cell"><span class="bar" style="width:${r.percent}%;background:${r.colour}"></span></td></tr>`).join("");

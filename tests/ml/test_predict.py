@@ -50,6 +50,28 @@ def test_output_is_a_valid_cog_with_the_input_georeference(scene, predictor, tmp
         bands = probs.read().astype(int)
     assert abs(bands[:8].sum(axis=0).mean() - 255) < 4
     assert np.abs(bands[8] - bands[:8].max(axis=0)).max() <= 1
+    assert cog_validate(str(tmp_path / "p.tif"))[0]
+
+
+def test_probabilities_mask_nodata_and_the_confidence_histogram_adds_up(predictor, tmp_path):
+    path = make_scene(tmp_path / "holes.tif", 300, 260, bands=13, seed=3)
+    with rasterio.open(path, "r+") as src:
+        data = src.read()
+        data[:, :40, :70] = 0  # a corner without data
+        src.write(data)
+    result = predict_scene(path, tmp_path / "lc.tif", predictor, probabilities=tmp_path / "p.tif")
+    with rasterio.open(tmp_path / "p.tif") as probs, rasterio.open(tmp_path / "lc.tif") as lc:
+        mask, confidence, classes = probs.dataset_mask(), probs.read(probs.count), lc.read(1)
+        assert probs.tags()["CLASS_1"].endswith("(1)")
+    assert (mask[:40, :70] == 0).all() and (mask[40:] == 255).all()
+    assert (confidence[:40, :70] == 0).all() and confidence[40:].min() >= 255 // 8
+    histogram = result.confidence["classes"]
+    for row in result.statistics:
+        counted = sum(histogram.get(str(row["code"]), {"pixels": [0]})["pixels"])
+        assert counted == row["pixels"] == int((classes == row["code"]).sum())
+    for code, hist in histogram.items():  # the histogram counts each pixel at its own confidence level
+        levels = confidence[classes == int(code)]
+        assert hist["pixels"] == np.bincount(levels, minlength=256).tolist()
 
 
 def test_interior_equals_a_whole_patch_prediction(scene, predictor, tmp_path):

@@ -121,10 +121,71 @@ def test_high_resolution_map_is_queued_then_computed_once_and_stored(client, cat
     assert sum(r["pixels"] for r in m["statistics"]) == 256 * 256
     stored = LandCoverMap.objects.get(pk=m["id"])
     assert stored.attempts == 1 and stored.seconds > 0
-    assert sorted(p.name for p in maps.map_folder(stored).iterdir()) == ["map.tif", "preview.png", "statistics.json"]
+    assert sorted(p.name for p in maps.map_folder(stored).iterdir()) == [
+        "confidence.json", "map.tif", "preview.png", "probabilities.tif", "statistics.json"]
     assert not any((maps.maps_root() / ".tmp").iterdir())  # nothing left behind
     with MemoryFile(b"".join(client.get(m["links"]["cog"]).streaming_content)) as mem, mem.open() as src:
         assert src.crs.to_string() == patch.crs and src.tags()["CLASS_6"] == "Croplands"
+
+
+def test_probabilities_confidence_tiles_and_statistics_at_a_confidence_threshold(client, catalogue):
+    patch = catalogue[0]
+    job = client.get("/api/v1/maps/high/", {"patch": patch.pk}).json()
+    compute_map.apply(args=[job["id"]]).get()
+    m = client.get(job["url"]).json()
+
+    with MemoryFile(b"".join(client.get(m["links"]["probabilities"]).streaming_content)) as mem, mem.open() as src:
+        assert src.count == 9 and src.crs.to_string() == patch.crs  # 8 classes of the tiny U-Net + confidence
+        confidence = src.read(9)
+        assert "confidence" in src.descriptions[8]
+    with MemoryFile(b"".join(client.get(m["links"]["cog"]).streaming_content)) as mem, mem.open() as src:
+        classes = src.read(1)
+
+    plain = client.get(m["links"]["statistics"]).json()
+    assert "uncertain" not in plain
+    shares = []
+    for threshold in (0, 0.5, 0.7, 1):
+        answer = client.get(m["links"]["statistics"], {"min_confidence": threshold})
+        assert answer.status_code == 200
+        body = answer.json()
+        level = int(np.ceil(threshold * 255 - 1e-9))
+        assert body["uncertain"]["pixels"] == int((confidence < level).sum())  # counted from the stored pixels
+        for row in body["classes"]:
+            assert row["pixels"] == int(((classes == row["code"]) & (confidence >= level)).sum())
+        assert body["total_pixels"] == plain["total_pixels"] == 256 * 256
+        assert abs(body["total_area_km2"] - plain["total_area_km2"]) < 1e-5
+        shares.append(body["uncertain"]["percent"])
+    assert shares[0] == 0 and shares == sorted(shares) and shares[-1] > 50
+
+    rows = list(csv.DictReader(io.StringIO(client.get(m["links"]["statistics_csv"], {"min_confidence": 0.7})
+                                           .content.decode())))
+    assert rows[-1]["code"] == "0" and rows[-1]["name"].startswith("uncertain")
+    assert int(rows[-1]["pixels"]) == int((confidence < 179).sum())
+
+    for bad in ("1.5", "-0.1", "nan", "abc", "inf"):
+        answer = client.get(m["links"]["statistics"], {"min_confidence": bad})
+        assert answer.status_code == 400 and "min_confidence" in answer.json()
+
+    lat, lon = centre(patch)
+    tile = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, 15)
+    url = m["links"]["confidence_tiles"].format(z=tile.z, x=tile.x, y=tile.y)
+    answer = client.get(url)
+    assert answer.status_code == 200 and answer["Content-Type"] == "image/png"
+    with MemoryFile(answer.content) as mem, mem.open() as png:
+        ramp = png.read()
+    assert ramp[3].max() > 0
+    with MemoryFile(client.get(url, {"min_confidence": 1}).content) as mem, mem.open() as png:
+        everything = png.read()
+    with MemoryFile(client.get(url, {"min_confidence": 0}).content) as mem, mem.open() as png:
+        nothing = png.read()
+    assert nothing[3].max() == 0 and (everything[3] > 0).sum() > (ramp[3] > 200).sum()
+
+    low = client.get("/api/v1/maps/low/", {"patch": patch.pk}).json()
+    assert "probabilities" not in low["links"]
+    answer = client.get(low["links"]["statistics"], {"min_confidence": 0.5})
+    assert answer.status_code == 400 and "MODIS" in answer.json()["min_confidence"]
+    answer = client.get(low["url"] + "probabilities.tif")
+    assert answer.status_code == 404 and "MODIS" in answer.json()["detail"]
 
 
 def test_a_broken_input_fails_with_its_reason_and_can_be_retried(client, catalogue, tmp_path):

@@ -78,6 +78,13 @@ def test_a_good_geotiff_is_mapped_with_statistics_downloads_and_tiles(alice, sce
     t = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, 14)
     tile = alice.get(data["links"]["tiles"].format(z=t.z, x=t.x, y=t.y))
     assert tile.status_code == 200 and tile.content.startswith(b"\x89PNG")
+    confident = alice.get(data["links"]["confidence_tiles"].format(z=t.z, x=t.x, y=t.y), {"min_confidence": 0.9})
+    assert confident.status_code == 200 and confident.content.startswith(b"\x89PNG")
+    probabilities = alice.get(data["links"]["probabilities"])
+    with MemoryFile(b"".join(probabilities.streaming_content)) as mem, mem.open() as src:
+        assert src.count == 9 and src.shape == (300, 280)
+    statistics = alice.get(data["links"]["statistics_json"], {"min_confidence": 0.9}).json()
+    assert sum(r["pixels"] for r in statistics["classes"]) + statistics["uncertain"]["pixels"] == 280 * 300
     assert [u["id"] for u in alice.get("/api/v1/uploads/").json()] == [upload.pk]
 
     deleted = alice.delete(job["url"])
@@ -124,7 +131,8 @@ def test_another_user_gets_404_for_every_url_of_an_upload(alice, bob, scene_byte
     job = post(alice, "scene.tif", scene_bytes).json()
     process_upload.apply(args=[job["id"]])
     url = job["url"]
-    for path in ("", "map.tif", "preview.png", "statistics.csv", "statistics.json", "tiles/14/8700/5700.png"):
+    for path in ("", "map.tif", "preview.png", "probabilities.tif", "statistics.csv", "statistics.json",
+                 "tiles/14/8700/5700.png", "confidence/14/8700/5700.png"):
         assert bob.get(url + path).status_code == 404, path
     assert bob.post(url + "cancel/").status_code == 404
     assert bob.delete(url).status_code == 404

@@ -54,6 +54,19 @@ def test_click_a_footprint_and_get_the_high_resolution_map(page, live_server, ce
     assert page.locator(".overlay-high").count() == 0
     high.get_by_label("Show on map").check()
 
+    # Confidence: the layer of unsure pixels, and a threshold that moves pixels into "uncertain".
+    high.get_by_label("Show where the model is unsure").check()
+    page.wait_for_function("document.querySelectorAll('.confidence-high img.leaflet-tile-loaded').length > 0")
+    high.get_by_label("Minimum confidence").fill("0.9")
+    high.get_by_label("Minimum confidence").dispatch_event("change")
+    high.locator(".stats-table tr.uncertain").wait_for()
+    assert "0.9" in high.locator(".stats-table tr.uncertain th").inner_text()
+    shares = [float(rows.nth(i).locator("td").first.inner_text()) for i in range(rows.count())]
+    assert abs(sum(shares) - 100) < 1 and shares[-1] > 0  # the uncertain share is part of the whole
+    page.wait_for_function("[...document.querySelectorAll('.confidence-high img.leaflet-tile-loaded')]"
+                           ".some((i) => i.src.includes('min_confidence=0.9'))")
+    assert not errors, errors
+
     # The low-resolution (MODIS) map, built at ingestion, is there too.
     page.locator("#card-low .stats-table").wait_for()
 
