@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import methods
-from .classes import DFC_NAMES, MODEL_CLASSES
+from .bands import BAND_SETS
+from .classes import DFC_NAMES, MODEL_CLASSES, dfc_to_index
 from .config import TrainConfig
-from .data import dataset_splits
+from .data import DATASETS, dataset_splits, real_modis_samples
 from .datasets import PatchDataset, Sample
 from .evaluate import CLASS_NAMES, evaluate_predictor, write_report
 from .figures import rgb, side_by_side
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ml.compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--dataset", default="synthetic", choices=["synthetic", "sen12ms", "dfc2020"])
+    parser.add_argument("--dataset", default="synthetic", choices=list(DATASETS))
     parser.add_argument("--methods", nargs="+", default=list(ENTRIES), choices=list(ENTRIES))
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--gan-epochs", type=int, default=None, help="default: --epochs")
@@ -73,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--trees", type=int, default=300)
     parser.add_argument("--lr", type=float, default=1e-2, help="U-Net and label super-resolution (the same for both)")
     parser.add_argument("--gan-lr", type=float, default=1e-3)
+    parser.add_argument("--bands", choices=sorted(BAND_SETS), default="rgbn", help="the bands every method reads")
+    parser.add_argument("--teacher", type=Path, help="a model folder scored as a row of its own (not trained): "
+                                                     "on --dataset real, the teacher whose pseudo-labels the set holds")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--retrain", action="store_true")
     return parser
@@ -82,7 +86,7 @@ def train_config(name: str, args: argparse.Namespace) -> TrainConfig:
     """How the comparison trains one entry: the same seed and network size for every method."""
     entry = ENTRIES[name]
     base = TrainConfig(method=entry.method, dataset=args.dataset, data=args.data, out=args.out / "models" / name,
-                       seed=args.seed, labels=entry.labels)
+                       seed=args.seed, labels=entry.labels, bands=args.bands)
     family = methods.get(entry.method).family
     if family == "forest":
         return base.with_changes(trees=args.trees)
@@ -91,33 +95,39 @@ def train_config(name: str, args: argparse.Namespace) -> TrainConfig:
                              lr=args.gan_lr if gan else args.lr, base_filters=args.base_filters, depth=args.depth)
 
 
-def prediction_figure(png: Path, predictors: dict[str, Predictor], samples: Sequence[Sample], count: int = 3) -> None:
+def prediction_figure(png: Path, predictors: dict[str, Predictor], samples: Sequence[Sample], count: int = 3,
+                      reference: str = "reference") -> None:
     """Image, reference and every method's prediction side by side for the first test patches."""
+    titles = {name: "teacher" if name == "teacher" else ENTRIES[name].title for name in predictors}
     rows = []
     for sample in samples[:count]:
-        row = {"image": rgb(sample.image(("B2", "B3", "B4"))), "reference": sample.labels("fine")}
+        row = {"image": rgb(sample.image(("B2", "B3", "B4"))), reference: sample.labels("fine")}
         for name, predictor in predictors.items():
             batch = PatchDataset([sample], predictor.normalisation, "fine", 1, inputs=predictor.input_kind)[0][0]
-            row[ENTRIES[name].title] = predictor.predict_index(batch)[0]
+            row[titles[name]] = dfc_to_index(predictor.predict_codes(batch))[0]
         rows.append(row)
-    side_by_side(png, rows, ["image", "reference", *[ENTRIES[n].title for n in predictors]])
+    side_by_side(png, rows, ["image", reference, *titles.values()])
 
 
 def markdown(rows: list[dict]) -> str:
     """The comparison table and the per-class tables, in Markdown."""
-    out = ["| method | learns from | mIoU % | mF1 % | OA % | AA % | training s | inference patches/s |",
-           "|---|---|---:|---:|---:|---:|---:|---:|"]
+    with_modis = any("modis_OA" in r for r in rows)
+    extra = " MODIS OA % | MODIS mIoU % |" if with_modis else ""
+    out = ["| method | learns from | mIoU % | mF1 % | OA % | AA % |" + extra + " training s | inference patches/s |",
+           "|---|---|---:|---:|---:|---:|" + ("---:|---:|" if with_modis else "") + "---:|---:|"]
     for r in rows:
+        cells = (f" {100 * r['modis_OA']:.2f} | {100 * r['modis_mIoU']:.2f} |" if "modis_OA" in r
+                 else (" — | — |" if with_modis else ""))
         out.append(f"| {r['title']} | {r['learns_from']} | {100 * r['mIoU']:.2f} | {100 * r['mF1']:.2f} | "
-                   f"{100 * r['OA']:.2f} | {100 * r['AA']:.2f} | {r['training_seconds']:.0f} | "
+                   f"{100 * r['OA']:.2f} | {100 * r['AA']:.2f} |{cells} {r['training_seconds']:.0f} | "
                    f"{r['patches_per_s']:.1f} |")
     for key, label in (("iou", "IoU"), ("f1", "F1")):
         out += ["", f"Per-class {label} % (— where the class is absent from the test reference):", "",
                 "| method | " + " | ".join(DFC_NAMES[c] for c in MODEL_CLASSES) + " |",
                 "|---|" + "---:|" * len(MODEL_CLASSES)]
         for r in rows:
-            cells = ["—" if v is None else f"{100 * v:.1f}" for v in r[f"per_class_{key}"]]
-            out.append(f"| {r['title']} | " + " | ".join(cells) + " |")
+            values = ["—" if v is None else f"{100 * v:.1f}" for v in r[f"per_class_{key}"]]
+            out.append(f"| {r['title']} | " + " | ".join(values) + " |")
     return "\n".join(out) + "\n"
 
 
@@ -131,27 +141,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         make_sen12ms_tree(args.data, scenes=12, grid=3, seed=0)
     splits = dataset_splits(args.dataset, args.data, seed=args.seed)
     test = splits["test"] or splits["val"]
+    modis = real_modis_samples(args.data, test) if args.dataset == "real" else []
     rows, predictors = [], {}
-    for name in args.methods:
-        folder = args.out / "models" / name
-        if args.retrain or not (folder / "model.json").exists():
+    names = list(args.methods) + (["teacher"] if args.teacher else [])
+    for name in names:
+        folder = args.teacher if name == "teacher" else args.out / "models" / name
+        if name != "teacher" and (args.retrain or not (folder / "model.json").exists()):
             print(f"== training {name}", file=sys.stderr, flush=True)
             train(train_config(name, args))
         predictor = load_model(folder)
         cm, speed = evaluate_predictor(predictor, test, "fine", batch_size=8)
         scores = cm.scores()
         write_report(args.out / "per_class", name, cm, scores)
-        rows.append({"name": name, "title": ENTRIES[name].title, "method": predictor.method,
-                     "learns_from": ENTRIES[name].learns_from, **{k: round(v, 6) for k, v in scores.summary().items()},
-                     "per_class_iou": rounded(scores.iou), "per_class_f1": rounded(scores.f1),
-                     "training_seconds": predictor.card.get("training", {}).get("seconds", float("nan")),
-                     "patches_per_s": round(speed, 2), "test_patches": len(test)})
+        title = (f"{predictor.card.get('name') or predictor.method} (teacher, not trained here)" if name == "teacher"
+                 else ENTRIES[name].title)
+        row = {"name": name, "title": title, "method": predictor.method,
+               "learns_from": "its own training set" if name == "teacher" else ENTRIES[name].learns_from,
+               **{k: round(v, 6) for k, v in scores.summary().items()},
+               "per_class_iou": rounded(scores.iou), "per_class_f1": rounded(scores.f1),
+               "training_seconds": predictor.card.get("training", {}).get("seconds", float("nan")),
+               "patches_per_s": round(speed, 2), "test_patches": len(test)}
+        if modis:  # agreement with real MODIS labels where the test places have them
+            modis_scores = evaluate_predictor(predictor, modis, "coarse", batch_size=8)[0].scores().summary()
+            row.update({"modis_OA": round(modis_scores["OA"], 6), "modis_mIoU": round(modis_scores["mIoU"], 6),
+                        "modis_patches": len(modis)})
+        rows.append(row)
         predictors[name] = predictor
         print(f"{name}: mIoU {100 * rows[-1]['mIoU']:.2f} %", file=sys.stderr, flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "comparison.json").write_text(json.dumps({"classes": CLASS_NAMES, "methods": rows}, indent=2) + "\n")
     (args.out / "comparison.md").write_text(markdown(rows))
-    prediction_figure(args.out / "predictions.png", predictors, test)
+    figure_samples = test[::max(1, len(test) // 4)] if args.dataset == "real" else test  # spread over the places
+    prediction_figure(args.out / "predictions.png", predictors, figure_samples, count=4 if args.dataset == "real" else 3,
+                      reference="teacher pseudo-label" if args.dataset == "real" else "reference")
     print(markdown(rows))
     return 0
 

@@ -1,9 +1,17 @@
-"""Score trained models on a dataset split.
+"""Score trained models on a dataset split, or any model on any image against any reference map.
 
-    python -m ml.evaluate MODEL_DIR [MODEL_DIR…] --dataset {sen12ms,dfc2020,synthetic} --data PATH [--out DIR]
+    python -m ml.evaluate MODEL_DIR [MODEL_DIR…] --dataset {sen12ms,dfc2020,synthetic,real} --data PATH [--out DIR]
+    python -m ml.evaluate MODEL_DIR --image scene.tif --reference labels.tif [--out DIR]
 
 Per model: a per-class table (Markdown and CSV) and a confusion-matrix PNG; for all
 models: one comparison table (mIoU, mF1, OA, AA, inference patches/s).
+
+With --image/--reference the model maps the image (as `ml.predict` does) and its map is compared
+with the reference, a GeoTIFF of simplified-IGBP codes in any CRS and resolution: it is reprojected
+onto the map's grid with nearest neighbour, and 0 (or its nodata) means "ignore". Scores are over
+all ten classes, so a model that maps Snow/Ice or Savanna is scored on them; pixels the map leaves
+as nodata are left out and counted. What the reference is decides what the scores mean: against a
+teacher's map they measure agreement with the teacher, not accuracy.
 """
 from __future__ import annotations
 
@@ -15,13 +23,19 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.warp import reproject
 from tqdm import tqdm
 
-from .classes import DFC_NAMES, MODEL_CLASSES, N_MODEL_CLASSES
-from .data import DEFAULT_LABELS, dataset_splits
+from .classes import DFC_NAMES, MODEL_CLASSES, N_MODEL_CLASSES, NODATA, dfc_to_index
+from .data import DATASETS, DEFAULT_LABELS, dataset_splits
 from .datasets import PatchDataset, Sample
 from .metrics import ConfusionMatrix, Scores, plot_confusion
 from .modelio import Predictor, load_model
+from .predict import SceneError, predict_scene
+from .rasterio_io import DataError
 
 CLASS_NAMES = [DFC_NAMES[c] for c in MODEL_CLASSES]
 
@@ -37,7 +51,7 @@ def evaluate_predictor(predictor: Predictor, samples: Sequence[Sample], labels: 
     for i in batches:
         images, refs = data[i]
         t = time.perf_counter()
-        pred = predictor.predict_index(images)
+        pred = dfc_to_index(predictor.predict_codes(images))  # any model's classes, by their codes
         seconds += time.perf_counter() - t
         cm.update(refs, pred)
     return cm, len(samples) / seconds if seconds else float("nan")
@@ -64,12 +78,78 @@ def comparison_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+ALL_NAMES = [DFC_NAMES[c] for c in sorted(DFC_NAMES)]
+
+
+def score_against_reference(predictor: Predictor, image: Path, reference: Path, work: Path,
+                            dn_offset: float | None = None) -> tuple[ConfusionMatrix, dict]:
+    """Map `image` with the model and compare the map with `reference` (any CRS; nearest neighbour; 0 =
+    ignore) over the ten simplified-IGBP classes; returns the matrix and counts of what was left out."""
+    work.mkdir(parents=True, exist_ok=True)
+    mapped = work / f"{Path(image).stem}-map.tif"
+    predict_scene(image, mapped, predictor, dn_offset=dn_offset)
+    with rasterio.open(mapped) as m, rasterio.open(reference) as ref:
+        prediction = m.read(1)
+        aligned = np.zeros(prediction.shape, np.uint8)
+        reproject(ref.read(1), aligned, src_transform=ref.transform, src_crs=ref.crs, src_nodata=ref.nodata,
+                  dst_transform=m.transform, dst_crs=m.crs, dst_nodata=0, resampling=Resampling.nearest)
+    unknown = (aligned > 10)
+    aligned[unknown] = 0
+    labelled = aligned != NODATA
+    unmapped = labelled & (prediction == NODATA)
+    keep = labelled & ~unmapped
+    cm = ConfusionMatrix(len(ALL_NAMES), ignore=None)
+    cm.update(aligned[keep].astype(np.int64) - 1, prediction[keep].astype(np.int64) - 1)
+    return cm, {"pixels": int(prediction.size), "reference_pixels": int(labelled.sum()), "scored": int(keep.sum()),
+                "unmapped": int(unmapped.sum()), "unknown_codes": int(unknown.sum()), "map": str(mapped)}
+
+
+def confusion_markdown(cm: ConfusionMatrix, names: Sequence[str]) -> str:
+    """The confusion matrix as a Markdown table (rows: reference, columns: prediction), present classes only."""
+    present = [i for i in range(cm.n) if cm.matrix[i].sum() or cm.matrix[:, i].sum()]
+    lines = ["| reference ↓ / map → | " + " | ".join(names[i] for i in present) + " |",
+             "|---|" + "---:|" * len(present)]
+    for i in present:
+        lines.append(f"| {names[i]} | " + " | ".join(f"{cm.matrix[i, j]:,}" for j in present) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def reference_main(args: argparse.Namespace) -> int:
+    """--image/--reference: one model, one image, one reference map."""
+    if len(args.models) != 1:
+        print("error: --image/--reference scores one model at a time", file=sys.stderr)
+        return 2
+    predictor = load_model(args.models[0])
+    try:
+        cm, counts = score_against_reference(predictor, args.image, args.reference, args.out, args.dn_offset)
+    except (SceneError, DataError, rasterio.errors.RasterioError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    scores = cm.scores()
+    name = args.models[0].name
+    report = (f"# {name} on {args.image.name} against {args.reference.name}\n\n"
+              f"Scored {counts['scored']:,} of {counts['reference_pixels']:,} labelled pixels "
+              f"({counts['unmapped']:,} labelled but unmapped; {counts['unknown_codes']:,} with codes above 10 "
+              f"ignored).\n\n" + scores.to_markdown(ALL_NAMES) + "\n" + confusion_markdown(cm, ALL_NAMES))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{name}.md").write_text(report)
+    (args.out / f"{name}.csv").write_text(scores.to_csv(ALL_NAMES))
+    (args.out / f"{name}.json").write_text(json.dumps({**counts, **scores.summary(),
+                                                        "confusion": cm.matrix.tolist(), "classes": ALL_NAMES}) + "\n")
+    plot_confusion(cm.matrix, ALL_NAMES, args.out / f"{name}_confusion.png", title=name)
+    print(report)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """The command line: score each model on one split of a dataset."""
+    """The command line: score each model on one split of a dataset, or one model against a reference map."""
     parser = argparse.ArgumentParser(prog="python -m ml.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", type=Path)
-    parser.add_argument("--dataset", required=True, choices=["sen12ms", "dfc2020", "synthetic"])
-    parser.add_argument("--data", required=True, type=Path)
+    parser.add_argument("--image", type=Path, help="a Sentinel-2 GeoTIFF to map and score (with --reference)")
+    parser.add_argument("--reference", type=Path, help="a GeoTIFF of simplified-IGBP codes (any CRS; 0 = ignore)")
+    parser.add_argument("--dn-offset", type=float, default=None, help="as ml.predict: -1000 for L2A of baseline ≥ 04.00")
+    parser.add_argument("--dataset", choices=list(DATASETS))
+    parser.add_argument("--data", type=Path)
     parser.add_argument("--split", default="test", choices=["train", "val", "test"])
     parser.add_argument("--labels", choices=["coarse", "fine"], help="reference labels (default: fine; coarse for sen12ms)")
     parser.add_argument("--holdout", type=Path, help="SEN12MS hold-out scene list (test split)")
@@ -77,6 +157,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--out", type=Path, default=Path("evaluation"))
     args = parser.parse_args(argv)
+    if args.image or args.reference:
+        if not (args.image and args.reference):
+            parser.error("--image and --reference go together")
+        return reference_main(args)
+    if not (args.dataset and args.data):
+        parser.error("give --dataset and --data, or --image and --reference")
     samples = dataset_splits(args.dataset, args.data, args.holdout, args.seed)[args.split]
     if not samples:
         print(f"error: the {args.split} split of {args.data} is empty", file=sys.stderr)

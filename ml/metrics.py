@@ -16,12 +16,15 @@ import numpy as np
 
 
 class ConfusionMatrix:
-    """Counts (reference, prediction) pairs; pixels whose reference is `ignore` are skipped."""
+    """Counts (reference, prediction) pairs; pixels whose reference is `ignore` are skipped. A prediction of
+    `ignore` (a model predicting a class outside the scheme, e.g. Dynamic World's Snow/Ice against 8 classes)
+    is counted as wrong, per reference class, in `outside`."""
 
     def __init__(self, n_classes: int, ignore: int | None = 255):
         self.n = n_classes
         self.ignore = ignore
         self.matrix = np.zeros((n_classes, n_classes), dtype=np.int64)  # rows: reference, cols: prediction
+        self.outside = np.zeros(n_classes, dtype=np.int64)  # per reference class: predicted outside the scheme
 
     def update(self, reference: np.ndarray, prediction: np.ndarray) -> ConfusionMatrix:
         """Count the pixels of one batch (IGNORE in the reference is skipped)."""
@@ -33,6 +36,10 @@ class ConfusionMatrix:
         if self.ignore is not None:
             keep &= ref != self.ignore
         ref, pred = ref[keep], pred[keep]
+        if self.ignore is not None:
+            out = pred == self.ignore
+            self.outside += np.bincount(ref[out], minlength=self.n)
+            ref, pred = ref[~out], pred[~out]
         if pred.size and (pred.min() < 0 or pred.max() >= self.n):
             raise ValueError(f"prediction holds a class outside 0..{self.n - 1}")
         self.matrix += np.bincount(ref * self.n + pred, minlength=self.n * self.n).reshape(self.n, self.n)
@@ -41,13 +48,14 @@ class ConfusionMatrix:
     def merge(self, other: ConfusionMatrix) -> ConfusionMatrix:
         """Add another matrix's counts to this one."""
         self.matrix += other.matrix
+        self.outside += other.outside
         return self
 
     def scores(self) -> Scores:
         """Per-class and mean scores of the counts so far."""
         m = self.matrix.astype(np.float64)
         tp = np.diag(m)
-        support = m.sum(axis=1)
+        support = m.sum(axis=1) + self.outside
         predicted = m.sum(axis=0)
         fp, fn = predicted - tp, support - tp
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -56,7 +64,7 @@ class ConfusionMatrix:
             precision = np.where(predicted > 0, tp / predicted, np.nan)
             recall = np.where(support > 0, tp / support, np.nan)
         present = support > 0
-        total = m.sum()
+        total = m.sum() + self.outside.sum()
         return Scores(
             iou=iou, f1=f1, precision=precision, recall=recall, support=support.astype(np.int64),
             overall_accuracy=float(tp.sum() / total) if total else float("nan"),

@@ -154,6 +154,8 @@ class Predictor:
         self.input_kind = card.get("input", "image")
         # U-Net-style models need tile sides divisible by 2**depth.
         self.size_multiple = int(card.get("params", {}).get("size_multiple", 16))
+        # Tiles per forward pass when mapping a scene: a large network on large tiles needs fewer at once.
+        self.batch_size = int(card.get("params", {}).get("batch_size", 8))
 
     def prepare(self, batch: np.ndarray, dn_offset: float | None = None) -> np.ndarray:
         """Raw pixels (N, H, W, bands) → the network's input: normalised bands, or for a coarse-map

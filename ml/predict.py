@@ -223,7 +223,9 @@ class MapWriter:
         if probabilities is not None:
             self.probabilities = rasterio.open(probabilities, "w", **{
                 **class_profile(src.crs, src.transform, src.width, src.height), "count": len(self.codes) + 1,
-                "nodata": None, "tiled": True})
+                "nodata": None, "tiled": True, "photometric": "MINISBLACK",
+                # GDAL's multi-threaded GTiff writer garbles the ExtraSamples tag of a many-band file with a mask
+                "num_threads": 1})
             self.probabilities.update_tags(SOURCE=source, MODEL=card.get("name") or card.get("method", ""),
                                            **{f"CLASS_{i}": f"{name} → {DFC_NAMES[int(code)]} ({int(code)})"
                                               for i, (name, code) in enumerate(zip(self.names, self.codes),
@@ -257,9 +259,11 @@ class MapWriter:
 
 
 def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overlap: int | None = None,
-                  batch_size: int = 8, dn_offset: float | None = None, probabilities: Path | None = None,
+                  batch_size: int | None = None, dn_offset: float | None = None, probabilities: Path | None = None,
                   progress: Callable[[int, int], None] | None = None) -> SceneResult:
-    """Map a scene: plan tiles, infer one strip at a time, write each row once no later tile touches it."""
+    """Map a scene: plan tiles, infer one strip at a time, write each row once no later tile touches it.
+    `batch_size`: tiles per forward pass (default: the model card's, which says what fits in memory)."""
+    batch_size = batch_size or predictor.batch_size
     started = time.perf_counter()
     src_path, dst_path = Path(src_path), Path(dst_path)
     with ExitStack() as stack:
@@ -325,7 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("output", type=Path, help="the land-cover COG to write")
     parser.add_argument("--model", type=Path, required=True, help="a model folder (model.json + weights)")
     parser.add_argument("--overlap", type=int, default=None, help="tile overlap in pixels (default: an eighth of a tile)")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="tiles per forward pass (default: the model card's params.batch_size, else 8)")
     parser.add_argument("--dn-offset", type=float, default=None,
                         help="added to DNs before /10000: -1000 for L2A of processing baseline 04.00 or later")
     parser.add_argument("--probabilities", type=Path,

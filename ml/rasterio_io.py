@@ -3,7 +3,7 @@ gave us is opened (`open_geotiff`): as a GeoTIFF and nothing else, whatever it c
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -132,16 +132,18 @@ def reflectance_scale(src: DatasetReader) -> float:
 
 
 def stack_bands(sources: Mapping[str, Path | bytes], order: Sequence[str], out: Path,
-                check: Callable[[int, int, CRS | None], None] | None = None, tags: dict | None = None) -> Path:
+                check: Callable[[int, int, CRS | None], None] | None = None, tags: dict | None = None,
+                opener: Callable[..., AbstractContextManager[DatasetReader]] = open_geotiff) -> Path:
     """One uint16 GeoTIFF of DNs from one single-band GeoTIFF per band (paths or bytes), on the finest band's
     grid; coarser bands (20 m, 60 m) are resampled bilinearly and every band is described by its name.
     Bands must share one CRS and cover the same ground (to within one of their pixels): they are stacked
     by georeference, never by pixel shape. Float reflectances (0…2) become DNs (× 10000), NaN becomes 0.
     `check(width, height, crs)` runs before anything is written (limits, a missing CRS). Sentinel-2
-    products and BigEarthNet ship their bands this way."""
+    products and BigEarthNet ship their bands this way. `opener` opens one band: GeoTIFFs only by default
+    (users' files); our own downloaded data (JPEG 2000 bands of a SAFE product) passes its own."""
     grids = {}
     for band in order:
-        with open_geotiff(sources[band], name=f"band {band}") as src:
+        with opener(sources[band], name=f"band {band}") as src:
             if src.count != 1:
                 raise DataError(f"band {band} holds {src.count} bands; give one GeoTIFF per band")
             grids[band] = (src.crs, src.transform, src.width, src.height, src.bounds, reflectance_scale(src))
@@ -170,7 +172,7 @@ def stack_bands(sources: Mapping[str, Path | bytes], order: Sequence[str], out: 
                    transform=transform, tiled=True, compress="deflate", BIGTIFF="IF_SAFER")
     with rasterio.open(out, "w", **profile) as dst:
         for i, band in enumerate(order, start=1):
-            with open_geotiff(sources[band], name=f"band {band}") as src:
+            with opener(sources[band], name=f"band {band}") as src:
                 try:
                     values = src.read(1, out_shape=(height, width), resampling=Resampling.bilinear).astype("float64")
                 except RasterioError as exc:

