@@ -57,7 +57,9 @@ ENTRIES = {e.name: e for e in (
     Entry("pix2pix", "pix2pix", methods.get("pix2pix").title, "image → fine labels"),
     Entry("bagofcolours", "bagofcolours", methods.get("bagofcolours").title, "image → fine labels"),
     Entry("unet-fine", "unet", "U-Net, fine labels", "fine labels (upper reference)", labels="fine"),
+    Entry("unet-distilled", "unet", "U-Net, distilled", "the teacher's probabilities (soft labels)", labels="soft"),
 )}
+SOFT_DATASETS = ("real",)  # only sets built by ml.realdata hold a teacher's probabilities
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--dataset", default="synthetic", choices=list(DATASETS))
-    parser.add_argument("--methods", nargs="+", default=list(ENTRIES), choices=list(ENTRIES))
+    parser.add_argument("--methods", nargs="+", choices=list(ENTRIES),
+                        help="default: every entry the dataset has labels for")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--gan-epochs", type=int, default=None, help="default: --epochs")
     parser.add_argument("--base-filters", type=int, default=16)
@@ -75,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, default=1e-2, help="U-Net and label super-resolution (the same for both)")
     parser.add_argument("--gan-lr", type=float, default=1e-3)
     parser.add_argument("--bands", choices=sorted(BAND_SETS), default="rgbn", help="the bands every method reads")
+    parser.add_argument("--lsr-stats", choices=["prior", "calibrate"],
+                        help="label super-resolution's expected class shares per coarse class: the prior, or "
+                             "calibrated on every training patch's fine labels (on --dataset real: block statistics "
+                             "derived from the teacher); default: calibrate on real, else prior")
     parser.add_argument("--teacher", type=Path, help="a model folder scored as a row of its own (not trained): "
                                                      "on --dataset real, the teacher whose pseudo-labels the set holds")
     parser.add_argument("--seed", type=int, default=0)
@@ -90,6 +97,9 @@ def train_config(name: str, args: argparse.Namespace) -> TrainConfig:
     family = methods.get(entry.method).family
     if family == "forest":
         return base.with_changes(trees=args.trees)
+    if entry.method == "lsr":
+        stats = args.lsr_stats or ("calibrate" if args.dataset in SOFT_DATASETS else "prior")
+        base = base.with_changes(lsr_stats=stats, lsr_calibration=10_000)
     gan = family == "gan"
     return base.with_changes(epochs=(args.gan_epochs or args.epochs) if gan else args.epochs,
                              lr=args.gan_lr if gan else args.lr, base_filters=args.base_filters, depth=args.depth)
@@ -134,6 +144,8 @@ def markdown(rows: list[dict]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Train or load every entry, score each on the same test split, write the tables and the figure."""
     args = build_parser().parse_args(argv)
+    if args.methods is None:
+        args.methods = [n for n, e in ENTRIES.items() if e.labels != "soft" or args.dataset in SOFT_DATASETS]
     if not args.data.exists():
         if args.dataset != "synthetic":
             print(f"error: {args.data} not found", file=sys.stderr)

@@ -15,7 +15,7 @@ class TrainConfig:
     dataset: str
     data: Path
     out: Path
-    labels: str | None = None          # "coarse" or "fine"; None: the dataset's default
+    labels: str | None = None          # "coarse", "fine" or "soft" (real sets); None: the dataset's default
     bands: str = "rgbn"                # a key of ml.bands.BAND_SETS
     holdout: Path | None = None        # SEN12MS hold-out scene list for the test split
     max_patches: int | None = None     # at most this many patches per split

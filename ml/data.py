@@ -21,7 +21,8 @@ def real_splits(root: Path) -> dict[str, list[Sample]]:
         folder = s2.parent.parent
         scene = s2.parent.name.removeprefix("s2_")
         splits[entry["split"]].append(Sample(s2=s2, lc=sibling_file(folder, scene, s2, "lc"),
-                                             dfc=sibling_file(folder, scene, s2, "dfc"), scene=entry["place"],
+                                             dfc=sibling_file(folder, scene, s2, "dfc"),
+                                             soft=sibling_file(folder, scene, s2, "soft"), scene=entry["place"],
                                              patch=int(s2.stem.rsplit("_p", 1)[1])))
     return splits
 

@@ -50,6 +50,13 @@ def side_by_side(png: Path, rows: Sequence[dict[str, np.ndarray]], titles: Seque
     return Path(png)
 
 
+def _number(value: str | None) -> float:
+    try:
+        return float(value) if value not in (None, "", "NA") else float("nan")
+    except ValueError:
+        return float("nan")
+
+
 def plot_curves(history_csv: Path, png: Path, panels: Sequence[tuple[str, Sequence[tuple[str, str]]]]) -> None:
     """Learning curves from a history CSV (one row per epoch, column `epoch` from 0): one panel per
     (title, [(column, label), …]); columns missing from the file are left out."""
@@ -71,8 +78,9 @@ def plot_curves(history_csv: Path, png: Path, panels: Sequence[tuple[str, Sequen
     fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), dpi=100, squeeze=False)
     for ax, (title, series) in zip(axes[0], panels):
         for column, label in series:
-            if column in rows[0]:
-                ax.plot(epochs, [float(r[column]) for r in rows], label=label)
+            values = [_number(r.get(column)) for r in rows]
+            if any(v == v for v in values):  # Keras writes NA for a metric it had no data for
+                ax.plot(epochs, values, label=label)
         ax.set_xlabel("epoch")
         ax.set_title(title)
         ax.legend()

@@ -313,7 +313,8 @@ def build(places: Sequence[Place], teacher_dir: Path, out: Path, patch: int = PA
                            LABEL_SOURCE=f"pseudo-label: {teacher_name} top-1 class (teacher), not ground truth")
                     _write(folder / f"soft_{place.name}" / name.format(kind="soft"), probs.read(window=window), src,
                            window, LABEL_SOURCE=f"pseudo-label: {teacher_name} class probabilities x255 and "
-                                                f"confidence (soft labels for distillation)")
+                                                f"confidence (soft labels for distillation)",
+                           CLASS_CODES=",".join(str(int(c)) for c in teacher.class_codes))
                     if place.modis is not None:
                         with rasterio.open(place.modis) as lc:
                             coarse = lc.read(window=window)

@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset", required=True, choices=list(DATASETS))
     parser.add_argument("--data", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--labels", choices=["coarse", "fine"], help="default: coarse for sen12ms, else fine")
+    parser.add_argument("--labels", choices=["coarse", "fine", "soft"],
+                        help="default: coarse for sen12ms, else fine; soft: a teacher's probabilities (dataset real, "
+                             "U-Net: distillation)")
     parser.add_argument("--bands", choices=sorted(BAND_SETS), default="rgbn")
     parser.add_argument("--holdout", type=Path, help="SEN12MS hold-out scene list for the test split")
     parser.add_argument("--max-patches", type=int, help="use at most this many patches per split")

@@ -22,7 +22,7 @@ from .datasets import PatchDataset, load_arrays
 from .figures import plot_curves, rgb, side_by_side
 from .models.bagofcolours import BagOfColours
 from .models.gan import AdversarialTrainer, build_patch_discriminator, plot_gan_curves
-from .models.losses import MaskedAccuracy, masked_sparse_crossentropy
+from .models.losses import MaskedAccuracy, SoftAccuracy, masked_sparse_crossentropy, soft_crossentropy
 from .models.lsr import LabelSuperResolutionLoss, label_statistics, prior_statistics
 from .models.unet import build_unet
 
@@ -52,6 +52,9 @@ def train_unet(config: TrainConfig, splits: dict, norm: Normalisation, *,
                super_resolution: bool = False) -> tuple[Any, dict]:
     """U-Net: cross-entropy on the labels, or with `super_resolution` the label super-resolution loss."""
     loss, extra = masked_sparse_crossentropy, {}
+    metric: keras.metrics.Metric = MaskedAccuracy()
+    if config.labels == "soft":  # distillation: the teacher's probabilities as targets
+        loss, metric = soft_crossentropy, SoftAccuracy()
     if super_resolution:
         means, variances, source = lsr_statistics(config, splits)
         loss = LabelSuperResolutionLoss(means, variances, block=config.block)
@@ -68,7 +71,7 @@ def train_unet(config: TrainConfig, splits: dict, norm: Normalisation, *,
         print(f"resuming from {checkpoint} after epoch {initial_epoch}", file=sys.stderr)
     else:
         model = build_unet(bands=len(norm.bands), base_filters=config.base_filters, depth=config.depth)
-    model.compile(optimizer=keras.optimizers.Adam(config.lr), loss=loss, metrics=[MaskedAccuracy()])
+    model.compile(optimizer=keras.optimizers.Adam(config.lr), loss=loss, metrics=[metric])
     labels = config.labels or "fine"
     train = PatchDataset(splits["train"], norm, labels, config.batch_size, augment=True, shuffle=True, seed=config.seed)
     val = PatchDataset(splits["val"], norm, labels, config.batch_size) if splits["val"] else None

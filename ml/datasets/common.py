@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from ..bands import S2_BANDS, Normalisation, band_indexes
-from ..classes import coarse_one_hot, dfc_to_index, igbp_to_dfc
+from ..classes import IGNORE, N_MODEL_CLASSES, coarse_one_hot, dfc_to_index, igbp_to_dfc
 from ..rasterio_io import DataError, read_raster
 
 
@@ -22,11 +22,15 @@ class Sample:
     lc: Path | None = None    # MODIS land cover, 4 bands (IGBP, LCCS-LC, LCCS-LU, LCCS-SH): coarse labels
     dfc: Path | None = None   # fine 10 m simplified-IGBP labels
     s1: Path | None = None
+    soft: Path | None = None  # a teacher's class probabilities ×255 (+ confidence), bands tagged CLASS_CODES
     scene: str = ""           # e.g. "ROIs1970_fall/4": splits are made by scene
     patch: int = 0
 
     def labels(self, kind: str) -> np.ndarray:
-        """Model class indexes (IGNORE where unknown) from 'coarse' (MODIS IGBP) or 'fine' (DFC) labels."""
+        """Model class indexes (IGNORE where unknown) from 'coarse' (MODIS IGBP) or 'fine' (DFC) labels, or
+        for 'soft' a teacher's probabilities over the 8 model classes (H, W, 8), all 0 where unknown."""
+        if kind == "soft":
+            return self._soft_labels()
         if kind == "coarse":
             if self.lc is None:
                 raise DataError(f"{self.s2}: no lc (MODIS land cover) file for coarse labels")
@@ -35,7 +39,26 @@ class Sample:
             if self.dfc is None:
                 raise DataError(f"{self.s2}: no dfc (fine label) file")
             return dfc_to_index(read_raster(self.dfc, [1], expect_bands=1)[0])
-        raise ValueError(f"label kind must be 'coarse' or 'fine', not {kind!r}")
+        raise ValueError(f"label kind must be 'coarse', 'fine' or 'soft', not {kind!r}")
+
+    def _soft_labels(self) -> np.ndarray:
+        """The teacher's probabilities of its own classes, summed into the model classes their codes become
+        (a class with no model index, e.g. Snow/Ice, is dropped) and renormalised."""
+        if self.soft is None:
+            raise DataError(f"{self.s2}: no soft (teacher probability) file")
+        import rasterio
+
+        with rasterio.open(self.soft) as src:
+            codes = [int(c) for c in src.tags().get("CLASS_CODES", "").split(",") if c]
+            if len(codes) + 1 != src.count:
+                raise DataError(f"{self.soft}: its CLASS_CODES tag does not name its {src.count - 1} class bands")
+            probabilities = src.read(list(range(1, len(codes) + 1))).astype(np.float32) / 255.0
+        out = np.zeros(probabilities.shape[1:] + (N_MODEL_CLASSES,), np.float32)
+        for band, index in zip(probabilities, dfc_to_index(np.array(codes, np.uint8))):
+            if index != IGNORE:
+                out[..., index] += band
+        total = out.sum(axis=-1, keepdims=True)
+        return np.where(total > 0, out / np.maximum(total, 1e-6), 0).astype(np.float32)
 
     def image(self, bands: Sequence[str]) -> np.ndarray:
         """DN values (rows, cols, bands) of the selected bands; S2 patches have all 13 bands."""
@@ -97,7 +120,7 @@ class PatchDataset(keras.utils.PyDataset):
                 image, label = augment(image, label, self.rng)
             images.append(image)
             labels.append(label)
-        return np.stack(images), np.stack(labels).astype(np.int32)
+        return np.stack(images), np.stack(labels).astype(np.float32 if self.label_kind == "soft" else np.int32)
 
     def on_epoch_end(self) -> None:
         """Reshuffle between epochs when shuffling."""

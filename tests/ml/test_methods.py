@@ -148,7 +148,8 @@ def test_compare_trains_and_scores_every_method_on_one_split(small_tree, tmp_pat
     assert main(["--data", str(small_tree), "--out", str(out), "--epochs", "1", "--base-filters", "8", "--depth", "3",
                  "--trees", "20"]) == 0
     result = json.loads((out / "comparison.json").read_text())
-    assert [m["name"] for m in result["methods"]] == list(ENTRIES)
+    # Every entry but the distilled U-Net, which needs a teacher's probabilities (only real sets have them).
+    assert [m["name"] for m in result["methods"]] == [n for n in ENTRIES if ENTRIES[n].labels != "soft"]
     for m in result["methods"]:
         assert 0 <= m["mIoU"] <= 1 and len(m["per_class_iou"]) == 8 and m["patches_per_s"] > 0
         assert m["training_seconds"] > 0

@@ -21,6 +21,7 @@ from rasterio.crs import CRS
 from rasterio.transform import from_origin
 from rasterio.warp import calculate_default_transform, reproject
 
+from ml.config import TrainConfig
 from ml.data import dataset_splits, real_modis_samples
 from ml.evaluate import main as evaluate_main
 from ml.evaluate import score_against_reference
@@ -38,6 +39,7 @@ from ml.realdata import (
     product_baseline,
 )
 from ml.synthetic import make_scene
+from ml.train import train
 
 BANDS_12 = {"B01": 60, "B02": 10, "B03": 10, "B04": 10, "B05": 20, "B06": 20, "B07": 20, "B08": 10, "B8A": 20,
             "B09": 60, "B11": 20, "B12": 20}
@@ -174,6 +176,15 @@ def test_build_labels_every_patch_with_its_source_and_splits_by_place(tiny_unet,
         assert probabilities.count == 9  # 8 classes of the tiny model and the confidence
     assert [s.scene for s in real_modis_samples(tmp_path / "set", splits["test"])] == ["south"]
     assert sample.labels("fine").shape == (PATCH, PATCH) and sample.labels("coarse").max() < 8
+    soft = sample.labels("soft")  # the teacher's probabilities: soft targets for distillation
+    assert soft.shape == (PATCH, PATCH, 8) and np.allclose(soft.sum(axis=-1), 1, atol=0.02)
+    assert (soft.argmax(axis=-1) == sample.labels("fine")).mean() > 0.99
+
+    # A U-Net distilled from those soft labels trains and saves (one tiny epoch).
+    result = train(TrainConfig(method="unet", dataset="real", data=tmp_path / "set", out=tmp_path / "distilled",
+                               labels="soft", epochs=1, base_filters=4, depth=2, batch_size=2))
+    card = json.loads((result.folder / "model.json").read_text())
+    assert card["training"]["labels"] == "soft" and "OA" in result.metrics
 
 
 def test_evaluate_scores_a_model_against_a_reference_in_another_crs(tiny_unet, tmp_path):

@@ -263,7 +263,8 @@ def test_twenty_concurrent_requests_start_one_computation_in_a_real_worker(catal
     stored = [p for p in maps.maps_root().iterdir() if p.name != ".tmp"]
     modis = LandCoverMap.objects.filter(source="modis").count()
     assert len(stored) == modis + 1  # one new folder: the MODIS maps from ingestion plus this one
-    assert sorted(p.name for p in maps.map_folder(m).iterdir()) == ["map.tif", "preview.png", "statistics.json"]
+    assert sorted(p.name for p in maps.map_folder(m).iterdir()) == ["confidence.json", "map.tif", "preview.png",
+                                                                     "probabilities.tif", "statistics.json"]
 
 
 def test_deleting_a_map_removes_its_files_and_the_next_request_recomputes_it(client, admin_client, catalogue,
