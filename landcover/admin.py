@@ -1,8 +1,10 @@
 """The admin: staff curate datasets, patches, models (the default among them), maps and uploads."""
+from django import forms
 from django.contrib import admin, messages
 from leaflet.admin import LeafletGeoAdmin
 
-from .catalogue.registry import set_default_model
+from .catalogue.registry import check_engine_for, set_default_model
+from .errors import InvalidInput
 from .jobs.maps import retry_map
 from .jobs.uploads import delete as delete_upload
 from .models import Dataset, LandCoverMap, ModelVersion, Patch, Scene, Upload
@@ -31,10 +33,26 @@ class PatchAdmin(LeafletGeoAdmin):
     raw_id_fields = ["scene"]
 
 
+class ModelVersionForm(forms.ModelForm):
+    class Meta:
+        model = ModelVersion
+        fields = "__all__"
+
+    def clean_engine(self):
+        engine = self.cleaned_data["engine"]
+        if self.instance.pk:
+            try:
+                check_engine_for(self.instance, engine)
+            except InvalidInput as exc:
+                raise forms.ValidationError(exc.message) from None
+        return engine
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ["name", "method", "is_default", "synthetic_training", "created_at"]
-    list_filter = ["method", "is_default", "synthetic_training"]
+    form = ModelVersionForm
+    list_display = ["name", "method", "engine", "is_default", "synthetic_training", "created_at"]
+    list_filter = ["method", "engine", "is_default", "synthetic_training"]
     search_fields = ["name", "path"]
     readonly_fields = ["card", "created_at"]
     actions = ["make_default"]

@@ -36,6 +36,7 @@ from .metrics import ConfusionMatrix, Scores, plot_confusion
 from .modelio import Predictor, load_model
 from .predict import SceneError, predict_scene
 from .rasterio_io import DataError
+from .runtime import add_engine_argument
 
 CLASS_NAMES = [DFC_NAMES[c] for c in MODEL_CLASSES]
 
@@ -119,7 +120,7 @@ def reference_main(args: argparse.Namespace) -> int:
     if len(args.models) != 1:
         print("error: --image/--reference scores one model at a time", file=sys.stderr)
         return 2
-    predictor = load_model(args.models[0])
+    predictor = load_model(args.models[0], args.engine)
     try:
         cm, counts = score_against_reference(predictor, args.image, args.reference, args.out, args.dn_offset)
     except (SceneError, DataError, rasterio.errors.RasterioError) as exc:
@@ -156,6 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="the split seed used in training")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--out", type=Path, default=Path("evaluation"))
+    add_engine_argument(parser)
     args = parser.parse_args(argv)
     if args.image or args.reference:
         if not (args.image and args.reference):
@@ -170,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     labels = args.labels or DEFAULT_LABELS[args.dataset]
     rows = []
     for folder in args.models:
-        predictor = load_model(folder)
+        predictor = load_model(folder, args.engine)
         name = folder.name
         cm, speed = evaluate_predictor(predictor, samples, labels, args.batch_size,
                                        progress=partial(_bar, name=name))

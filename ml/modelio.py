@@ -9,6 +9,9 @@ One folder per model:
     model.keras      Keras weights and architecture (U-Net family), loaded with safe_mode=True
     vocabulary.npy + forest.skops   bag of colours (NumPy without pickle; skops, pickle-free,
                      loading only the scikit-learn types a random forest is made of)
+    model.onnx, model.int8.onnx     optional, written by `python -m ml.engines quantise`: the network for
+                     ONNX Runtime, float32 and int8; the card's `engines` says how far int8's maps are from
+                     float32's and `default_engine` which engine maps use unless told otherwise
 Loading never executes code from the folder.
 """
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 from . import methods
 from .bands import Normalisation, normalisation_from_dict
 from .classes import DFC_COLOURS, DFC_NAMES, MODEL_CLASSES, N_MODEL_CLASSES, coarse_one_hot, dfc_to_index, igbp_to_dfc
+from .runtime import ENGINES, EngineError, OnnxRunner, check_engine
 
 CARD = "model.json"
 FORMAT_VERSION = 2
@@ -135,11 +139,15 @@ def read_card(folder: Path) -> dict:
 class Predictor:
     """A loaded model: normalised (N, H, W, bands) float32 → (N, H, W, 8) class probabilities."""
 
-    def __init__(self, folder: Path, card: dict, model: Any):
+    def __init__(self, folder: Path, card: dict, model: Any, engine: str = "float32", runner: Any = None):
         self.folder = Path(folder)
         self.card = card
         self.method = card["method"]
         self.model = model
+        self.engine = engine    # "float32": the model's own framework (`model`); "int8": ONNX Runtime (`runner`)
+        self.runner = runner
+        # TensorFlow builds a graph per input shape: such models get full batches (ml.predict pads the last).
+        self.fixed_batch = runner is None and methods.get(self.method).family != "forest"
         try:
             self.normalisation = normalisation_from_dict(card["normalisation"])
         except (KeyError, ValueError) as exc:
@@ -165,7 +173,10 @@ class Predictor:
         return self.normalisation.apply(batch, dn_offset)
 
     def predict_proba(self, batch: np.ndarray) -> np.ndarray:
-        """Class probabilities (N, H, W, 8) of a prepared batch."""
+        """Class probabilities (N, H, W, classes) of a prepared batch, on the predictor's engine."""
+        if self.runner is not None:
+            probabilities: np.ndarray = self.runner(batch)
+            return probabilities
         return methods.get(self.method).predict(self.model, batch)
 
     def predict_index(self, batch: np.ndarray) -> np.ndarray:
@@ -181,10 +192,33 @@ class Predictor:
         return self.class_codes[self.predict_proba(batch).argmax(axis=-1)]
 
 
-def load_model(folder: Path) -> Predictor:
-    """Load a model folder through its method's loader (which never runs code from the folder)."""
+def resolve_engine(card: dict, engine: str = "default") -> str:
+    """The engine a model runs on: `engine`, or for 'default' the card's default_engine (float32 if none)."""
+    engine = check_engine(engine)
+    if engine == "default":
+        engine = card.get("default_engine", "float32")
+        if engine not in ENGINES:
+            raise ModelFormatError(f"default_engine {engine!r} is not one of {', '.join(ENGINES)}")
+    return engine
+
+
+def load_model(folder: Path, engine: str = "default") -> Predictor:
+    """Load a model folder through its method's loader (which never runs code from the folder), on `engine`:
+    'float32' (the model's own framework), 'int8' (ONNX Runtime, where `python -m ml.engines quantise` made
+    it) or 'default' (the card's default_engine)."""
     folder = Path(folder)
     card = read_card(folder)
+    try:
+        engine = resolve_engine(card, engine)
+    except EngineError as exc:
+        raise ModelFormatError(f"{folder.name}: {exc}") from None
+    if engine != "float32":  # ONNX Runtime alone: the model's framework (TensorFlow) is not even imported
+        entry = card.get("engines", {}).get(engine) or {}
+        name = str(entry.get("file", ""))
+        if not name or Path(name).name != name or not (folder / name).is_file():
+            raise ModelFormatError(f"{folder.name}: has no {engine} engine; make one with "
+                                   f"`python -m ml.engines quantise {folder.name} --calibration … --held-out …`")
+        return Predictor(folder, card, None, engine=engine, runner=OnnxRunner(folder / name))
     try:
         model = methods.get(card["method"]).load(folder, card)
     except FileNotFoundError as exc:
@@ -194,4 +228,4 @@ def load_model(folder: Path) -> Predictor:
     if inputs and inputs[0].shape[-1] != channels:
         raise ModelFormatError(f"{folder}: the network reads {inputs[0].shape[-1]} channels but the card "
                                f"says input {card.get('input', 'image')!r} with bands {card['bands']}")
-    return Predictor(folder, card, model)
+    return Predictor(folder, card, model, engine=engine)

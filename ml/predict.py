@@ -28,7 +28,7 @@ import math
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +43,7 @@ from .classes import DFC_NAMES, NODATA
 from .modelio import Predictor, load_model
 from .outputs import GDAL_ENV, class_profile, open_class_geotiff, write_cog
 from .rasterio_io import DataError, open_geotiff, reflectance_scale
+from .runtime import add_engine_argument
 from .stats import ClassAreas, ConfidenceHistogram
 
 
@@ -155,15 +156,17 @@ class StripAccumulator:
         self.prob_sum[:rows, x:x_end] += (probabilities * weight[..., None])[:rows, :x_end - x]
         self.weight_sum[:rows, x:x_end] += weight[:rows, :x_end - x]
 
-    def take(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The first n rows, finished: (probabilities normalised by their weights, valid), then shift up."""
-        probabilities = self.prob_sum[:n] / np.maximum(self.weight_sum[:n, :, None], 1e-6)
-        valid = self.valid[:n].copy()
+    def take(self, n: int, chunk: int = 64) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """The first n rows, finished, `chunk` rows at a time: (row offset, probabilities normalised by their
+        weights, valid); then the buffers shift up. Chunks keep the temporaries of a wide scene small (a whole
+        512-row strip of a 10,980-px scene is 200 MB per float copy)."""
+        for c in range(0, n, chunk):
+            e = min(n, c + chunk)
+            yield c, self.prob_sum[c:e] / np.maximum(self.weight_sum[c:e, :, None], 1e-6), self.valid[c:e]
         tile_h = self.plan.tile_h
         for arr in (self.prob_sum, self.weight_sum, self.valid):
             arr[:tile_h - n] = arr[n:].copy() if n < tile_h else arr[:0]
             arr[max(tile_h - n, 0):] = 0
-        return probabilities, valid
 
 
 def read_strip(src: DatasetReader, indexes: list[int], y: int, plan: TilePlan,
@@ -194,11 +197,16 @@ def read_strip(src: DatasetReader, indexes: list[int], y: int, plan: TilePlan,
 
 def infer_strip(strip: np.ndarray, rows: int, plan: TilePlan, predictor: Predictor, acc: StripAccumulator, *,
                 batch_size: int, dn_offset: float | None, on_batch: Callable[[int], None]) -> None:
-    """Run the model on every tile of one strip, in batches, blending the results into `acc`."""
+    """Run the model on every tile of one strip, in batches, blending the results into `acc`. A last, shorter
+    batch is padded (with copies of its last tile) for models whose engine builds a graph per input shape,
+    so a row of 9 tiles costs two forward passes of 8 and not a second graph for a batch of 1."""
     for b in range(0, len(plan.cols), batch_size):
         batch_cols = plan.cols[b:b + batch_size]
-        batch = predictor.prepare(np.stack([strip[:, x:x + plan.tile_w] for x in batch_cols]), dn_offset)
-        for x, p in zip(batch_cols, predictor.predict_proba(batch)):
+        tiles = np.stack([strip[:, x:x + plan.tile_w] for x in batch_cols])
+        if predictor.fixed_batch and len(batch_cols) < batch_size and len(plan.cols) > batch_size:
+            tiles = np.concatenate([tiles, np.repeat(tiles[-1:], batch_size - len(batch_cols), axis=0)])
+        probabilities = predictor.predict_proba(predictor.prepare(tiles, dn_offset))
+        for x, p in zip(batch_cols, probabilities[:len(batch_cols)]):
             acc.add(x, p, rows)
         on_batch(len(batch_cols))
 
@@ -217,8 +225,8 @@ class MapWriter:
         card = predictor.card
         self.out = open_class_geotiff(path, src.crs, src.transform, src.width, src.height, source,
                                       card.get("name") or card.get("method", ""))
-        self.out.update_tags(**{key.upper(): str(card[key]) for key in ("licence", "citation", "attribution")
-                                if card.get(key)})
+        self.out.update_tags(ENGINE=predictor.engine, **{key.upper(): str(card[key]) for key in
+                                                           ("licence", "citation", "attribution") if card.get(key)})
         self.probabilities = None
         if probabilities is not None:
             self.probabilities = rasterio.open(probabilities, "w", **{
@@ -296,7 +304,8 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
                 acc.valid[:rows] |= valid
                 infer_strip(strip, rows, plan, predictor, acc, batch_size=batch_size, dn_offset=dn_offset,
                             on_batch=on_batch)
-                writer.write(y, *acc.take(plan.flush_to(k) - y))
+                for offset, finished, finished_valid in acc.take(plan.flush_to(k) - y):
+                    writer.write(y + offset, finished, finished_valid)
             writer.close()
             write_cog(tmp_path, dst_path)
             if probabilities is not None:
@@ -337,11 +346,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="also write class probabilities (one band per model class, ×255) and the top-1 "
                              "confidence (last band)")
     parser.add_argument("--stats-json", type=Path, help="write the statistics as JSON here")
+    add_engine_argument(parser)
     args = parser.parse_args(argv)
     from tqdm import tqdm
 
     try:
-        predictor = load_model(args.model)
+        predictor = load_model(args.model, args.engine)
         bar = tqdm(total=None, unit="tile", desc="predicting", file=sys.stderr)
 
         def progress(done: int, total: int) -> None:

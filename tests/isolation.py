@@ -15,6 +15,7 @@ def isolated_cache_and_storage(tmp_path):
     and with its own folders of stored maps and uploads (also for worker processes it starts)."""
     cache.clear()
     caches["ratelimit"].clear()
+    caches["tiles"].clear()
     tmp = tmp_path
     saved = {}
     for setting, env, folder in (("MAPS_DIR", "HRMARS_MAPS_DIR", "maps"), ("UPLOADS_DIR", "HRMARS_UPLOADS_DIR", "uploads")):

@@ -74,7 +74,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelVersion
         fields = ["name", "method", "is_default", "synthetic_training", "note", "bands", "input_size", "training",
-                  "metrics", "classes", "level", "licence", "citation", "attribution", "created_at"]
+                  "metrics", "classes", "level", "licence", "citation", "attribution", "engine", "created_at"]
 
     def get_training(self, m) -> dict:
         # Where the training data lay on the server is nobody's business: its folder's name is enough.

@@ -1,15 +1,23 @@
 """XYZ PNG tiles (Web Mercator, 256 px) of stored map COGs, rendered with rio-tiler and cached;
 shared by catalogue maps and uploads: classes in their colours, and the per-pixel confidence of a
-model map (optionally only where it is below a threshold). Transparent outside the map."""
+model map (optionally only where it is below a threshold). Transparent outside the map.
+
+Speed (issue 15): tiles have a cache of their own (settings.CACHES["tiles"]), and each request thread
+keeps the last COGs it read open (a small LRU per thread: GDAL datasets must not be shared between
+threads), so an uncached tile costs the rendering alone, not opening the file and reading its header
+and overview directory again. A stored map never changes in place (a recomputed one is a new file), and
+the key holds the file's modification time, so a reader never outlives its file's content."""
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.http import Http404, HttpResponse
 
 # Imported here, not in a view: a first import from two request threads at once trips
@@ -21,6 +29,24 @@ from rio_tiler.models import ImageData
 from ml.classes import colormap
 from ml.stats import confidence_threshold
 
+OPEN_READERS = 16  # per request thread
+_local = threading.local()
+
+
+def open_reader(path: Path) -> Reader:
+    """A rio-tiler Reader of a stored COG, kept open for later requests of this thread."""
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_ino)
+    readers: OrderedDict[tuple, Reader] = getattr(_local, "readers", None) or OrderedDict()
+    _local.readers = readers
+    reader = readers.get(key)
+    if reader is None:
+        reader = readers[key] = Reader(str(path))
+        while len(readers) > OPEN_READERS:
+            readers.popitem(last=False)[1].close()
+    readers.move_to_end(key)
+    return reader
+
 
 @lru_cache(maxsize=1)
 def empty_tile() -> bytes:
@@ -31,8 +57,7 @@ def empty_tile() -> bytes:
 def render_tile(path: Path, z: int, x: int, y: int) -> bytes:
     """The PNG of tile z/x/y of a land-cover COG, coloured by class."""
     try:
-        with Reader(str(path)) as cog:
-            img = cog.tile(x, y, z, tilesize=256, resampling_method="nearest")
+        img = open_reader(path).tile(x, y, z, tilesize=256, resampling_method="nearest")
     except TileOutsideBounds:
         return empty_tile()
     return img.render(img_format="PNG", colormap=colormap())
@@ -51,8 +76,9 @@ def confidence_colormap(min_confidence: float | None) -> dict[int, tuple[int, in
 def render_confidence_tile(path: Path, z: int, x: int, y: int, min_confidence: float | None) -> bytes:
     """The PNG of tile z/x/y of the confidence band (the last) of a probabilities COG."""
     try:
-        with Reader(str(path)) as cog:
-            img = cog.tile(x, y, z, tilesize=256, indexes=(cog.dataset.count,), resampling_method="nearest")
+        cog = open_reader(path)
+        assert cog.dataset is not None  # an open Reader always has its dataset
+        img = cog.tile(x, y, z, tilesize=256, indexes=(cog.dataset.count,), resampling_method="nearest")
     except TileOutsideBounds:
         return empty_tile()
     return img.render(img_format="PNG", colormap=confidence_colormap(min_confidence))
@@ -62,6 +88,7 @@ def tile_response(z: int, x: int, y: int, key: str, path_of: Callable[[], Path],
                   render: Callable[[Path, int, int, int], bytes] = render_tile) -> HttpResponse:
     """An XYZ PNG tile (coordinates checked by params.check_tile) of a stored COG, from the cache or
     rendered by `render` (classes by default)."""
+    cache = caches["tiles"]
     content = cache.get(key)
     if content is None:
         path = path_of()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from ml.modelio import load_model
+from ml.modelio import ModelFormatError, load_model, read_card, resolve_engine
 
 from ..errors import InvalidInput, Unavailable
 from ..models import ModelVersion
@@ -28,19 +28,33 @@ def set_default_model(version: ModelVersion) -> None:
     version.is_default = True
 
 
-def register_model(folder: Path, name: str | None = None, default: bool = False) -> ModelVersion:
-    """Register a model folder (validated by loading it, which never runs code from it)."""
-    predictor = load_model(folder)  # raises ModelFormatError with a message naming the problem
+def register_model(folder: Path, name: str | None = None, default: bool = False,
+                   engine: str = "default") -> ModelVersion:
+    """Register a model folder (validated by loading it on `engine`, which never runs code from it)."""
+    predictor = load_model(folder, engine)  # raises ModelFormatError with a message naming the problem
     card = predictor.card
     version, _ = ModelVersion.objects.update_or_create(
         name=name or Path(folder).resolve().name,
-        defaults={"method": card["method"], "path": str(Path(folder).resolve()), "card": card,
+        defaults={"method": card["method"], "path": str(Path(folder).resolve()), "card": card, "engine": engine,
                   "metrics": card.get("metrics", {}), "synthetic_training": bool(card.get("training", {}).get("synthetic"))},
     )
     if default or not ModelVersion.objects.filter(is_default=True).exists():
         set_default_model(version)
     bump_catalogue_version()
     return version
+
+
+def check_engine_for(version: ModelVersion, engine: str) -> str:
+    """The engine `engine` resolves to for this model; InvalidInput if the model folder has no such engine."""
+    try:
+        card = read_card(Path(version.path))
+        resolved = resolve_engine(card, engine)
+    except (ModelFormatError, ValueError) as exc:
+        raise InvalidInput("engine", str(exc)) from None
+    if resolved != "float32" and resolved not in card.get("engines", {}):
+        raise InvalidInput("engine", f"{version.name} has no {resolved} engine; make one with `python -m ml.engines "
+                                     "quantise MODEL_DIR --calibration … --held-out …`")
+    return resolved
 
 
 def find_model(name: str | None, synthetic_place: bool = False) -> ModelVersion:

@@ -1,7 +1,8 @@
 """Running a registered model inside a job, and what its stored results hold beyond the map.
 
-Loaded models are kept (a few, keyed by folder and card time) so consecutive jobs skip the
-load. One function maps an image into a job's work folder: the class COG, its preview, the
+Loaded models are kept warm in the worker (an LRU of four, keyed by folder, card time and engine) so
+consecutive jobs skip the load; each runs on the engine its registration names (float32, int8 or the
+card's default). One function maps an image into a job's work folder: the class COG, its preview, the
 class probabilities COG (one band per model class ×255, then the top-1 confidence) and a
 histogram of confidence per class, from which the statistics at any `min_confidence` are
 computed without reading the map again. Catalogue maps and uploads store the same files.
@@ -26,14 +27,14 @@ CONFIDENCE = "confidence.json"
 
 
 @lru_cache(maxsize=4)
-def _predictor(path: str, card_mtime: float) -> Predictor:
-    return load_model(Path(path))
+def _predictor(path: str, card_mtime: float, engine: str) -> Predictor:
+    return load_model(Path(path), engine)
 
 
 def predictor_for(version: ModelVersion) -> Predictor:
-    """The loaded model of a registered version (reloaded when its card changes)."""
+    """The loaded model of a registered version on its engine (reloaded when its card changes)."""
     card = Path(version.path) / "model.json"
-    return _predictor(version.path, card.stat().st_mtime if card.exists() else 0.0)
+    return _predictor(version.path, card.stat().st_mtime if card.exists() else 0.0, version.engine)
 
 
 def map_image(source: Path, work: Path, predictor: Predictor, progress: Progress) -> list[dict]:

@@ -89,3 +89,18 @@ def test_cache_urls():
     }
     with pytest.raises(ImproperlyConfigured, match="scheme must be"):
         env.cache_from_url("memcache://x")
+
+
+def test_the_embedded_tile_cache_is_a_store_of_its_own(tmp_path):
+    """The file cache of the embedded mode culls a third of its 300 entries when full: tiles get their own folder
+    and size (HRMARS_TILE_CACHE_ENTRIES), so a map session's tiles outlive the API answers around them."""
+    code = ("from django.conf import settings; import json; "
+            "print(json.dumps({k: settings.CACHES[k] for k in ('default', 'tiles')}))")
+    env = {"DEBUG": "1", "CACHE_URL": f"file://{tmp_path}/cache", "HRMARS_TILE_CACHE_ENTRIES": "1234"}
+    result = manage(["shell", "-c", code], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    import json
+
+    caches = json.loads(result.stdout.strip().splitlines()[-1])
+    assert caches["tiles"]["LOCATION"] != caches["default"]["LOCATION"]
+    assert caches["tiles"]["OPTIONS"]["MAX_ENTRIES"] == 1234

@@ -14,10 +14,12 @@ class Command(BaseCommand):
         parser.add_argument("folder", type=Path)
         parser.add_argument("--name", help="default: the folder's name")
         parser.add_argument("--default", action="store_true", help="make it the site's default model")
+        parser.add_argument("--engine", choices=["default", "float32", "int8"], default="default",
+                            help="how the worker runs it (default: the model card's default engine)")
 
-    def handle(self, *args, folder, name, default, **options):
+    def handle(self, *args, folder, name, default, engine, **options):
         try:
-            version = register_model(folder, name, default)
+            version = register_model(folder, name, default, engine=engine)
         except (ModelFormatError, ValueError, OSError) as exc:
             raise CommandError(f"cannot register {folder}: {exc}") from exc
         self.stdout.write(self.style.SUCCESS(f"registered {version}"))

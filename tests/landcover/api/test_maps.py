@@ -97,6 +97,40 @@ def test_xyz_tiles_of_a_stored_map(client, catalogue):
     assert bad.status_code == 400 and "below 2^zoom" in bad.json()["tile"]
 
 
+def test_tiles_have_their_own_cache_and_readers_follow_the_file(client, catalogue):
+    from django.core.cache import caches
+
+    from landcover.api.tiles import OPEN_READERS, open_reader
+
+    patch = catalogue[0]
+    m = client.get("/api/v1/maps/low/", {"patch": patch.pk}).json()
+    lat, lon = centre(patch)
+    tile = morecantile.tms.get("WebMercatorQuad").tile(lon, lat, 15)
+    url = m["links"]["tiles"].format(z=tile.z, x=tile.x, y=tile.y)
+    first = client.get(url)
+    assert first.status_code == 200
+    m_row = LandCoverMap.objects.get(pk=m["id"])
+    key = f"tile:{m_row.pk}:{m_row.finished_at.timestamp()}:{tile.z}/{tile.x}/{tile.y}"
+    assert caches["tiles"].get(key) == first.content and caches["default"].get(key) is None  # a store of its own
+    cog = maps.map_folder(m_row) / "map.tif"
+    moved = cog.rename(cog.with_suffix(".moved"))
+    try:
+        assert client.get(url).content == first.content  # from the tile cache: the file is not even looked at
+    finally:
+        moved.rename(cog)
+
+    # An open reader is reused until the file changes; a new file at the same path gets a new reader.
+    reader = open_reader(cog)
+    assert open_reader(cog) is reader
+    with rasterio.open(cog) as src:
+        profile, data = src.profile, src.read()
+    replacement = cog.with_suffix(".new.tif")
+    with rasterio.open(replacement, "w", **profile) as dst:
+        dst.write(data)
+    replacement.replace(cog)
+    assert open_reader(cog) is not reader and OPEN_READERS >= 1
+
+
 def test_high_resolution_map_is_queued_then_computed_once_and_stored(client, catalogue):
     patch = catalogue[0]
     response = client.get("/api/v1/maps/high/", {"patch": patch.pk})

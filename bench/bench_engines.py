@@ -1,0 +1,118 @@
+"""Engines side by side (issue 15): float32 (Keras/TensorFlow), ONNX Runtime float32 and ONNX Runtime int8, on
+the same real pixels, interleaved in one run and reported as ratios to float32 (this machine is shared and
+noisy); and `python -m ml.predict` on a whole scene, float32 against int8, in fresh processes taking turns.
+
+    .venv/bin/python bench/bench_engines.py --models DIR … [--rounds 5] [--scene-size 2048] [--scene-rounds 3]
+
+Every model must have been quantised (`python -m ml.engines quantise`): the card's fidelity (agreement with
+float32 on held-out real places) is printed beside the speed. Forward pass: `--tiles` tiles of the model's
+input size cut from the real Delmarva scene, prepared once, in batches of the card's batch size; each
+round runs every engine of every model once, and the ratio is taken per round (min and median of the
+rounds). Whole process: a `--scene-size`² scene of the model's bands tiled from the Delmarva scene, mapped
+by `ml.predict` in a new process per run, engines alternating; wall time and peak resident memory
+(VmHWM). Writes bench/results/engines.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from bench_models import machine, make_scene, matmul_gflops, real_tiles, scene_run  # noqa: E402  (after the path is set)
+
+from ml.bands import S2_BANDS  # noqa: E402
+from ml.modelio import load_model, read_card  # noqa: E402
+from ml.runtime import OnnxRunner  # noqa: E402
+
+
+def forward(models: list[Path], rounds: int, tiles: int) -> dict:
+    """Interleaved forward-pass rounds: every engine of every model once per round."""
+    runs = []
+    for folder in models:
+        predictor = load_model(folder, "float32")
+        card = read_card(folder)
+        raw = real_tiles(predictor.input_size, tiles)
+        batch = predictor.prepare(raw[..., [S2_BANDS.index(b) for b in predictor.bands]])
+        engines = {"float32 (TensorFlow)": predictor.predict_proba,
+                   "float32 (ONNX Runtime)": OnnxRunner(folder / card["engines"]["int8"]["float_file"]),
+                   "int8 (ONNX Runtime)": OnnxRunner(folder / card["engines"]["int8"]["file"])}
+        for name, run in engines.items():
+            run(batch[:predictor.batch_size])  # warm-up: graphs built, sessions ready
+            runs.append({"model": folder.name, "engine": name, "run": run, "batch": batch,
+                         "batch_size": predictor.batch_size, "tile": predictor.input_size, "seconds": [],
+                         "fidelity": card["engines"]["int8"] if name.startswith("int8") else None})
+    matmul = []
+    for _ in range(rounds):
+        matmul.append(matmul_gflops(1.0))
+        for r in runs:
+            t0 = time.perf_counter()
+            for i in range(0, len(r["batch"]), r["batch_size"]):
+                r["run"](r["batch"][i:i + r["batch_size"]])
+            r["seconds"].append(time.perf_counter() - t0)
+    rows = []
+    for r in runs:
+        base = next(b for b in runs if b["model"] == r["model"] and b["engine"].startswith("float32 (Tensor"))
+        ratios = [b / s for b, s in zip(base["seconds"], r["seconds"])]
+        row = {"model": r["model"], "engine": r["engine"], "tile": r["tile"], "batch_size": r["batch_size"],
+               "tiles_per_s_median": len(r["batch"]) / statistics.median(r["seconds"]),
+               "speed_vs_float32_median": statistics.median(ratios), "speed_vs_float32_min": min(ratios)}
+        if r["fidelity"]:
+            row.update({k: r["fidelity"][k] for k in ("agreement", "max_probability_difference", "measured_on")})
+        rows.append(row)
+    return {"matmul_gflops_median": statistics.median(matmul), "rounds": rounds, "tiles": tiles, "rows": rows}
+
+
+def whole_process(model: Path, size: int, rounds: int, work: Path) -> dict:
+    """float32 and int8 ml.predict runs taking turns on one scene; the maps' agreement."""
+    import rasterio
+
+    predictor_bands = read_card(model)["bands"]
+    scene = make_scene(work / f"scene_{size}_{len(predictor_bands)}b.tif", size, predictor_bands)
+    runs: dict[str, list[dict]] = {"float32": [], "int8": []}
+    for _ in range(rounds):
+        for engine in runs:
+            runs[engine].append(scene_run(model, scene, work, engine))
+    with rasterio.open(work / "scene-map-float32.tif") as a, rasterio.open(work / "scene-map-int8.tif") as b:
+        agreement = float((a.read(1) == b.read(1)).mean())
+    ratios = [f["process_seconds"] / i["process_seconds"] for f, i in zip(runs["float32"], runs["int8"])]
+    return {"model": model.name, "scene": size, "rounds": rounds, "map_agreement": agreement,
+            "speed_vs_float32_median": statistics.median(ratios), "speed_vs_float32_min": min(ratios),
+            **{engine: {"process_seconds_median": statistics.median(r["process_seconds"] for r in rs),
+                        "peak_rss_mb_max": max(r["peak_rss_mb"] for r in rs)} for engine, rs in runs.items()}}
+
+
+def main() -> None:
+    """Run both comparisons and write the JSON."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", type=Path, nargs="+", required=True)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--tiles", type=int, default=16)
+    parser.add_argument("--scene-size", type=int, default=2048)
+    parser.add_argument("--scene-rounds", type=int, default=3)
+    parser.add_argument("--scene-model", type=Path, help="default: the first model")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/hrmars-bench"))
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    report = {"machine": machine(), "forward": forward(args.models, args.rounds, args.tiles)}
+    for row in report["forward"]["rows"]:
+        print(json.dumps(row), flush=True)
+    if args.scene_rounds:
+        report["whole_process"] = whole_process(args.scene_model or args.models[0], args.scene_size,
+                                                args.scene_rounds, args.work)
+        print(json.dumps(report["whole_process"]), flush=True)
+    (args.out / "engines.json").write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
