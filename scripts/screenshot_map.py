@@ -25,7 +25,8 @@ def shoot(page, base: str, lat: float, lon: float, out: Path, zoom: int, timeout
     page.fill("#search-lon", f"{lon:.6f}")
     page.click("#search-form button")
     page.locator("#card-high .stats-table").wait_for(timeout=timeout_s * 1000)
-    page.locator("#card-low .stats-table").wait_for(timeout=timeout_s * 1000)
+    # The MODIS card settles too (a table, or a note where the patch has no MODIS map), for a few seconds.
+    page.wait_for_timeout(3000)
     page.evaluate(f"window.hrmarsMap.setView([{lat}, {lon}], {zoom})")
     page.wait_for_function("document.querySelectorAll('.overlay-high img.leaflet-tile-loaded').length > 0",
                            timeout=timeout_s * 1000)
