@@ -68,13 +68,12 @@ class SceneResult:
 
 
 def tile_starts(length: int, tile: int, stride: int) -> list[int]:
-    """Starts of tiles of size `tile` covering [0, length); the last one ends at the edge."""
+    """Starts of tiles of size `tile` covering [0, length), at most `stride` apart and evenly spread: the
+    first at 0, the last ending at the edge, every overlap at least tile − stride (none much larger)."""
     if length <= tile:
         return [0]
-    starts = list(range(0, length - tile + 1, stride))
-    if starts[-1] != length - tile:
-        starts.append(length - tile)
-    return starts
+    count = math.ceil((length - tile) / stride) + 1
+    return [round(i * (length - tile) / (count - 1)) for i in range(count)]
 
 
 def blend_window(tile: int, overlap: int) -> np.ndarray:
@@ -267,11 +266,18 @@ class MapWriter:
 
 
 def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overlap: int | None = None,
-                  batch_size: int | None = None, dn_offset: float | None = None, probabilities: Path | None = None,
+                  batch_size: int | None = None, tile: int | None = None, dn_offset: float | None = None,
+                  probabilities: Path | None = None,
                   progress: Callable[[int, int], None] | None = None) -> SceneResult:
     """Map a scene: plan tiles, infer one strip at a time, write each row once no later tile touches it.
-    `batch_size`: tiles per forward pass (default: the model card's, which says what fits in memory)."""
-    batch_size = batch_size or predictor.batch_size
+    `batch_size`: tiles per forward pass (default: the model card's, which says what fits in memory, scaled
+    to the same pixels per pass when `tile` differs from the card's input size); `tile`: the tile side for a
+    fully convolutional network (default: the predictor's scene tile)."""
+    tile = tile or predictor.scene_tile
+    if tile != predictor.input_size and (predictor.method == "bagofcolours" or tile % predictor.size_multiple):
+        raise SceneError(f"tile {tile}: this {predictor.method} model takes tiles of {predictor.input_size} px, or "
+                         f"any multiple of {predictor.size_multiple} for a convolutional network")
+    batch_size = batch_size or max(1, round(predictor.batch_size * (predictor.input_size / tile) ** 2))
     started = time.perf_counter()
     src_path, dst_path = Path(src_path), Path(dst_path)
     with ExitStack() as stack:
@@ -282,7 +288,7 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
             raise SceneError(str(exc)) from None
         indexes = validate_scene(src, predictor, src_path.name)
         scale = reflectance_scale(src) if predictor.input_kind == "image" else 1.0
-        plan = plan_tiles(src.height, src.width, predictor.input_size, predictor.size_multiple, overlap)
+        plan = plan_tiles(src.height, src.width, tile, predictor.size_multiple, overlap)
         acc = StripAccumulator(plan, len(predictor.class_codes))
         done = 0
 
@@ -339,7 +345,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, required=True, help="a model folder (model.json + weights)")
     parser.add_argument("--overlap", type=int, default=None, help="tile overlap in pixels (default: an eighth of a tile)")
     parser.add_argument("--batch-size", type=int, default=None,
-                        help="tiles per forward pass (default: the model card's params.batch_size, else 8)")
+                        help="tiles per forward pass (default: the model card's params.batch_size, else 8, scaled "
+                             "to the same pixels per pass for another --tile)")
+    parser.add_argument("--tile", type=int, default=None,
+                        help="tile side in pixels for a convolutional network (default: the card's scene_tile, else "
+                             "512 for our U-Nets and GAN generators, else the input size; a multiple of its size "
+                             "multiple): larger tiles recompute fewer overlapping pixels")
     parser.add_argument("--dn-offset", type=float, default=None,
                         help="added to DNs before /10000: -1000 for L2A of processing baseline 04.00 or later")
     parser.add_argument("--probabilities", type=Path,
@@ -360,6 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bar.refresh()
 
         result = predict_scene(args.input, args.output, predictor, overlap=args.overlap, batch_size=args.batch_size,
+                               tile=args.tile,
                                dn_offset=args.dn_offset, probabilities=args.probabilities, progress=progress)
         bar.close()
     except (SceneError, DataError, ValueError) as exc:

@@ -26,11 +26,25 @@ def scene(tmp_path_factory):
     return make_scene(tmp_path_factory.mktemp("scene") / "scene.tif", 530, 700, bands=13, seed=5)
 
 
-def test_tiles_cover_the_scene_and_end_at_the_edge():
-    assert tile_starts(700, 256, 192) == [0, 192, 384, 444]
+def test_tiles_cover_the_scene_evenly_and_end_at_the_edge():
+    assert tile_starts(700, 256, 192) == [0, 148, 296, 444]  # overlaps 108 each, not 64, 64 and 196
+    assert tile_starts(640, 256, 192) == [0, 192, 384]
     assert tile_starts(256, 256, 192) == [0] and tile_starts(100, 128, 96) == [0]
     w = blend_window(256, 64)
     assert w[64:192].min() == 1 and 0 < w[0] < 0.02 and w.min() > 0
+
+
+def test_larger_tiles_give_the_same_map_up_to_tile_edges(scene, predictor, tmp_path):
+    """A fully convolutional network reads tiles of any multiple of its size multiple: the same scene mapped
+    with fewer, larger tiles (the default 512, against --tile 256), batches scaled to the same pixels per pass."""
+    assert predictor.scene_tile == 512 and predictor.input_size < 512  # our U-Nets map scenes in 512-px tiles
+    small = predict_scene(scene, tmp_path / "256.tif", predictor, tile=256)
+    large = predict_scene(scene, tmp_path / "512.tif", predictor)
+    assert large.tiles < small.tiles
+    with rasterio.open(tmp_path / "256.tif") as a, rasterio.open(tmp_path / "512.tif") as b:
+        assert (a.read(1) == b.read(1)).mean() > 0.95
+    with pytest.raises(SceneError, match="multiple of"):
+        predict_scene(scene, tmp_path / "bad.tif", predictor, tile=500)
 
 
 def test_output_is_a_valid_cog_with_the_input_georeference(scene, predictor, tmp_path):
@@ -44,7 +58,7 @@ def test_output_is_a_valid_cog_with_the_input_georeference(scene, predictor, tmp
         assert dst.colormap(1)[1] == (0, 153, 0, 255) and dst.tags()["CLASS_10"] == "Water"
         classes = dst.read(1)
     assert set(np.unique(classes)) <= set(MODEL_CLASSES)
-    assert result.tiles == 3 * 3 and result.valid_pixels == 530 * 700
+    assert result.tiles == 2 * 2 and result.valid_pixels == 530 * 700  # 512-px scene tiles
     with rasterio.open(tmp_path / "p.tif") as probs:  # 8 classes and the top-1 confidence (issue 12)
         assert probs.count == 9 and "confidence" in probs.descriptions[8]
         bands = probs.read().astype(int)
@@ -76,7 +90,7 @@ def test_probabilities_mask_nodata_and_the_confidence_histogram_adds_up(predicto
 
 def test_interior_equals_a_whole_patch_prediction(scene, predictor, tmp_path):
     out = tmp_path / "lc.tif"
-    predict_scene(scene, out, predictor, overlap=64)
+    predict_scene(scene, out, predictor, overlap=64, tile=256)  # tiles of the size it was trained on
     with rasterio.open(scene) as src:
         patch = np.moveaxis(src.read(window=Window(0, 0, 256, 256)), 0, -1)
     names = LAYOUTS_BY_COUNT[13]
@@ -84,8 +98,9 @@ def test_interior_equals_a_whole_patch_prediction(scene, predictor, tmp_path):
     direct = index_to_dfc(predictor.predict_index(x[None])[0])
     with rasterio.open(out) as dst:
         mapped = dst.read(1, window=Window(0, 0, 256, 256))
-    # Rows/columns 0..191 of the first tile are covered by that tile alone.
-    assert (mapped[:192, :192] == direct[:192, :192]).all()
+    # Up to the second tile's start (tiles spread evenly) the first tile covers the pixels alone.
+    rows, cols = tile_starts(530, 256, 192)[1], tile_starts(700, 256, 192)[1]
+    assert (rows, cols) == (137, 148) and (mapped[:rows, :cols] == direct[:rows, :cols]).all()
     # Across overlaps the blend stays close to each tile's own prediction (no seams).
     assert (mapped == direct).mean() > 0.9
 
