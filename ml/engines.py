@@ -170,11 +170,18 @@ def quantise(folder: Path, calibration: Sequence[Path], held_out: Sequence[Path]
     if predictor.input_kind != "image":
         raise EngineError("only models that read Sentinel-2 images are quantised: calibration needs real imagery")
     size = predictor.input_size
-    export_onnx(predictor, Path(folder) / ONNX_FLOAT)
-    calibration_tiles = list(image_tiles(predictor, calibration, size, tiles))
-    quantise_int8(Path(folder) / ONNX_FLOAT, Path(folder) / ONNX_INT8, calibration_tiles)
-    held_out_tiles = list(image_tiles(predictor, held_out, size, tiles))
-    measured = fidelity(predictor, OnnxRunner(Path(folder) / ONNX_INT8), held_out_tiles)
+    folder = Path(folder)
+    # Built and measured beside the model in a temporary folder, moved in only when all went well: a failed
+    # run leaves the model as it was (a card's engine never names a half-written file).
+    with tempfile.TemporaryDirectory(prefix=".quantise-", dir=folder) as tmp:
+        work = Path(tmp)
+        export_onnx(predictor, work / ONNX_FLOAT)
+        calibration_tiles = list(image_tiles(predictor, calibration, size, tiles))
+        quantise_int8(work / ONNX_FLOAT, work / ONNX_INT8, calibration_tiles)
+        held_out_tiles = list(image_tiles(predictor, held_out, size, tiles))
+        measured = fidelity(predictor, OnnxRunner(work / ONNX_INT8), held_out_tiles)
+        for name in (ONNX_FLOAT, ONNX_INT8):
+            (work / name).replace(folder / name)
     entry = {"file": ONNX_INT8, "float_file": ONNX_FLOAT, **measured,
              "measured_on": [Path(p).name for p in held_out], "calibrated_on": [Path(p).name for p in calibration],
              "tiles": {"calibration": len(calibration_tiles), "held_out": len(held_out_tiles), "size": size},

@@ -74,6 +74,14 @@ def test_engine_errors_are_clear(tiny_unet, tiny_boc, tmp_path):
     scene = make_scene(tmp_path / "scene.tif", 260, 260, seed=5)
     with pytest.raises(EngineError, match="random forest"):
         quantise(tiny_boc, [scene], [scene])
+    # A run that fails half-way (no held-out tiles: the image is smaller than a tile) leaves nothing behind.
+    card["engines"], card["default_engine"] = {}, "float32"
+    write_card(folder, card)
+    speck = make_scene(tmp_path / "speck.tif", 4, 4, seed=6)
+    with pytest.raises(EngineError, match="no held-out tiles"):
+        quantise(folder, [scene], [speck])
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in tiny_unet.iterdir())
+    assert read_card(folder)["engines"] == {}
 
 
 def test_predict_cli_offers_the_engine(tiny_unet, tmp_path, capsys):
