@@ -29,6 +29,7 @@ import numpy as np
 import rasterio
 from rasterio.windows import Window
 
+from .classes import N_MODEL_CLASSES
 from .modelio import ModelFormatError, Predictor, load_model, read_card, write_card
 from .predict import SceneError, validate_scene
 from .runtime import MIN_AGREEMENT, ONNX_FLOAT, ONNX_INT8, EngineError, OnnxRunner
@@ -85,7 +86,7 @@ def export_onnx(predictor: Predictor, path: Path) -> Path:
     import tensorflow as tf
     import tf2onnx
 
-    channels = 8 if predictor.input_kind == "coarse" else len(predictor.bands)
+    channels = N_MODEL_CLASSES if predictor.input_kind == "coarse" else len(predictor.bands)
     spec = (tf.TensorSpec([None, None, None, channels], tf.float32, name="x"),)
     tf2onnx.convert.from_function(_network_function(predictor), input_signature=spec, opset=OPSET,
                                   output_path=str(path),

@@ -211,23 +211,31 @@ def resolve_engine(card: dict, engine: str = "default") -> str:
     return engine
 
 
+def engine_file(folder: Path, card: dict, engine: str) -> tuple[str, Path | None]:
+    """The engine `engine` resolves to for a model folder and, for one other than float32, its file; a
+    ModelFormatError if the folder has no such engine (the file must lie inside the folder)."""
+    try:
+        engine = resolve_engine(card, engine)
+    except EngineError as exc:
+        raise ModelFormatError(f"{Path(folder).name}: {exc}") from None
+    if engine == "float32":
+        return engine, None
+    name = str((card.get("engines", {}).get(engine) or {}).get("file", ""))
+    if not name or Path(name).name != name or not (Path(folder) / name).is_file():
+        raise ModelFormatError(f"{Path(folder).name}: has no {engine} engine; make one with "
+                               f"`python -m ml.engines quantise {Path(folder).name} --calibration … --held-out …`")
+    return engine, Path(folder) / name
+
+
 def load_model(folder: Path, engine: str = "default") -> Predictor:
     """Load a model folder through its method's loader (which never runs code from the folder), on `engine`:
     'float32' (the model's own framework), 'int8' (ONNX Runtime, where `python -m ml.engines quantise` made
     it) or 'default' (the card's default_engine)."""
     folder = Path(folder)
     card = read_card(folder)
-    try:
-        engine = resolve_engine(card, engine)
-    except EngineError as exc:
-        raise ModelFormatError(f"{folder.name}: {exc}") from None
-    if engine != "float32":  # ONNX Runtime alone: the model's framework (TensorFlow) is not even imported
-        entry = card.get("engines", {}).get(engine) or {}
-        name = str(entry.get("file", ""))
-        if not name or Path(name).name != name or not (folder / name).is_file():
-            raise ModelFormatError(f"{folder.name}: has no {engine} engine; make one with "
-                                   f"`python -m ml.engines quantise {folder.name} --calibration … --held-out …`")
-        return Predictor(folder, card, None, engine=engine, runner=OnnxRunner(folder / name))
+    engine, path = engine_file(folder, card, engine)
+    if path is not None:  # ONNX Runtime alone: the model's framework (TensorFlow) is not even imported
+        return Predictor(folder, card, None, engine=engine, runner=OnnxRunner(path))
     try:
         model = methods.get(card["method"]).load(folder, card)
     except FileNotFoundError as exc:

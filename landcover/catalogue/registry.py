@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from ml.modelio import ModelFormatError, load_model, read_card, resolve_engine
+from ml.modelio import ModelFormatError, engine_file, load_model, read_card
 
 from ..errors import InvalidInput, Unavailable
 from ..models import ModelVersion
@@ -47,14 +47,9 @@ def register_model(folder: Path, name: str | None = None, default: bool = False,
 def check_engine_for(version: ModelVersion, engine: str) -> str:
     """The engine `engine` resolves to for this model; InvalidInput if the model folder has no such engine."""
     try:
-        card = read_card(Path(version.path))
-        resolved = resolve_engine(card, engine)
-    except (ModelFormatError, ValueError) as exc:
+        return engine_file(Path(version.path), read_card(Path(version.path)), engine)[0]
+    except ModelFormatError as exc:
         raise InvalidInput("engine", str(exc)) from None
-    if resolved != "float32" and resolved not in card.get("engines", {}):
-        raise InvalidInput("engine", f"{version.name} has no {resolved} engine; make one with `python -m ml.engines "
-                                     "quantise MODEL_DIR --calibration … --held-out …`")
-    return resolved
 
 
 def find_model(name: str | None, synthetic_place: bool = False) -> ModelVersion:

@@ -3,6 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from ml.modelio import ModelFormatError
+from ml.runtime import ENGINES
 
 from ...catalogue.registry import register_model
 
@@ -14,7 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("folder", type=Path)
         parser.add_argument("--name", help="default: the folder's name")
         parser.add_argument("--default", action="store_true", help="make it the site's default model")
-        parser.add_argument("--engine", choices=["default", "float32", "int8"], default="default",
+        parser.add_argument("--engine", choices=["default", *ENGINES], default="default",
                             help="how the worker runs it (default: the model card's default engine)")
 
     def handle(self, *args, folder, name, default, engine, **options):
