@@ -294,6 +294,17 @@ UPLOAD_DAILY_LIMIT = env_int("HRMARS_UPLOAD_DAILY_LIMIT", 20)  # uploads per use
 FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "tmp")                  # large uploads stream to disk here
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 
+# --- Areas of interest: maps of any area, from a STAC API or the local imagery catalogue.
+AREAS_DIR = env_path("HRMARS_AREAS_DIR", DATA_DIR / "areas")
+AREA_MAX_KM2 = env_int("HRMARS_AREA_MAX_KM2", 400)            # largest area mapped at once (geodesic)
+AREA_MAX_VERTICES = env_int("HRMARS_AREA_MAX_VERTICES", 10000)  # vertices of a drawn or uploaded area
+AREA_POINT_SIZE_M = env_int("HRMARS_AREA_POINT_SIZE_M", 2000)   # side of the square mapped around a clicked point
+AREA_MAX_FILE_KB = env_int("HRMARS_AREA_MAX_FILE_KB", 5120)     # uploaded GeoJSON / KML / zipped Shapefile
+# A STAC API with Sentinel-2 collections (empty: the local imagery catalogue only, which works offline).
+# Production: https://earth-search.aws.element84.com/v1 with sentinel-2-l2a (public COGs, no key).
+STAC_URL = env_str("HRMARS_STAC_URL", "")
+STAC_COLLECTIONS = env_list("HRMARS_STAC_COLLECTIONS", ["sentinel-2-l2a"])
+
 # --- Map.
 BASEMAP_URL = env_str("HRMARS_BASEMAP_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 BASEMAP_ATTRIBUTION = env_str(

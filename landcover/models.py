@@ -139,9 +139,9 @@ class LandCoverMap(models.Model):
         return self.patch.dataset.synthetic or bool(self.model_version and self.model_version.synthetic_training)
 
 
-class Upload(models.Model):
-    """A user's own Sentinel-2 image and the job that maps it. Files live under UPLOADS_DIR/<token>/,
-    outside the static and media paths, under a random name; only the owner reaches them."""
+class QueuedJob(models.Model):
+    """What every cancellable job row holds for `landcover.jobs.lifecycle`: its state, progress, attempts,
+    error, timing and the statistics of its map."""
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -150,16 +150,6 @@ class Upload(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
-    owner = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="uploads")
-    token = models.CharField(max_length=40, unique=True, editable=False)
-    original_name = models.CharField(max_length=255)
-    size_bytes = models.BigIntegerField()
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="uploads")
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
-    bands = models.PositiveSmallIntegerField()
-    crs = models.CharField(max_length=2000)
-    footprint = models.PolygonField(srid=4326)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
     progress = models.PositiveSmallIntegerField(default=0)
     attempts = models.PositiveIntegerField(default=0)
@@ -171,7 +161,57 @@ class Upload(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["-created_at"]
+
+
+class Upload(QueuedJob):
+    """A user's own Sentinel-2 image and the job that maps it. Files live under UPLOADS_DIR/<token>/,
+    outside the static and media paths, under a random name; only the owner reaches them."""
+
+    owner = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="uploads")
+    token = models.CharField(max_length=40, unique=True, editable=False)
+    original_name = models.CharField(max_length=255)
+    size_bytes = models.BigIntegerField()
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="uploads")
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    bands = models.PositiveSmallIntegerField()
+    crs = models.CharField(max_length=2000)
+    footprint = models.PolygonField(srid=4326)
+
+    class Meta(QueuedJob.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"{self.original_name} ({self.owner}, {self.status})"
+
+
+class AreaMap(QueuedJob):
+    """A land-cover map of an area of interest anywhere: the Sentinel-2 pixels of the area (from a STAC API or
+    the local imagery catalogue, clouds masked) mapped by one model, clipped to the polygon. Anybody may ask;
+    the same area, dates, source and model give the same stored result (`key`). Files live under
+    AREAS_DIR/<token>/: map.tif, probabilities.tif, confidence.json, preview.png and image.tif (true colour
+    of the pixels used)."""
+
+    key = models.CharField(max_length=64, unique=True, editable=False,
+                           help_text="SHA-256 of the area, dates, cloud limit, source and model")
+    token = models.CharField(max_length=40, unique=True, editable=False)
+    geometry = models.MultiPolygonField(srid=4326)
+    area_km2 = models.FloatField(help_text="Geodesic area of the polygon (WGS 84 ellipsoid)")
+    start = models.DateField(null=True, blank=True)
+    end = models.DateField(null=True, blank=True)
+    max_cloud = models.FloatField(default=100.0, help_text="Largest scene cloud cover accepted, %")
+    imagery_source = models.CharField(max_length=20, default="auto",
+                                      help_text="auto (every configured source), stac or local")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="areas")
+    requested_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="areas")
+    imagery = models.JSONField(default=dict, blank=True,
+                               help_text="Scenes used, grid, cloud and missing shares of the area")
+
+    class Meta(QueuedJob.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"area {self.pk} ({self.area_km2:.2f} km², {self.model_version.name}, {self.status})"

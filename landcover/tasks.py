@@ -11,6 +11,7 @@ from celery import Task, shared_task
 from django.db import DatabaseError
 
 from .jobs import lifecycle
+from .jobs.areas import AREA_JOB
 from .jobs.lifecycle import JobKind
 from .jobs.maps import MAP_JOB
 from .jobs.uploads import UPLOAD_JOB
@@ -42,3 +43,9 @@ def compute_map(self, map_id: int) -> dict:
 def process_upload(self, upload_id: int) -> dict:
     """Map a user's uploaded image."""
     return lifecycle.run(self.job, upload_id)
+
+
+@shared_task(base=JobTask, job=AREA_JOB, name=AREA_JOB.task, **OPTIONS)
+def compute_area(self, area_id: int) -> dict:
+    """Fetch the imagery of an area of interest, mask clouds, map it."""
+    return lifecycle.run(self.job, area_id)

@@ -2,8 +2,9 @@
 
 One accumulator (`ClassAreas`) serves both places that count classes: scene inference,
 which counts each strip of rows as it is written, and `class_statistics`, which reads a
-stored map strip by strip. Areas are exact for projected CRSs (the pixel's area in the
-CRS's units) and spherical for geographic ones (each row's band of latitude).
+stored map strip by strip. Areas are ground areas: for projected CRSs the pixel's area in the
+CRS's units corrected by the projection's areal scale (so a UTM map's km² are true, equal-area
+km²), and spherical for geographic ones (each row's band of latitude).
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from pyproj import Proj, Transformer
+from rasterio.crs import CRS
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
@@ -22,13 +25,31 @@ ALL_CLASSES = tuple(DFC)  # 1–10: MODIS maps can hold Savanna and Snow/Ice
 EARTH_RADIUS_KM = 6371.0088  # mean Earth radius
 
 
+def areal_scale(crs: CRS, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """The projection's areal scale factor at projected points (1 everywhere for an equal-area projection)."""
+    key = crs.to_wkt()
+    if key not in _PROJECTIONS:
+        _PROJECTIONS[key] = (Proj(key), Transformer.from_crs(key, "EPSG:4326", always_xy=True))
+    proj, to_lonlat = _PROJECTIONS[key]
+    lon, lat = to_lonlat.transform(xs, ys)
+    return np.asarray(proj.get_factors(lon, lat).areal_scale, np.float64)
+
+
+_PROJECTIONS: dict[str, tuple[Proj, Transformer]] = {}
+
+
 def pixel_areas_km2(src: DatasetReader, row0: int, rows: int) -> np.ndarray:
-    """Area of one pixel in each of `rows` rows, km²: exact for projected CRSs, spherical for geographic."""
+    """Ground area of one pixel in each of `rows` rows, km², on the ellipsoid: for a projected CRS the pixel's
+    area in the CRS's units divided by the projection's areal scale at the row's middle (UTM's 0.9992–1.002 is
+    taken out; the error left across a 20 km wide area is below 0.02 %), spherical for geographic CRSs."""
     t = src.transform
     if src.crs.is_projected:
         factor = src.crs.linear_units_factor[1]
         # The determinant: the area of a pixel, also when the grid is rotated or sheared.
-        return np.full(rows, abs(t.a * t.e - t.b * t.d) * factor**2 / 1e6)
+        nominal = abs(t.a * t.e - t.b * t.d) * factor**2 / 1e6
+        centres = np.arange(row0, row0 + rows) + 0.5
+        xs, ys = t * (np.full(rows, src.width / 2), centres)
+        return nominal / areal_scale(src.crs, np.asarray(xs), np.asarray(ys))
     top = t.f + t.e * np.arange(row0, row0 + rows)
     bottom = top + t.e
     band = np.abs(np.sin(np.radians(top)) - np.sin(np.radians(bottom)))

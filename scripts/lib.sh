@@ -109,6 +109,18 @@ SQL
   psql_admin -d "$PG_DB" -c 'CREATE EXTENSION IF NOT EXISTS postgis;'
 }
 
+# The imagery tests run a real STAC API (stac-fastapi-pgstac) on a pgstac schema of their own database,
+# which installs extensions and roles: a login role that may do that, for tests only, local connections.
+ensure_stac_test_role() {
+  psql_admin -d postgres <<SQL
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'hrmars_stac') THEN
+    CREATE ROLE hrmars_stac LOGIN SUPERUSER PASSWORD 'hrmars_stac';
+  END IF;
+END \$\$;
+SQL
+}
+
 ensure_redis() {
   if command -v redis-cli >/dev/null 2>&1 && redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
     return 0
@@ -123,4 +135,9 @@ ensure_redis() {
 
 ensure_chromium() {
   ensure_apt chromium fonts-dejavu-core
+}
+
+# nginx serves the imagery tests' COGs over HTTP with Range requests, as object stores do.
+ensure_nginx() {
+  ensure_apt nginx-light
 }

@@ -10,10 +10,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 ensure_base_packages
 ensure_venv "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt"
 ensure_chromium
+ensure_nginx
 if [ -z "${DATABASE_URL:-}" ]; then
   ensure_postgis
   export DATABASE_URL="postgis://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB"
+  ensure_stac_test_role
+  export HRMARS_STAC_TEST_DSN="${HRMARS_STAC_TEST_DSN:-postgresql://hrmars_stac:hrmars_stac@127.0.0.1:$PG_PORT/hrmars_stac_test}"
 fi
+export HRMARS_STAC_URL=""          # tests never reach the internet; the STAC tests start their own API
 if [ -z "${CELERY_BROKER_URL:-}" ]; then
   ensure_redis
   export CELERY_BROKER_URL="redis://127.0.0.1:6379/15"

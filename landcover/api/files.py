@@ -56,10 +56,13 @@ class FileView(APIView):
         return super().finalize_response(request, response, *args, **kwargs)
 
 
-def check_download(name: str) -> None:
+AREA_DOWNLOADS = {**DOWNLOADS, "image.tif": "image/tiff"}  # areas also keep the true colour of the pixels used
+
+
+def check_download(name: str, offered: dict[str, str] = DOWNLOADS) -> None:
     """Before the map is looked up, so an unknown name is a 404 whatever the map's state."""
-    if name not in DOWNLOADS:
-        raise NotFound(f"No download {name!r}; there are {', '.join(DOWNLOADS)}.")
+    if name not in offered:
+        raise NotFound(f"No download {name!r}; there are {', '.join(offered)}.")
 
 
 def download_suffix(name: str) -> str:
@@ -93,7 +96,7 @@ def download(name: str, rows: list[dict], payload: Callable[[], dict], path_of: 
         path = path_of(name)
         if not path.is_file():
             raise NotFound("The map's file is missing on the server; an administrator has been told.")
-        response = FileResponse(path.open("rb"), content_type=DOWNLOADS[name])
+        response = FileResponse(path.open("rb"), content_type=AREA_DOWNLOADS[name])
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = cache_control
     return response

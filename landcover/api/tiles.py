@@ -63,6 +63,15 @@ def render_tile(path: Path, z: int, x: int, y: int) -> bytes:
     return img.render(img_format="PNG", colormap=colormap())
 
 
+def render_image_tile(path: Path, z: int, x: int, y: int) -> bytes:
+    """The PNG of tile z/x/y of a true-colour RGB COG (transparent where it is masked)."""
+    try:
+        img = open_reader(path).tile(x, y, z, tilesize=256, resampling_method="bilinear")
+    except TileOutsideBounds:
+        return empty_tile()
+    return img.render(img_format="PNG")
+
+
 @lru_cache(maxsize=64)
 def confidence_colormap(min_confidence: float | None) -> dict[int, tuple[int, int, int, int]]:
     """Colours of the confidence band (uint8, ×255): without a threshold, the less sure a pixel the more

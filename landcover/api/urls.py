@@ -2,7 +2,7 @@
 from django.urls import path
 
 from .. import urlconverters  # noqa: F401  (registers <id:>)
-from . import catalogue, maps, model_versions, uploads
+from . import areas, catalogue, maps, model_versions, uploads
 
 app_name = "api"
 
@@ -29,6 +29,16 @@ urlpatterns = [
     path("uploads/<id:pk>/confidence/<int:z>/<int:x>/<int:y>.png", uploads.UploadConfidenceTile.as_view(),
          name="upload-confidence-tile"),
     path("uploads/<id:pk>/<str:name>", uploads.UploadFile.as_view(), name="upload-file"),
+    path("areas/", areas.AreaList.as_view(), name="area-list"),
+    path("areas/<id:pk>/", areas.AreaDetail.as_view(), name="area-detail"),
+    path("areas/<id:pk>/cancel/", areas.AreaCancel.as_view(), name="area-cancel"),
+    path("areas/<id:pk>/retry/", areas.AreaRetry.as_view(), name="area-retry"),
+    path("areas/<id:pk>/tiles/<int:z>/<int:x>/<int:y>.png", areas.AreaTile.as_view(layer="tiles"), name="area-tile"),
+    path("areas/<id:pk>/image/<int:z>/<int:x>/<int:y>.png", areas.AreaTile.as_view(layer="image"),
+         name="area-image-tile"),
+    path("areas/<id:pk>/confidence/<int:z>/<int:x>/<int:y>.png", areas.AreaTile.as_view(layer="confidence"),
+         name="area-confidence-tile"),
+    path("areas/<id:pk>/<str:name>", areas.AreaFile.as_view(), name="area-file"),
     path("models/", model_versions.ModelList.as_view(), name="model-list"),
     path("models/<str:name>/", model_versions.ModelDetail.as_view(), name="model-detail"),
 ]

@@ -1,0 +1,245 @@
+"""Maps of any area: POST an area of interest (a point, a bounding box, a GeoJSON geometry, or an
+uploaded GeoJSON / KML / zipped Shapefile) with dates, a cloud limit and a model; follow the job; read
+its statistics (hectares and km², the cloud share apart); download the COGs; view the land cover and
+the true-colour image of the pixels used as XYZ tiles. The same request twice gives the same map.
+Every bad area is a 400 that says what is wrong with it."""
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import parsers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ..catalogue.imagery import SOURCES
+from ..catalogue.registry import find_model
+from ..errors import InvalidInput, NotReady
+from ..jobs import areas
+from ..jobs.inference import PROBABILITIES
+from ..models import AreaMap
+from ..validation import areas as aoi
+from .files import AREA_DOWNLOADS, DOWNLOAD_RESPONSES, TILE_RESPONSES, FileView, check_download, download
+from .maps import count_new_computation
+from .params import check_tile
+from .tiles import render_confidence_tile, render_image_tile, tile_response
+
+AREA_REQUEST = {"type": "object", "properties": {
+    "geometry": {"type": "object", "description": "GeoJSON Polygon, MultiPolygon, Feature or FeatureCollection "
+                                                  "(lon, lat)"},
+    "point": {"type": "array", "items": {"type": "number"}, "description": "[lon, lat]: a square around it"},
+    "size_m": {"type": "number", "description": "side of the square around `point`, metres (default "
+                                                "HRMARS_AREA_POINT_SIZE_M)"},
+    "bbox": {"type": "array", "items": {"type": "number"}, "description": "[west, south, east, north]"},
+    "file": {"type": "string", "format": "binary", "description": "GeoJSON, KML or zipped Shapefile (multipart)"},
+    "start": {"type": "string", "format": "date"}, "end": {"type": "string", "format": "date"},
+    "max_cloud": {"type": "number", "description": "largest scene cloud cover accepted, % (default 100)"},
+    "model": {"type": "string"}, "source": {"type": "string", "enum": list(SOURCES)}}}
+
+
+def _date(data, field: str) -> date | None:
+    value = data.get(field)
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidInput(field, f"{field} must be a date like 2024-06-30, got {str(value)[:30]!r}.") from None
+
+
+def _json_field(data, field: str):
+    """A field that multipart forms send as JSON text."""
+    value = data.get(field)
+    if isinstance(value, str) and value.strip().startswith(("{", "[")):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise InvalidInput(field, f"{field} is not readable: invalid JSON.") from None
+    return value
+
+
+def body_of(request):
+    """The request's fields: a JSON object or a form; InvalidInput for anything else (a JSON array, a number)."""
+    if not hasattr(request.data, "get"):
+        raise InvalidInput("geometry", "Send the request as a JSON object (or a multipart form) with the area and "
+                                       "its parameters.")
+    return request.data
+
+
+def area_from(request):
+    """The area of the request, checked: InvalidInput (400) for anything empty, invalid, too large or unreadable."""
+    data = body_of(request)
+    given = [k for k in ("geometry", "point", "bbox") if data.get(k) not in (None, "")]
+    upload = request.FILES.get("file") if hasattr(request, "FILES") else None
+    if upload is not None:
+        given.append("file")
+    if len(given) != 1:
+        raise InvalidInput("geometry", "Give the area one way: geometry (GeoJSON), point ([lon, lat]), bbox "
+                                       "([west, south, east, north]) or file (GeoJSON, KML, zipped Shapefile).")
+    kind = given[0]
+    if upload is not None:
+        if upload.size > settings.AREA_MAX_FILE_KB * 1024:
+            raise InvalidInput("file", f"The file is larger than {settings.AREA_MAX_FILE_KB:,} KB.")
+        geometry = aoi.from_file(upload.name, upload.read())
+    elif kind == "point":
+        point = _json_field(data, "point")
+        if not isinstance(point, (list, tuple)) or len(point) != 2:
+            raise InvalidInput("point", "Give the point as [lon, lat] in degrees.")
+        geometry = aoi.from_point(point[0], point[1], data.get("size_m"))
+    elif kind == "bbox":
+        geometry = aoi.from_bbox(_json_field(data, "bbox"))
+    else:
+        geometry = aoi.from_geojson(_json_field(data, "geometry"))
+    return aoi.checked(geometry, "file" if kind == "file" else kind)
+
+
+def area_representation(area: AreaMap, request) -> dict:
+    """An area map: status and progress while it runs, then statistics, the scenes used and links."""
+    url = request.build_absolute_uri(reverse("api:area-detail", args=[area.pk]))
+    version = area.model_version
+    data = {"id": area.pk, "url": url, "status": area.status, "progress": area.progress,
+            "area_km2": round(area.area_km2, 6), "area_ha": round(area.area_km2 * 100, 4),
+            "geometry": json.loads(area.geometry.geojson), "bounds": list(area.geometry.extent),
+            "start": area.start, "end": area.end, "max_cloud": area.max_cloud, "source": area.imagery_source,
+            "model": version.name, "engine": version.engine, "synthetic_model": version.synthetic_training,
+            "attribution": version.card.get("attribution", ""), "created_at": area.created_at,
+            "finished_at": area.finished_at, "seconds": area.seconds}
+    if area.status in (AreaMap.Status.QUEUED, AreaMap.Status.RUNNING):
+        data["cancel"] = url + "cancel/"
+    if area.status in (AreaMap.Status.FAILED, AreaMap.Status.CANCELLED):
+        data["error"] = area.error or "cancelled"
+        data["retry"] = url + "retry/"
+    if area.status == AreaMap.Status.DONE:
+        data["statistics"] = [{**row, "area_ha": round(row["area_km2"] * 100, 4)} for row in area.statistics]
+        data["imagery"] = area.imagery
+        data["links"] = {"cog": url + "map.tif", "probabilities": url + PROBABILITIES, "image": url + "image.tif",
+                         "png": url + "preview.png", "statistics_csv": url + "statistics.csv",
+                         "statistics_json": url + "statistics.json", "tiles": url + "tiles/{z}/{x}/{y}.png",
+                         "image_tiles": url + "image/{z}/{x}/{y}.png",
+                         "confidence_tiles": url + "confidence/{z}/{x}/{y}.png"}
+    return data
+
+
+def get_area(pk: int) -> AreaMap:
+    """The area map with this id, or 404."""
+    return get_object_or_404(AreaMap.objects.select_related("model_version"), pk=pk)
+
+
+class AreaList(APIView):
+    """Map an area of interest anywhere. 200 with the stored map when the same area, dates, cloud limit, source
+    and model were asked before; else 202 and the job URL (also in Location) to poll."""
+    parser_classes = [parsers.JSONParser, parsers.MultiPartParser]
+
+    @extend_schema(
+        operation_id="v1_areas_create",
+        request={"application/json": AREA_REQUEST, "multipart/form-data": AREA_REQUEST},
+        responses={200: OpenApiResponse(description="The stored map"), 202: OpenApiResponse(description="Queued"),
+                   400: OpenApiResponse(description="The area or a parameter is wrong; the body says which"),
+                   429: OpenApiResponse(description="Too many new map computations (HRMARS_MAP_RATE)")},
+        examples=[OpenApiExample("a drawn polygon", value={
+            "geometry": {"type": "Polygon", "coordinates": [[[-75.66, 37.66], [-75.62, 37.66], [-75.62, 37.69],
+                                                             [-75.66, 37.69], [-75.66, 37.66]]]},
+            "start": "2018-01-01", "end": "2025-12-31", "max_cloud": 30}, request_only=True),
+            OpenApiExample("a clicked point", value={"point": [-75.64, 37.67], "size_m": 2000}, request_only=True)])
+    def post(self, request):
+        geometry, km2 = area_from(request)
+        data = body_of(request)
+        start, end = _date(data, "start"), _date(data, "end")
+        if start and end and start > end:
+            raise InvalidInput("end", "end must not be before start.")
+        try:
+            max_cloud = float(data.get("max_cloud", 100) or 100)
+        except (TypeError, ValueError):
+            max_cloud = -1
+        if not 0 <= max_cloud <= 100:
+            raise InvalidInput("max_cloud", "max_cloud must be a percentage from 0 to 100.")
+        source = data.get("source") or "auto"
+        if source not in SOURCES:
+            raise InvalidInput("source", f"source must be one of {', '.join(SOURCES)}.")
+        model = data.get("model")
+        if model is not None and not isinstance(model, str):
+            raise InvalidInput("model", "model must be a model's name (see /api/v1/models/).")
+        version = find_model(model)
+        area, _ = areas.request_area(geometry, km2, start=start, end=end, max_cloud=max_cloud, source=source,
+                                     version=version, user=request.user,
+                                     before_new=lambda: count_new_computation(request))
+        data = area_representation(area, request)
+        if area.status == AreaMap.Status.DONE:
+            return Response(data)
+        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
+
+
+class AreaDetail(APIView):
+    """An area map's status (poll it: progress in %), then its statistics, the scenes used and links."""
+
+    @extend_schema(responses={200: OpenApiResponse(description="The area map")})
+    def get(self, request, pk: int):
+        return Response(area_representation(get_area(pk), request))
+
+
+class AreaCancel(APIView):
+    """Cancel a queued or running area map."""
+
+    @extend_schema(request=None, responses={200: OpenApiResponse(description="Cancelled"),
+                                            409: OpenApiResponse(description="Already over")})
+    def post(self, request, pk: int):
+        area = get_area(pk)
+        areas.cancel_or_refuse(area)
+        area.refresh_from_db()
+        return Response(area_representation(area, request))
+
+
+class AreaRetry(APIView):
+    """Queue a failed or cancelled area map again."""
+
+    @extend_schema(request=None, responses={202: OpenApiResponse(description="Queued again"),
+                                            409: OpenApiResponse(description="It has not failed")})
+    def post(self, request, pk: int):
+        area = get_area(pk)
+        if area.status not in (AreaMap.Status.FAILED, AreaMap.Status.CANCELLED):
+            raise NotReady(f"Area map {pk} is {area.status}; only failed or cancelled maps can be retried.")
+        count_new_computation(request)
+        areas.retry(area)
+        area.refresh_from_db()
+        data = area_representation(area, request)
+        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
+
+
+def _payload(area: AreaMap) -> dict:
+    return {"area": area.pk, "model": area.model_version.name, "area_km2": area.area_km2,
+            "imagery": area.imagery, "classes": area.statistics}
+
+
+class AreaFile(FileView):
+    """Downloads of an area map: map.tif (COG), probabilities.tif (COG), image.tif (true colour of the pixels
+    used, COG), preview.png, statistics.csv, statistics.json."""
+
+    @extend_schema(operation_id="v1_areas_download", responses=DOWNLOAD_RESPONSES)
+    def get(self, request, pk: int, name: str):
+        check_download(name, AREA_DOWNLOADS)
+        area = areas.done(get_area(pk))
+        suffix = {"map.tif": ".tif", "preview.png": ".png"}.get(name, "-" + name)
+        return download(name, area.statistics, lambda: _payload(area), lambda n: areas.area_folder(area) / n,
+                        f"area-{area.pk}-landcover{suffix}", "public, max-age=3600")
+
+
+class AreaTile(FileView):
+    """XYZ PNG tiles of an area map: land cover (`tiles`), the true-colour image of the pixels used (`image`),
+    per-pixel confidence (`confidence`)."""
+    layer = "tiles"
+
+    @extend_schema(responses=TILE_RESPONSES)
+    def get(self, request, pk: int, z: int, x: int, y: int):
+        check_tile(z, x, y)
+        area = areas.done(get_area(pk))
+        folder = areas.area_folder(area)
+        file, render = {"tiles": ("map.tif", None), "image": ("image.tif", render_image_tile),
+                        "confidence": (PROBABILITIES, lambda p, z_, x_, y_: render_confidence_tile(
+                            p, z_, x_, y_, min_confidence=None))}[self.layer]
+        kwargs = {"render": render} if render else {}
+        return tile_response(z, x, y, f"area-{self.layer}:{area.token}:{z}/{x}/{y}", lambda: folder / file,
+                             "public, max-age=3600", **kwargs)

