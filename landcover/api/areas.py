@@ -9,14 +9,18 @@ import json
 from datetime import date
 
 from django.conf import settings
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import parsers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..catalogue.imagery import SOURCES
+from ml.realdata import NATURAL_EARTH, default_root
+
+from ..catalogue.imagery import SOURCES, local_catalogue
 from ..catalogue.registry import find_model
 from ..errors import InvalidInput, NotReady
 from ..jobs import areas
@@ -243,3 +247,32 @@ class AreaTile(FileView):
         kwargs = {"render": render} if render else {}
         return tile_response(z, x, y, f"area-{self.layer}:{area.token}:{z}/{x}/{y}", lambda: folder / file,
                              "public, max-age=3600", **kwargs)
+
+
+class ImageryList(APIView):
+    """Where imagery can be had: the footprints of the local imagery catalogue (GeoJSON; real Sentinel-2 on this
+    machine, mapped offline) and whether a STAC API is searched for everywhere else."""
+
+    @extend_schema(operation_id="v1_imagery_list", responses={200: OpenApiResponse(description="GeoJSON")})
+    def get(self, request):
+        features = [{"type": "Feature", "id": item.id, "geometry": item.footprint,
+                     "properties": {"id": item.id, "level": item.level, "source": "local",
+                                    "datetime": item.datetime.isoformat() if item.datetime else None}}
+                    for item in local_catalogue().items]
+        return Response({"type": "FeatureCollection", "features": features,
+                         "stac": {"configured": bool(settings.STAC_URL), "collections": settings.STAC_COLLECTIONS}})
+
+
+class CountryBorders(APIView):
+    """Natural Earth's 1:110m country borders (public domain) as GeoJSON: the map page's base layer when no
+    tile server can be reached. 404 until `python -m ml.realdata fetch` has fetched them."""
+
+    @extend_schema(operation_id="v1_basemap_countries", responses={
+        200: OpenApiResponse(description="GeoJSON"), 404: OpenApiResponse(description="Not fetched")})
+    def get(self, request):
+        path = default_root() / NATURAL_EARTH
+        if not path.is_file():
+            raise NotFound("The offline base layer is not on this server (python -m ml.realdata fetch adds it).")
+        response = HttpResponse(path.read_bytes(), content_type="application/json")
+        response["Cache-Control"] = "public, max-age=86400"
+        return response

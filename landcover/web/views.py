@@ -20,6 +20,7 @@ class MapPageView(TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["nav"] = "map"
+        context["stac_configured"] = bool(settings.STAC_URL)
         context["classes"] = [{"code": c, "name": n, "colour": col, "predicted": c in MODEL_CLASSES}
                               for c, (n, col) in DFC.items()]
         context["map_config"] = {
@@ -31,7 +32,12 @@ class MapPageView(TemplateView):
                 "high": reverse("api:map-high"),
                 "models": reverse("api:model-list"),
                 "uploads": reverse("api:upload-list"),
+                "areas": reverse("api:area-list"),
+                "imagery": reverse("api:imagery-list"),
+                "countries": reverse("api:basemap-countries"),
             },
+            "areaSizeM": settings.AREA_POINT_SIZE_M,
+            "areaMaxKm2": settings.AREA_MAX_KM2,
             "basemap": {"url": settings.BASEMAP_URL, "attribution": settings.BASEMAP_ATTRIBUTION},
             "classes": context["classes"],
             "patchZoom": 9,  # below: one box per scene; from here: patch footprints

@@ -13,11 +13,16 @@ export function errorText(body, status) {
   return body.detail || Object.values(body).flat().join(" ") || `The server answered ${status}.`;
 }
 
-// Call the API: GET by default, JSON back. Resolves to {status, body}; throws an Error whose
-// message is the server's explanation when the answer is not 2xx.
+// Call the API: GET by default, JSON back. `body`: FormData (sent as a form) or a plain object (sent as
+// JSON). Resolves to {status, body}; throws an Error whose message is the server's explanation when the
+// answer is not 2xx.
 export async function api(url, { method = "GET", body = null } = {}) {
   const headers = { Accept: "application/json" };
   if (method !== "GET" && method !== "HEAD") headers["X-CSRFToken"] = csrfToken();
+  if (body !== null && !(body instanceof FormData) && typeof body === "object") {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(body);
+  }
   const response = await fetch(url, { method, headers, body, credentials: "same-origin" });
   let data = null;
   try { data = await response.json(); } catch (e) { data = null; }

@@ -10,15 +10,26 @@ const state = { patch: null, model: null, layers: { high: null, low: null, uploa
                 footprintRequest: null, selected: null };
 
 const map = L.map("map", { center: config.center, zoom: config.zoom, worldCopyJump: true, preferCanvas: false });
+// Country borders from Natural Earth under the tiles: what the map shows when no tile server can be reached.
+map.createPane("countries").style.zIndex = 150;
+api(config.api.countries).then(({ body }) => {
+  L.geoJSON(body, { pane: "countries", interactive: false,
+                    style: { color: "#8a9a93", weight: 0.8, fillColor: "#f3f0e6", fillOpacity: 1 } }).addTo(map);
+  $("map").dataset.countries = String(body.features.length);
+}).catch(() => { /* not fetched on this server: the tiles (if any) are the base map */ });
 if (config.basemap.url) {
   L.tileLayer(config.basemap.url, { attribution: config.basemap.attribution, maxZoom: 19 }).addTo(map);
 }
+map.createPane("imagery").style.zIndex = 405;
 map.createPane("maps-low").style.zIndex = 410;
+map.createPane("maps-area").style.zIndex = 422;
+map.createPane("local-imagery").style.zIndex = 432;
 map.createPane("maps-high").style.zIndex = 420;
 map.createPane("maps-upload").style.zIndex = 425;
 map.createPane("confidence").style.zIndex = 428;
 map.createPane("footprints").style.zIndex = 430;
 const footprints = L.geoJSON(null, { pane: "footprints", style: footprintStyle, onEachFeature: bindFootprint }).addTo(map);
+const sceneCounts = L.layerGroup().addTo(map);
 
 function footprintStyle(feature) {
   const p = feature.properties;
@@ -59,6 +70,16 @@ async function loadFootprints() {
     if (request !== state.footprintRequest) return; // the view moved on
     footprints.clearLayers();
     footprints.addData(body.features);
+    sceneCounts.clearLayers();
+    if (zoomedOut && map.getZoom() < 7) { // at world zoom the boxes are specks: a marker with the count
+      for (const f of body.features) {
+        const box = L.geoJSON(f).getBounds();
+        L.marker(box.getCenter(), { icon: L.divIcon({ className: "scene-count", html: String(f.properties.patch_count),
+                                                      iconSize: [26, 26] }), keyboard: false,
+                                    title: `${f.properties.dataset}: ${f.properties.patch_count} patches` })
+          .on("click", () => map.fitBounds(box)).addTo(sceneCounts);
+      }
+    }
     $("map").dataset.footprints = zoomedOut ? "scenes" : "patches";
     $("map").dataset.footprintCount = String(body.features.length);
     if (!zoomedOut && body.count > body.features.length) {
@@ -69,7 +90,7 @@ async function loadFootprints() {
   }
 }
 map.on("moveend", loadFootprints);
-map.on("click", (e) => lookUp(e.latlng.lat, e.latlng.lng));
+map.on("click", (e) => { if (!area.drawing) lookUp(e.latlng.lat, e.latlng.lng); });
 
 // --- Picking a place.
 async function lookUp(lat, lon) {
@@ -78,7 +99,19 @@ async function lookUp(lat, lon) {
     const { body } = await api(`${config.api.patchAt}?lat=${lat.toFixed(6)}&lon=${lon.toFixed(6)}`);
     selectPatch(body);
   } catch (error) {
-    say(error.message, "error");
+    // No catalogue patch here: offer the square around the point, from imagery (local or STAC).
+    const km = (config.areaSizeM / 1000).toFixed(1);
+    say(`${error.message} You can map the ${km} km square around this point from Sentinel-2 imagery instead.`, "info");
+    const el = $("panel-message");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "button small map-square";
+    button.textContent = `Map the ${km} km square here`;
+    button.addEventListener("click", () => {
+      setArea({ point: [Number(lon.toFixed(6)), Number(lat.toFixed(6))] }, `the ${km} km square around ${lat.toFixed(4)}, ${lon.toFixed(4)}`);
+      submitArea();
+    });
+    el.append(" ", button);
   }
 }
 
@@ -244,12 +277,14 @@ function chartHtml(classes, uncertain = null) {
 }
 
 function tableHtml(classes, uncertain = null) {
+  const hectares = classes.some((r) => r.area_ha !== undefined);
   const body = withUncertain(classes, uncertain).filter((r) => r.pixels > 0).map((r) => `<tr${r.uncertain ? ' class="uncertain"' : ""}>
       <th scope="row"><span class="swatch" style="background:${r.colour}"></span> ${escapeHtml(r.name)}</th>
-      <td>${r.percent.toFixed(1)}</td><td>${r.area_km2.toFixed(3)}</td>
+      <td>${r.percent.toFixed(1)}</td>${hectares ? `<td>${(r.area_km2 * 100).toFixed(1)}</td>` : ""}<td>${r.area_km2.toFixed(3)}</td>
       <td class="bar-cell"><span class="bar" style="width:${r.percent}%;background:${r.colour}"></span></td></tr>`).join("");
   return `<table class="stats-table"><thead><tr><th scope="col">Class</th><th scope="col">Share %</th>`
-    + `<th scope="col">Area km²</th><th scope="col"><span class="visually-hidden">Chart</span></th></tr></thead><tbody>${body}</tbody></table>`;
+    + (hectares ? `<th scope="col">ha</th>` : "")
+    + `<th scope="col">km²</th><th scope="col"><span class="visually-hidden">Chart</span></th></tr></thead><tbody>${body}</tbody></table>`;
 }
 
 // --- Models.
@@ -291,8 +326,156 @@ async function showUpload(id) {
   }
 }
 
+// --- Areas of interest: drawn, uploaded or around a clicked point; mapped from imagery anywhere.
+const area = { request: null, drawing: false, layers: [], poll: null, outline: L.featureGroup().addTo(map) };
+const drawStyle = { color: "#f0a500", weight: 2, fillOpacity: 0.05 };
+
+function setArea(request, label) {
+  area.request = request;
+  $("area-go").disabled = false;
+  $("area-note").textContent = `Ready: ${label}. Pick dates and a cloud limit if you like, then “Map this area”.`;
+}
+
+function startDrawing(Tool, options) {
+  area.drawing = true;
+  new Tool(map, { shapeOptions: drawStyle, ...options }).enable();
+}
+map.on(L.Draw.Event.CREATED, (e) => {
+  area.outline.clearLayers();
+  area.outline.addLayer(e.layer);
+  setArea({ geometry: e.layer.toGeoJSON().geometry }, "the area drawn");
+});
+map.on(L.Draw.Event.DRAWSTOP, () => setTimeout(() => { area.drawing = false; }, 300));
+$("draw-rectangle").addEventListener("click", () => startDrawing(L.Draw.Rectangle, {}));
+$("draw-polygon").addEventListener("click", () => startDrawing(L.Draw.Polygon, { allowIntersection: false, showArea: false }));
+$("area-file").addEventListener("change", (e) => {
+  const file = e.target.files[0];
+  if (file) { area.outline.clearLayers(); setArea({ file }, `the area in ${file.name}`); }
+});
+$("draw-rectangle").disabled = $("draw-polygon").disabled = false;  // ready: Leaflet.draw is loaded
+$("area-go").addEventListener("click", submitArea);
+
+function areaParameters() {
+  const params = { source: "auto" };
+  if ($("area-start").value) params.start = $("area-start").value;
+  if ($("area-end").value) params.end = $("area-end").value;
+  if ($("area-cloud").value !== "" && Number($("area-cloud").value) < 100) params.max_cloud = Number($("area-cloud").value);
+  if (state.model) params.model = state.model;
+  return params;
+}
+
+async function submitArea() {
+  if (!area.request) return;
+  clearArea();
+  showCard("area", progressHtml(0, "Asking for the map of this area…"));
+  let body;
+  if (area.request.file) {
+    body = new FormData();
+    body.append("file", area.request.file);
+    for (const [k, v] of Object.entries(areaParameters())) body.append(k, v);
+  } else {
+    body = { ...area.request, ...areaParameters() };
+  }
+  try {
+    followArea((await api(config.api.areas, { method: "POST", body })).body);
+  } catch (error) {
+    showCard("area", `<p class="notice notice-error">${escapeHtml(error.message)}</p>`);
+  }
+}
+
+function clearArea() {
+  for (const layer of area.layers) map.removeLayer(layer);
+  area.layers = [];
+  clearTimeout(area.poll);
+}
+
+function followArea(job) {
+  if (area.outline.getLayers().length === 0 || area.request.point || area.request.file) {
+    area.outline.clearLayers();
+    area.outline.addLayer(L.geoJSON(job.geometry, { style: drawStyle, interactive: false }));
+    const [west, south, east, north] = job.bounds;
+    map.fitBounds([[south, west], [north, east]], { maxZoom: 15 });
+  }
+  if (job.status === "done") return showArea(job);
+  if (job.status === "failed" || job.status === "cancelled") {
+    const card = showCard("area", `<p class="notice notice-error">This area could not be mapped: ${escapeHtml(job.error || job.status)}</p>`
+      + `<button type="button" class="button small retry">Try again</button>`);
+    card.querySelector(".retry").addEventListener("click", async () => {
+      try { followArea((await api(job.retry, { method: "POST" })).body); }
+      catch (error) { showCard("area", `<p class="notice notice-error">${escapeHtml(error.message)}</p>`); }
+    });
+    return;
+  }
+  const card = showCard("area", progressHtml(job.progress, job.progress < 30 ? "Reading the imagery…" : "Mapping…")
+    + `<button type="button" class="button small cancel">Cancel</button>`);
+  card.querySelector(".cancel").addEventListener("click", async () => {
+    clearTimeout(area.poll);
+    try { followArea((await api(job.cancel, { method: "POST" })).body); }
+    catch (error) { showCard("area", `<p class="notice notice-error">${escapeHtml(error.message)}</p>`); }
+  });
+  area.poll = setTimeout(async () => {
+    try { followArea((await api(job.url)).body); }
+    catch (error) { showCard("area", `<p class="notice notice-error">${escapeHtml(error.message)}</p>`); }
+  }, 1000);
+}
+
+function sceneText(item) {
+  const when = item.datetime ? item.datetime.slice(0, 10) : "date unknown";
+  return `${escapeHtml(item.id)} (${when}, ${item.level}, clouds: ${item.cloud_mask}, ${item.percent_of_mapped.toFixed(0)} % of the map)`;
+}
+
+function showArea(m) {
+  clearArea();
+  const [west, south, east, north] = m.bounds;
+  const bounds = [[south, west], [north, east]];
+  const image = L.tileLayer(m.links.image_tiles, { pane: "imagery", bounds, maxZoom: 19, className: "overlay-image" }).addTo(map);
+  const cover = L.tileLayer(m.links.tiles, { pane: "maps-area", bounds, maxZoom: 19, opacity: 0.8, className: "overlay-area" }).addTo(map);
+  area.layers = [image, cover];
+  const im = m.imagery;
+  const sources = [...new Set(im.items.map((i) => i.source))].join(", ");
+  const card = showCard("area", `
+    ${m.synthetic_model ? `<p class="badge-synthetic">Mapped by a demo model trained on synthetic data.</p>` : ""}
+    ${m.attribution ? `<p class="attribution help">${escapeHtml(m.attribution)}</p>` : ""}
+    <dl class="area-facts">
+      <dt>Area</dt><dd>${m.area_ha.toFixed(1)} ha (${m.area_km2.toFixed(3)} km²)</dd>
+      <dt>Model</dt><dd>${escapeHtml(m.model)} (${escapeHtml(m.engine)})</dd>
+      <dt>Imagery</dt><dd>${escapeHtml(sources)}: ${im.items.map(sceneText).join("; ")}</dd>
+      <dt>Cloud</dt><dd class="cloud-share">${im.cloud_percent.toFixed(1)} % of the area (${im.cloud_ha.toFixed(1)} ha), not mapped</dd>
+      ${im.missing_pixels ? `<dt>No imagery</dt><dd>${im.missing_percent.toFixed(1)} % of the area</dd>` : ""}
+    </dl>
+    <div class="layer-controls">
+      <label><input type="checkbox" class="toggle" checked> Land cover</label>
+      <label for="opacity-area-${m.id}">Opacity</label>
+      <input type="range" id="opacity-area-${m.id}" class="opacity" min="0" max="1" step="0.05" value="0.8">
+      <label><input type="checkbox" class="image-toggle" checked> Sentinel-2 image</label>
+    </div>
+    <div class="statistics">${chartHtml(m.statistics)}${tableHtml(m.statistics)}</div>
+    <p class="downloads">Download:
+      <a href="${m.links.cog}" download>GeoTIFF (COG)</a> ·
+      <a href="${m.links.probabilities}" download>probabilities (COG)</a> ·
+      <a href="${m.links.image}" download>image (COG)</a> ·
+      <a href="${m.links.png}" download>PNG</a> ·
+      <a href="${m.links.statistics_csv}" download>CSV</a> ·
+      <a href="${m.links.statistics_json}" download>JSON</a></p>`);
+  card.dataset.status = "done";
+  card.querySelector(".toggle").addEventListener("change", (e) => { if (e.target.checked) cover.addTo(map); else map.removeLayer(cover); });
+  card.querySelector(".image-toggle").addEventListener("change", (e) => { if (e.target.checked) image.addTo(map); else map.removeLayer(image); });
+  card.querySelector(".opacity").addEventListener("input", (e) => cover.setOpacity(Number(e.target.value)));
+}
+
+// The local imagery catalogue's footprints: where a map can be made with no internet at all.
+async function loadLocalImagery() {
+  try {
+    const { body } = await api(config.api.imagery);
+    L.geoJSON(body, { pane: "local-imagery", interactive: false,
+                      style: { color: "#1f6fb2", weight: 1.5, dashArray: "6 4", fillOpacity: 0 } }).addTo(map);
+    $("map").dataset.localImagery = String(body.features.length);
+  } catch (error) { /* the map still works without the outlines */ }
+}
+
 loadModels();
 loadFootprints();
+loadLocalImagery();
 const uploadId = new URLSearchParams(location.search).get("upload");
 if (uploadId && /^\d+$/.test(uploadId)) showUpload(uploadId);
 window.hrmarsMap = map; // for tests and the console

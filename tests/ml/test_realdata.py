@@ -211,3 +211,20 @@ def test_evaluate_scores_a_model_against_a_reference_in_another_crs(tiny_unet, t
                           "--out", str(tmp_path / "report")]) == 0
     report = (tmp_path / "report" / f"{tiny_unet.name}.md").read_text()
     assert "Overall accuracy" in report and "reference ↓ / map →" in report
+
+
+def test_natural_earth_shapefile_becomes_the_geojson_of_the_base_layer(tmp_path):
+    import shapefile
+
+    from ml.realdata import shapefile_to_geojson
+
+    with shapefile.Writer(str(tmp_path / "countries"), shapeType=shapefile.POLYGON) as w:
+        w.field("name", "C")
+        w.field("iso_a3", "C")
+        w.field("pop_est", "N")
+        w.poly([[[0, 0], [0, 1.123456], [1, 1], [1, 0], [0, 0]]])
+        w.record("Squareland", "SQL", 5)
+    shapefile_to_geojson(tmp_path / "countries.shp", tmp_path / "countries.geojson", keep=("name", "iso_a3"))
+    feature = json.loads((tmp_path / "countries.geojson").read_text())["features"][0]
+    assert feature["properties"] == {"name": "Squareland", "iso_a3": "SQL"}  # only what the map shows
+    assert [0.0, 1.1235] in feature["geometry"]["coordinates"][0]  # 1e-4°: about 10 m, plenty at world zoom

