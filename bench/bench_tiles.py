@@ -59,12 +59,12 @@ print(m.pk)
 """
 
 
-def titiler_python(venv: Path) -> Path:
-    """The TiTiler virtualenv's interpreter (made and filled on first use)."""
+def peer_python(venv: Path, packages: list[str]) -> Path:
+    """The interpreter of a peer's own virtualenv (made and filled with `packages` on first use)."""
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *TITILER], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=True)
     return python
 
 
@@ -120,7 +120,7 @@ def main() -> None:
     from ml.classes import colormap
 
     tiles, bounds = tiles_over(args.cog, args.zoom, args.tiles)
-    python = titiler_python(args.titiler_venv)
+    python = peer_python(args.titiler_venv, TITILER)
     work = Path(tempfile.mkdtemp(prefix="hrmars-tiles-"))
     processes: list[subprocess.Popen] = []
     try:

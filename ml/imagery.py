@@ -30,6 +30,7 @@ the area was cloud rather than guessing a class for it.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
@@ -55,6 +56,7 @@ RESOLUTION = 10.0          # metres: the mosaic's pixel
 COARSE = 160.0             # metres: the grid on which candidates are ranked by clear pixels
 CLOUD_RESOLUTION = 60.0    # metres: s2cloudless runs here (it was trained on 160 m; 60 m keeps small clouds)
 BLOCK_ROWS = 1024          # rows of the mosaic built at a time (memory grows with width × this)
+WARP_THREADS = os.cpu_count() or 1
 SCL_CLOUD = (3, 8, 9, 10)  # cloud shadow, cloud medium / high probability, thin cirrus
 SCL_NODATA = 0
 S2CLOUDLESS_BANDS = ("B1", "B2", "B4", "B5", "B8", "B8A", "B9", "B10", "B11", "B12")
@@ -222,8 +224,20 @@ def read_band(src: DatasetReader, index: int, grid: Grid, resampling: Resampling
                     if resampling != Resampling.nearest else Resampling.nearest)
     window_transform = src.window_transform(window) * Affine.scale(window.width / shape[1], window.height / shape[0])
     nodata = src.nodata if src.nodata is not None else 0
-    reproject(data.astype(np.float32), out, src_transform=window_transform, src_crs=src.crs, src_nodata=nodata,
-              dst_transform=grid.transform, dst_crs=grid.crs, dst_nodata=0, resampling=resampling)
+    # Only the part of the grid the window covers is resampled: a scene covering half the area costs half.
+    w_left, w_top = src.transform * (window.col_off, window.row_off)
+    w_right, w_bottom = src.transform * (window.col_off + window.width, window.row_off + window.height)
+    g_left, g_bottom, g_right, g_top = transform_bounds(src.crs, grid.crs, w_left, w_bottom, w_right, w_top,
+                                                        densify_pts=21)
+    covered = from_bounds(g_left, g_bottom, g_right, g_top, grid.transform)
+    c0, r0 = max(0, math.floor(covered.col_off)), max(0, math.floor(covered.row_off))
+    c1 = min(grid.width, math.ceil(covered.col_off + covered.width))
+    r1 = min(grid.height, math.ceil(covered.row_off + covered.height))
+    if c1 <= c0 or r1 <= r0:
+        return out
+    reproject(data.astype(np.float32), out[r0:r1, c0:c1], src_transform=window_transform, src_crs=src.crs,
+              src_nodata=nodata, dst_transform=grid.transform * Affine.translation(c0, r0), dst_crs=grid.crs,
+              dst_nodata=0, resampling=resampling, num_threads=WARP_THREADS)
     return out
 
 
@@ -381,7 +395,7 @@ def fetch_area(query: Query, items: Sequence[Item], out_dir: Path, *, bands: Seq
                 has = data[0] > 0
                 clouds = item.clouds(block) & has
                 take = has & ~clouds & ~filled
-                mosaic[:, take] = data[:, take]
+                np.copyto(mosaic, data, where=take)
                 filled |= take
                 cloudy |= clouds
                 used[n] = used.get(n, 0) + int(take.sum())
@@ -390,7 +404,7 @@ def fetch_area(query: Query, items: Sequence[Item], out_dir: Path, *, bands: Seq
             counts["area"] += int(area.sum())
             counts["clear"] += int(clear.sum())
             counts["cloud"] += int(cloudy.sum())
-            mosaic[:, ~clear] = 0
+            np.copyto(mosaic, 0, where=~clear)
             window = Window(0, y, block.width, block.height)
             dst.write(np.clip(np.round(mosaic), 0, 65535).astype(np.uint16), window=window)
             if len(rgb_names) == 3:
