@@ -299,7 +299,9 @@ AREAS_DIR = env_path("HRMARS_AREAS_DIR", DATA_DIR / "areas")
 AREA_MAX_KM2 = env_int("HRMARS_AREA_MAX_KM2", 400)            # largest area mapped at once (geodesic)
 AREA_MAX_VERTICES = env_int("HRMARS_AREA_MAX_VERTICES", 10000)  # vertices of a drawn or uploaded area
 AREA_POINT_SIZE_M = env_int("HRMARS_AREA_POINT_SIZE_M", 2000)   # side of the square mapped around a clicked point
-AREA_MAX_FILE_KB = env_int("HRMARS_AREA_MAX_FILE_KB", 5120)     # uploaded GeoJSON / KML / zipped Shapefile
+AREA_MAX_FILE_KB = env_int("HRMARS_AREA_MAX_FILE_KB", 5120)     # uploaded GeoJSON / KML / zipped Shapefile / reference
+REFERENCE_MAX_POINTS = env_int("HRMARS_REFERENCE_MAX_POINTS", 10000)  # reference points assessed at once
+CHANGES_DIR = env_path("HRMARS_CHANGES_DIR", DATA_DIR / "changes")  # change maps between two stored maps
 # A STAC API with Sentinel-2 collections (empty: the local imagery catalogue only, which works offline).
 # Production: https://earth-search.aws.element84.com/v1 with sentinel-2-l2a (public COGs, no key).
 STAC_URL = env_str("HRMARS_STAC_URL", "")

@@ -215,3 +215,37 @@ class AreaMap(QueuedJob):
 
     def __str__(self) -> str:
         return f"area {self.pk} ({self.area_km2:.2f} km², {self.model_version.name}, {self.status})"
+
+
+class ChangeMap(QueuedJob):
+    """The change between two stored maps of one place (catalogue maps, areas, uploads): a change COG, the
+    transition matrix and what was left out. Files live under CHANGES_DIR/<token>/. A change that involves an
+    upload belongs to that upload's owner (`owner`) and is hidden from everybody else."""
+
+    class Kind(models.TextChoices):
+        MAP = "map", "Catalogue map"
+        AREA = "area", "Area of interest"
+        UPLOAD = "upload", "Upload"
+
+    key = models.CharField(max_length=64, unique=True, editable=False)
+    token = models.CharField(max_length=40, unique=True, editable=False)
+    before_kind = models.CharField(max_length=10, choices=Kind.choices)
+    before_id = models.PositiveBigIntegerField()
+    after_kind = models.CharField(max_length=10, choices=Kind.choices)
+    after_id = models.PositiveBigIntegerField()
+    min_confidence = models.FloatField(null=True, blank=True)
+    owner = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.CASCADE, related_name="changes")
+    bounds = models.JSONField(default=list, help_text="west, south, east, north of the first map")
+    models_used = models.JSONField(default=dict, help_text="The model of each map: before, after")
+    change = models.JSONField(default=dict, blank=True, help_text="Transitions, classes, exclusions")
+
+    class Meta(QueuedJob.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"change {self.pk}: {self.before_kind} {self.before_id} → {self.after_kind} {self.after_id}"
+
+    @property
+    def different_models(self) -> bool:
+        """The two maps come from different models: part of the change may be theirs, not the land's."""
+        return self.models_used.get("before") != self.models_used.get("after")

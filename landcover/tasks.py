@@ -12,6 +12,7 @@ from django.db import DatabaseError
 
 from .jobs import lifecycle
 from .jobs.areas import AREA_JOB
+from .jobs.change import CHANGE_JOB
 from .jobs.lifecycle import JobKind
 from .jobs.maps import MAP_JOB
 from .jobs.uploads import UPLOAD_JOB
@@ -49,3 +50,9 @@ def process_upload(self, upload_id: int) -> dict:
 def compute_area(self, area_id: int) -> dict:
     """Fetch the imagery of an area of interest, mask clouds, map it."""
     return lifecycle.run(self.job, area_id)
+
+
+@shared_task(base=JobTask, job=CHANGE_JOB, name=CHANGE_JOB.task, **OPTIONS)
+def compute_change(self, change_id: int) -> dict:
+    """Compare two stored maps of one place."""
+    return lifecycle.run(self.job, change_id)

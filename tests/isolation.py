@@ -19,7 +19,7 @@ def isolated_cache_and_storage(tmp_path):
     tmp = tmp_path
     saved = {}
     folders = (("MAPS_DIR", "HRMARS_MAPS_DIR", "maps"), ("UPLOADS_DIR", "HRMARS_UPLOADS_DIR", "uploads"),
-               ("AREAS_DIR", "HRMARS_AREAS_DIR", "areas"))
+               ("AREAS_DIR", "HRMARS_AREAS_DIR", "areas"), ("CHANGES_DIR", "HRMARS_CHANGES_DIR", "changes"))
     for setting, env, folder in folders:
         saved[setting] = (getattr(settings, setting), os.environ.get(env))
         setattr(settings, setting, tmp / folder)

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import parsers, status
 from rest_framework.exceptions import NotFound
@@ -30,7 +31,9 @@ from ..validation import areas as aoi
 from .files import AREA_DOWNLOADS, DOWNLOAD_RESPONSES, TILE_RESPONSES, FileView, check_download, download
 from .maps import count_new_computation
 from .params import check_tile
+from .serializers import job_answer
 from .tiles import render_confidence_tile, render_image_tile, tile_response
+from .wmts import capabilities_response
 
 AREA_REQUEST = {"type": "object", "properties": {
     "geometry": {"type": "object", "description": "GeoJSON Polygon, MultiPolygon, Feature or FeatureCollection "
@@ -171,10 +174,7 @@ class AreaList(APIView):
         area, _ = areas.request_area(geometry, km2, start=start, end=end, max_cloud=max_cloud, source=source,
                                      version=version, user=request.user,
                                      before_new=lambda: count_new_computation(request))
-        data = area_representation(area, request)
-        if area.status == AreaMap.Status.DONE:
-            return Response(data)
-        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
+        return job_answer(area_representation(area, request), area.status == AreaMap.Status.DONE)
 
 
 class AreaDetail(APIView):
@@ -228,7 +228,7 @@ class AreaFile(FileView):
         area = areas.done(get_area(pk))
         suffix = {"map.tif": ".tif", "preview.png": ".png"}.get(name, "-" + name)
         return download(name, area.statistics, lambda: _payload(area), lambda n: areas.area_folder(area) / n,
-                        f"area-{area.pk}-landcover{suffix}", "public, max-age=3600")
+                        f"area-{area.pk}-landcover{suffix}", "public, max-age=3600", request)
 
 
 class AreaTile(FileView):
@@ -247,6 +247,21 @@ class AreaTile(FileView):
         kwargs = {"render": render} if render else {}
         return tile_response(z, x, y, f"area-{self.layer}:{area.token}:{z}/{x}/{y}", lambda: folder / file,
                              "public, max-age=3600", **kwargs)
+
+
+class AreaWmts(FileView):
+    """OGC WMTS capabilities of the area map's XYZ tiles: land cover, the Sentinel-2 image and the confidence."""
+
+    @extend_schema(responses={(200, "application/xml"): OpenApiTypes.STR,
+                              409: OpenApiResponse(description="The map is not done")})
+    def get(self, request, pk: int):
+        area = areas.done(get_area(pk))
+        url = request.build_absolute_uri(reverse("api:area-detail", args=[pk]))
+        layers = {"landcover": (f"Land cover ({area.model_version.name})", url + "tiles/{z}/{x}/{y}.png"),
+                  "image": ("Sentinel-2 true colour of the pixels used", url + "image/{z}/{x}/{y}.png"),
+                  "confidence": ("Confidence (the less sure, the more opaque)", url + "confidence/{z}/{x}/{y}.png")}
+        return capabilities_response(f"HR-MARS area {pk}", area.geometry.extent, layers, url + "wmts/",
+                                     "public, max-age=3600")
 
 
 class ImageryList(APIView):

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
-from django.http import FileResponse, HttpResponse
+from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
+from django.utils.http import http_date
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import renderers
@@ -57,6 +59,8 @@ class FileView(APIView):
 
 
 AREA_DOWNLOADS = {**DOWNLOADS, "image.tif": "image/tiff"}  # areas also keep the true colour of the pixels used
+FILE_TYPES = {**AREA_DOWNLOADS, "change.tif": "image/tiff", "chart.png": "image/png",  # every file served from disk
+              "transitions.json": "application/json", "transitions.csv": "text/csv; charset=utf-8"}
 
 
 def check_download(name: str, offered: dict[str, str] = DOWNLOADS) -> None:
@@ -79,10 +83,71 @@ def statistics_rows(rows: list[dict], uncertain: dict | None) -> list[dict]:
                     "area_km2": uncertain["area_km2"]}]
 
 
+RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def ranged_file(request, path: Path, content_type: str) -> HttpResponseBase:
+    """The file at `path` for a GET or HEAD, whole (200) or one byte range of it (206; `bytes=a-b`, `a-` or
+    `-n`), so GDAL's /vsicurl/ and QGIS read a COG's header and the tiles they need without fetching the whole
+    file. One range per request: several (multipart/byteranges) are refused with 416 saying so, as is a range
+    outside the file."""
+    size = path.stat().st_size
+    header = request.META.get("HTTP_RANGE", "").strip()
+    response: HttpResponseBase
+    start, end = 0, size - 1
+    partial = False
+    if header:
+        match = RANGE.fullmatch(header.replace(" ", ""))
+        if "," in header or match is None or match.groups() == ("", ""):
+            response = JsonResponse({"detail": "One byte range per request (Range: bytes=START-END); several ranges "
+                                               "in one request are not served."}, status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        first, last = match.groups()
+        if first:
+            start, end = int(first), min(int(last), size - 1) if last else size - 1
+        else:  # the last n bytes
+            start, end = max(0, size - int(last)), size - 1
+        if start >= size or start > end:
+            response = JsonResponse({"detail": f"The range {header[:60]} is outside the file ({size} bytes)."},
+                                    status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        partial = True
+    length = end - start + 1
+    if request.method == "HEAD":
+        response = HttpResponse(b"", content_type=content_type, status=206 if partial else 200)
+    else:
+        handle = path.open("rb")
+        handle.seek(start)
+        response = StreamingHttpResponse(_limited(handle, length), content_type=content_type,
+                                         status=206 if partial else 200)
+    response["Content-Length"] = str(length)
+    response["Accept-Ranges"] = "bytes"
+    response["Last-Modified"] = http_date(path.stat().st_mtime)
+    if partial:
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return response
+
+
+def _limited(handle, length: int, chunk: int = 64 * 1024):
+    """`length` bytes of an open file in chunks; closes it at the end."""
+    try:
+        left = length
+        while left > 0:
+            data = handle.read(min(chunk, left))
+            if not data:
+                break
+            left -= len(data)
+            yield data
+    finally:
+        handle.close()
+
+
 def download(name: str, rows: list[dict], payload: Callable[[], dict], path_of: Callable[[str], Path],
-             filename: str, cache_control: str) -> HttpResponseBase:
+             filename: str, cache_control: str, request=None) -> HttpResponseBase:
     """One of DOWNLOADS (checked by check_download) of a stored map: statistics rendered here, files
-    streamed from disk."""
+    streamed from disk (with HEAD and single byte ranges when the request is given)."""
     response: HttpResponseBase
     if name == "statistics.csv":
         out = io.StringIO()
@@ -96,7 +161,10 @@ def download(name: str, rows: list[dict], payload: Callable[[], dict], path_of: 
         path = path_of(name)
         if not path.is_file():
             raise NotFound("The map's file is missing on the server; an administrator has been told.")
-        response = FileResponse(path.open("rb"), content_type=AREA_DOWNLOADS[name])
+        if request is not None:
+            response = ranged_file(request, path, FILE_TYPES[name])
+        else:
+            response = FileResponse(path.open("rb"), content_type=FILE_TYPES[name])
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = cache_control
     return response

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django_ratelimit.core import is_ratelimited
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
@@ -31,8 +32,9 @@ from .files import (
     statistics_rows,
 )
 from .params import DATASET, LAT, LON, MIN_CONFIDENCE, MODEL, PATCH, check_tile, min_confidence, patch_id, point_from
-from .serializers import MapSerializer, MapStatisticsSerializer, map_representation
+from .serializers import MapSerializer, MapStatisticsSerializer, job_answer, map_representation
 from .tiles import render_confidence_tile, tile_response
+from .wmts import capabilities_response
 
 
 def count_new_computation(request) -> None:
@@ -72,10 +74,7 @@ class MapForPoint(APIView):
                    if self.resolution == "high" else None)
         m, _ = maps.request_map(patch, version, before_new=lambda: count_new_computation(request))
         m = LandCoverMap.objects.select_related("patch__dataset", "model_version").get(pk=m.pk)
-        data = map_representation(m, request)
-        if m.status in maps.ACTIVE:
-            return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
-        return Response(data)
+        return job_answer(map_representation(m, request), m.status not in maps.ACTIVE)
 
 
 def get_map(pk: int) -> LandCoverMap:
@@ -169,7 +168,8 @@ class MapFile(FileView):
             raise NotFound("MODIS maps have no class probabilities; the high-resolution (model) maps do.")
         payload = statistics_payload(m, confidence if name.startswith("statistics") else None)
         return download(name, statistics_rows(payload["classes"], payload.get("uncertain")), lambda: payload,
-                        lambda n: maps.file_path(m, n), _filename(m, download_suffix(name)), "public, max-age=86400")
+                        lambda n: maps.file_path(m, n), _filename(m, download_suffix(name)), "public, max-age=86400",
+                        request)
 
 
 def tile_key(m: LandCoverMap, what: str, z: int, x: int, y: int) -> str:
@@ -202,3 +202,19 @@ class MapConfidenceTile(FileView):
         return tile_response(z, x, y, tile_key(m, f"confidence-{confidence}", z, x, y),
                              lambda: maps.file_path(m, PROBABILITIES), "public, max-age=86400",
                              partial(render_confidence_tile, min_confidence=confidence))
+
+
+class MapWmts(FileView):
+    """OGC WMTS capabilities of the map's XYZ tiles (and, for a model map, its confidence tiles): add the map to
+    QGIS or ArcGIS as a WMTS layer with this URL."""
+
+    @extend_schema(responses={(200, "application/xml"): OpenApiTypes.STR,
+                              409: OpenApiResponse(description="The map is not done")})
+    def get(self, request, pk: int):
+        m = done_map(pk, request)
+        url = request.build_absolute_uri(reverse("api:map-detail", args=[pk]))
+        layers = {"landcover": (f"Land cover, {m.patch} ({m.model_version or 'MODIS'})", url + "tiles/{z}/{x}/{y}.png")}
+        if m.source == LandCoverMap.Source.MODEL:
+            layers["confidence"] = ("Confidence (the less sure, the more opaque)", url + "confidence/{z}/{x}/{y}.png")
+        return capabilities_response(f"HR-MARS map {pk}", m.patch.footprint.extent, layers, url + "wmts/",
+                                     "public, max-age=86400")

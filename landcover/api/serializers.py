@@ -6,7 +6,8 @@ from pathlib import PurePath
 
 from django.db.models import Count
 from django.urls import reverse
-from rest_framework import serializers
+from rest_framework import serializers, status
+from rest_framework.response import Response
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from ..models import Dataset, LandCoverMap, ModelVersion, Patch, Scene, Upload
@@ -260,3 +261,11 @@ class UploadSerializer(JobSerializer):
     size_bytes = serializers.IntegerField()
     cancel = serializers.URLField(required=False, help_text="POST here to cancel (queued or running jobs only)")
     links = UploadLinksSerializer(required=False, help_text="Done uploads only")
+
+
+def job_answer(data: dict, done: bool) -> Response:
+    """The answer to a request that creates or finds a job: 200 with the result when it is stored, else 202
+    with the job's URL (also in Location) to poll."""
+    if done:
+        return Response(data)
+    return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})

@@ -63,6 +63,16 @@ def render_tile(path: Path, z: int, x: int, y: int) -> bytes:
     return img.render(img_format="PNG", colormap=colormap())
 
 
+def render_palette_tile(path: Path, z: int, x: int, y: int) -> bytes:
+    """The PNG of tile z/x/y of a single-band COG in its own colour table (a change map's)."""
+    try:
+        reader = open_reader(path)
+        img = reader.tile(x, y, z, tilesize=256, resampling_method="nearest")
+    except TileOutsideBounds:
+        return empty_tile()
+    return img.render(img_format="PNG", colormap=reader.colormap)
+
+
 def render_image_tile(path: Path, z: int, x: int, y: int) -> bytes:
     """The PNG of tile z/x/y of a true-colour RGB COG (transparent where it is masked)."""
     try:

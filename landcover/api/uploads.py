@@ -118,7 +118,7 @@ class UploadFile(FileView):
         payload = _statistics_payload(upload, confidence if name.startswith("statistics") else None)
         return download(name, statistics_rows(payload["classes"], payload.get("uncertain")), lambda: payload,
                         lambda n: uploads.upload_folder(upload) / n, f"{stem}-landcover{download_suffix(name)}",
-                        "private, max-age=3600")
+                        "private, max-age=3600", request)
 
 
 class UploadTile(FileView):

@@ -2,7 +2,7 @@
 from django.urls import path
 
 from .. import urlconverters  # noqa: F401  (registers <id:>)
-from . import areas, catalogue, maps, model_versions, uploads
+from . import accuracy, areas, catalogue, change, maps, model_versions, uploads
 
 app_name = "api"
 
@@ -21,6 +21,10 @@ urlpatterns = [
     path("maps/<id:pk>/tiles/<int:z>/<int:x>/<int:y>.png", maps.MapTile.as_view(), name="map-tile"),
     path("maps/<id:pk>/confidence/<int:z>/<int:x>/<int:y>.png", maps.MapConfidenceTile.as_view(),
          name="map-confidence-tile"),
+    path("maps/<id:pk>/wmts/", maps.MapWmts.as_view(), name="map-wmts"),
+    path("maps/<id:pk>/accuracy/", accuracy.MapAccuracy.as_view(kind="map"), name="map-accuracy"),
+    path("maps/<id:pk>/sample.geojson", accuracy.MapSample.as_view(kind="map"), name="map-sample"),
+    path("maps/<id:pk>/sample.csv", accuracy.MapSample.as_view(kind="map", fmt="csv"), name="map-sample-csv"),
     path("maps/<id:pk>/<str:name>", maps.MapFile.as_view(), name="map-file"),
     path("uploads/", uploads.UploadList.as_view(), name="upload-list"),
     path("uploads/<id:pk>/", uploads.UploadDetail.as_view(), name="upload-detail"),
@@ -28,9 +32,16 @@ urlpatterns = [
     path("uploads/<id:pk>/tiles/<int:z>/<int:x>/<int:y>.png", uploads.UploadTile.as_view(), name="upload-tile"),
     path("uploads/<id:pk>/confidence/<int:z>/<int:x>/<int:y>.png", uploads.UploadConfidenceTile.as_view(),
          name="upload-confidence-tile"),
+    path("uploads/<id:pk>/accuracy/", accuracy.MapAccuracy.as_view(kind="upload"), name="upload-accuracy"),
+    path("uploads/<id:pk>/sample.geojson", accuracy.MapSample.as_view(kind="upload"), name="upload-sample"),
+    path("uploads/<id:pk>/sample.csv", accuracy.MapSample.as_view(kind="upload", fmt="csv"), name="upload-sample-csv"),
     path("uploads/<id:pk>/<str:name>", uploads.UploadFile.as_view(), name="upload-file"),
     path("areas/", areas.AreaList.as_view(), name="area-list"),
     path("imagery/", areas.ImageryList.as_view(), name="imagery-list"),
+    path("changes/", change.ChangeList.as_view(), name="change-list"),
+    path("changes/<id:pk>/", change.ChangeDetail.as_view(), name="change-detail"),
+    path("changes/<id:pk>/tiles/<int:z>/<int:x>/<int:y>.png", change.ChangeTile.as_view(), name="change-tile"),
+    path("changes/<id:pk>/<str:name>", change.ChangeFile.as_view(), name="change-file"),
     path("basemap/countries.geojson", areas.CountryBorders.as_view(), name="basemap-countries"),
     path("areas/<id:pk>/", areas.AreaDetail.as_view(), name="area-detail"),
     path("areas/<id:pk>/cancel/", areas.AreaCancel.as_view(), name="area-cancel"),
@@ -40,6 +51,10 @@ urlpatterns = [
          name="area-image-tile"),
     path("areas/<id:pk>/confidence/<int:z>/<int:x>/<int:y>.png", areas.AreaTile.as_view(layer="confidence"),
          name="area-confidence-tile"),
+    path("areas/<id:pk>/wmts/", areas.AreaWmts.as_view(), name="area-wmts"),
+    path("areas/<id:pk>/accuracy/", accuracy.MapAccuracy.as_view(kind="area"), name="area-accuracy"),
+    path("areas/<id:pk>/sample.geojson", accuracy.MapSample.as_view(kind="area"), name="area-sample"),
+    path("areas/<id:pk>/sample.csv", accuracy.MapSample.as_view(kind="area", fmt="csv"), name="area-sample-csv"),
     path("areas/<id:pk>/<str:name>", areas.AreaFile.as_view(), name="area-file"),
     path("models/", model_versions.ModelList.as_view(), name="model-list"),
     path("models/<str:name>/", model_versions.ModelDetail.as_view(), name="model-detail"),

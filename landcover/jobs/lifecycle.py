@@ -37,6 +37,7 @@ from celery import current_app
 from django.db import models, transaction
 from django.utils import timezone
 
+from ml.change import ChangeError
 from ml.imagery import ImageryError
 from ml.modelio import ModelFormatError
 from ml.predict import SceneError
@@ -45,7 +46,7 @@ from ml.rasterio_io import DataError
 log = logging.getLogger(__name__)
 
 # The input or the model is wrong: another try cannot help, so the job fails with the reason.
-PERMANENT_ERRORS = (SceneError, DataError, ModelFormatError, ImageryError)
+PERMANENT_ERRORS = (SceneError, DataError, ModelFormatError, ImageryError, ChangeError)
 
 Progress = Callable[[int, int], None]  # (done, total), as ml.predict reports it
 

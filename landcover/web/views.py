@@ -33,6 +33,7 @@ class MapPageView(TemplateView):
                 "models": reverse("api:model-list"),
                 "uploads": reverse("api:upload-list"),
                 "areas": reverse("api:area-list"),
+                "changes": reverse("api:change-list"),
                 "imagery": reverse("api:imagery-list"),
                 "countries": reverse("api:basemap-countries"),
             },

