@@ -300,6 +300,7 @@ AREA_MAX_KM2 = env_int("HRMARS_AREA_MAX_KM2", 400)            # largest area map
 AREA_MAX_VERTICES = env_int("HRMARS_AREA_MAX_VERTICES", 10000)  # vertices of a drawn or uploaded area
 AREA_POINT_SIZE_M = env_int("HRMARS_AREA_POINT_SIZE_M", 2000)   # side of the square mapped around a clicked point
 AREA_MAX_FILE_KB = env_int("HRMARS_AREA_MAX_FILE_KB", 5120)     # uploaded GeoJSON / KML / zipped Shapefile / reference
+VECTOR_MAX_PIXELS = env_int("HRMARS_VECTOR_MAX_PIXELS", 25_000_000)  # vector export on request, up to this
 REFERENCE_MAX_POINTS = env_int("HRMARS_REFERENCE_MAX_POINTS", 10000)  # reference points assessed at once
 CHANGES_DIR = env_path("HRMARS_CHANGES_DIR", DATA_DIR / "changes")  # change maps between two stored maps
 # A STAC API with Sentinel-2 collections (empty: the local imagery catalogue only, which works offline).

@@ -36,7 +36,7 @@ UNKNOWN_NOTE = ("The points' sampling design is unknown, so these are counts and
                 "one with this map's sample.geojson, label it, and send it with design=stratified.")
 
 
-def _stored(kind: str) -> Callable[..., tuple[Path, list[dict]]]:
+def stored_done_map(kind: str) -> Callable[..., tuple[Path, list[dict]]]:
     """How to find a done map's COG and its statistics rows, per kind (each with its own access rules)."""
     def catalogue(request, pk: int):
         m = done_map(pk, request)
@@ -55,7 +55,7 @@ def _stored(kind: str) -> Callable[..., tuple[Path, list[dict]]]:
     return {"map": catalogue, "area": area, "upload": upload}[kind]
 
 
-def _int(request, name: str, default: int, low: int, high: int) -> int:
+def int_param(request, name: str, default: int, low: int, high: int) -> int:
     value = request.query_params.get(name, str(default))
     if not value.isascii() or not value.lstrip("-").isdigit() or not low <= int(value) <= high:
         raise InvalidInput(name, f"{name} must be a whole number from {low} to {high}.")
@@ -74,7 +74,7 @@ class MapAccuracy(APIView):
                                            400: OpenApiResponse(description="Unreadable points, or none on the map"),
                                            409: OpenApiResponse(description="The map is not done")})
     def post(self, request, pk: int):
-        path, rows = _stored(self.kind)(request, pk)
+        path, rows = stored_done_map(self.kind)(request, pk)
         upload = request.FILES.get("file")
         if upload is None:
             raise InvalidInput("file", "Attach the reference points as the form field `file` (GeoJSON or CSV).")
@@ -118,10 +118,10 @@ class MapSample(FileView):
                               400: OpenApiResponse(description="A bad parameter"),
                               409: OpenApiResponse(description="The map is not done")})
     def get(self, request, pk: int):
-        per_class = _int(request, "per_class", 50, 1, 1000)
-        seed = _int(request, "seed", 0, 0, 2**31)
+        per_class = int_param(request, "per_class", 50, 1, 1000)
+        seed = int_param(request, "seed", 0, 0, 2**31)
         fmt = self.fmt
-        path, _ = _stored(self.kind)(request, pk)
+        path, _ = stored_done_map(self.kind)(request, pk)
         sample = draw_sample(path, per_class, seed)
         name = f"{self.kind}-{pk}-sample-{per_class}-seed{seed}"
         if fmt == "csv":

@@ -2,7 +2,7 @@
 from django.urls import path
 
 from .. import urlconverters  # noqa: F401  (registers <id:>)
-from . import accuracy, areas, catalogue, change, maps, model_versions, uploads
+from . import accuracy, areas, catalogue, change, maps, model_versions, uploads, vectors
 
 app_name = "api"
 
@@ -23,6 +23,9 @@ urlpatterns = [
          name="map-confidence-tile"),
     path("maps/<id:pk>/wmts/", maps.MapWmts.as_view(), name="map-wmts"),
     path("maps/<id:pk>/accuracy/", accuracy.MapAccuracy.as_view(kind="map"), name="map-accuracy"),
+    path("maps/<id:pk>/vectors.geojson", vectors.MapVectors.as_view(kind="map"), name="map-vectors"),
+    path("maps/<id:pk>/vectors.gpkg", vectors.MapVectors.as_view(kind="map", fmt="gpkg"),
+         name="map-vectors-gpkg"),
     path("maps/<id:pk>/sample.geojson", accuracy.MapSample.as_view(kind="map"), name="map-sample"),
     path("maps/<id:pk>/sample.csv", accuracy.MapSample.as_view(kind="map", fmt="csv"), name="map-sample-csv"),
     path("maps/<id:pk>/<str:name>", maps.MapFile.as_view(), name="map-file"),
@@ -33,6 +36,9 @@ urlpatterns = [
     path("uploads/<id:pk>/confidence/<int:z>/<int:x>/<int:y>.png", uploads.UploadConfidenceTile.as_view(),
          name="upload-confidence-tile"),
     path("uploads/<id:pk>/accuracy/", accuracy.MapAccuracy.as_view(kind="upload"), name="upload-accuracy"),
+    path("uploads/<id:pk>/vectors.geojson", vectors.MapVectors.as_view(kind="upload"), name="upload-vectors"),
+    path("uploads/<id:pk>/vectors.gpkg", vectors.MapVectors.as_view(kind="upload", fmt="gpkg"),
+         name="upload-vectors-gpkg"),
     path("uploads/<id:pk>/sample.geojson", accuracy.MapSample.as_view(kind="upload"), name="upload-sample"),
     path("uploads/<id:pk>/sample.csv", accuracy.MapSample.as_view(kind="upload", fmt="csv"), name="upload-sample-csv"),
     path("uploads/<id:pk>/<str:name>", uploads.UploadFile.as_view(), name="upload-file"),
@@ -53,6 +59,9 @@ urlpatterns = [
          name="area-confidence-tile"),
     path("areas/<id:pk>/wmts/", areas.AreaWmts.as_view(), name="area-wmts"),
     path("areas/<id:pk>/accuracy/", accuracy.MapAccuracy.as_view(kind="area"), name="area-accuracy"),
+    path("areas/<id:pk>/vectors.geojson", vectors.MapVectors.as_view(kind="area"), name="area-vectors"),
+    path("areas/<id:pk>/vectors.gpkg", vectors.MapVectors.as_view(kind="area", fmt="gpkg"),
+         name="area-vectors-gpkg"),
     path("areas/<id:pk>/sample.geojson", accuracy.MapSample.as_view(kind="area"), name="area-sample"),
     path("areas/<id:pk>/sample.csv", accuracy.MapSample.as_view(kind="area", fmt="csv"), name="area-sample-csv"),
     path("areas/<id:pk>/<str:name>", areas.AreaFile.as_view(), name="area-file"),

@@ -1,0 +1,60 @@
+"""Vector export of a stored map: GeoJSON and GeoPackage whose class areas match the map's statistics, an MMU
+that merges small patches, a size limit, and the usual 400/409."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def low_map(catalogue):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    body = client.get("/api/v1/maps/low/", {"patch": catalogue.first().pk}).json()
+    assert body["status"] == "done"
+    return client, body
+
+
+def content(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def test_geojson_areas_match_the_map_statistics(low_map):
+    client, m = low_map
+    answer = client.get(m["url"] + "vectors.geojson", {"mmu": 0})
+    assert answer.status_code == 200 and answer["Content-Type"] == "application/geo+json"
+    features = json.loads(content(answer))["features"]
+    by_class: dict[int, float] = {}
+    for f in features:
+        by_class[f["properties"]["code"]] = by_class.get(f["properties"]["code"], 0) + f["properties"]["area_ha"]
+    stats = {r["code"]: r["area_km2"] * 100 for r in m["statistics"] if r["pixels"]}
+    assert by_class.keys() == stats.keys()
+    for code, ha in stats.items():
+        assert by_class[code] == pytest.approx(ha, rel=1e-3)
+    merged = json.loads(content(client.get(m["url"] + "vectors.geojson", {"mmu": 50})))["features"]
+    assert len(merged) <= len(features)
+    assert sum(f["properties"]["area_ha"] for f in merged) == pytest.approx(sum(stats.values()), rel=1e-3)
+
+
+def test_geopackage_and_limits(low_map, settings):
+    client, m = low_map
+    gpkg = client.get(m["url"] + "vectors.gpkg")
+    assert gpkg.status_code == 200 and content(gpkg)[:15] == b"SQLite format 3"
+    assert client.get(m["url"] + "vectors.gpkg", {"mmu": 20000}).status_code == 400
+    assert client.get(m["url"] + "vectors.geojson").status_code == 200
+    settings.VECTOR_MAX_PIXELS = 10
+    assert "vector export is offered up to 10" in json.dumps(client.get(m["url"] + "vectors.geojson",
+                                                                        {"mmu": 3}).json())
+    assert client.get(m["url"] + "vectors.geojson").status_code == 200  # made before the limit: kept
+
+
+def test_not_done_is_409(catalogue):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    high = client.get("/api/v1/maps/high/", {"patch": catalogue.first().pk}).json()
+    assert client.get(high["url"] + "vectors.geojson").status_code == 409
