@@ -13,7 +13,7 @@ from pathlib import Path
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import parsers
+from rest_framework import parsers, permissions
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -55,6 +55,17 @@ def stored_done_map(kind: str) -> Callable[..., tuple[Path, list[dict]]]:
     return {"map": catalogue, "area": area, "upload": upload}[kind]
 
 
+class ByKind:
+    """A view serving one kind of stored map (`kind` set in the URL conf): uploads need their owner logged in."""
+    kind = "map"
+
+    def get_permissions(self):
+        """IsAuthenticated for uploads (so the schema documents 401/403 there), the defaults otherwise."""
+        if self.kind == "upload":
+            return [permissions.IsAuthenticated()]
+        return super().get_permissions()  # type: ignore[misc]  # APIView's, via the view class
+
+
 def int_param(request, name: str, default: int, low: int, high: int) -> int:
     value = request.query_params.get(name, str(default))
     if not value.isascii() or not value.lstrip("-").isdigit() or not low <= int(value) <= high:
@@ -62,7 +73,7 @@ def int_param(request, name: str, default: int, low: int, high: int) -> int:
     return int(value)
 
 
-class MapAccuracy(APIView):
+class MapAccuracy(ByKind, APIView):
     """POST reference points (multipart `file`: GeoJSON Point features with a `class` property, or CSV with lon,
     lat, class; classes as codes 1–10 or names) and `design` (`stratified` or `unknown`, the default)."""
     kind = "map"
@@ -106,7 +117,7 @@ class MapAccuracy(APIView):
                          "note": STRATIFIED_NOTE if design == "stratified" else UNKNOWN_NOTE})
 
 
-class MapSample(FileView):
+class MapSample(ByKind, FileView):
     """A stratified random sample of the map to label: `per_class` pixel centres of each class (fewer where a
     class is smaller), the same for the same `seed`; sample.geojson or sample.csv."""
     kind = "map"

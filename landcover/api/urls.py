@@ -2,7 +2,7 @@
 from django.urls import path
 
 from .. import urlconverters  # noqa: F401  (registers <id:>)
-from . import accuracy, areas, catalogue, change, maps, model_versions, uploads, vectors
+from . import accuracy, areas, catalogue, change, maps, model_versions, stac, uploads, vectors
 
 app_name = "api"
 
@@ -44,6 +44,13 @@ urlpatterns = [
     path("uploads/<id:pk>/<str:name>", uploads.UploadFile.as_view(), name="upload-file"),
     path("areas/", areas.AreaList.as_view(), name="area-list"),
     path("imagery/", areas.ImageryList.as_view(), name="imagery-list"),
+    path("stac/", stac.StacLanding.as_view(), name="stac-landing"),
+    path("stac/conformance", stac.StacConformance.as_view(), name="stac-conformance"),
+    path("stac/collections", stac.StacCollections.as_view(), name="stac-collections"),
+    path("stac/collections/<str:collection_id>", stac.StacCollection.as_view(), name="stac-collection"),
+    path("stac/collections/<str:collection_id>/items", stac.StacItems.as_view(), name="stac-items"),
+    path("stac/collections/<str:collection_id>/items/<str:item_id>", stac.StacItem.as_view(), name="stac-item"),
+    path("stac/search", stac.StacSearch.as_view(), name="stac-search"),
     path("changes/", change.ChangeList.as_view(), name="change-list"),
     path("changes/<id:pk>/", change.ChangeDetail.as_view(), name="change-detail"),
     path("changes/<id:pk>/tiles/<int:z>/<int:x>/<int:y>.png", change.ChangeTile.as_view(), name="change-tile"),

@@ -18,13 +18,13 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from ml.vectors import vectorise
 
 from ..errors import InvalidInput
-from .accuracy import int_param, stored_done_map
+from .accuracy import ByKind, int_param, stored_done_map
 from .files import FileView, ranged_file
 
 MEDIA = {"geojson": "application/geo+json", "gpkg": "application/geopackage+sqlite3"}
 
 
-class MapVectors(FileView):
+class MapVectors(ByKind, FileView):
     """Polygons per class of the map: `vectors.geojson` or `vectors.gpkg`, `mmu` = the minimum mapping unit in
     pixels (0: none; at 10 m a pixel is 0.01 ha)."""
     kind = "map"
