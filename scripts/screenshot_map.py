@@ -49,6 +49,8 @@ def shoot_area(page, base: str, lat: float, lon: float, out: Path, zoom: int, ti
     page.locator("button.map-square").click()
     page.locator("#card-area .stats-table").wait_for(timeout=timeout_s * 1000)
     page.evaluate(f"window.hrmarsMap.setView([{lat}, {lon}], {zoom})")
+    page.locator("#card-area .opacity").fill("0.55")  # the Sentinel-2 image shows through the land cover
+    page.locator("#card-area .area-facts").scroll_into_view_if_needed()
     page.wait_for_function("document.querySelectorAll('.overlay-area img.leaflet-tile-loaded').length > 0",
                            timeout=timeout_s * 1000)
     page.wait_for_timeout(1500)

@@ -369,6 +369,7 @@ function areaParameters() {
 async function submitArea(keepComparison = false) {
   if (!area.request) return;
   if (keepComparison !== true) area.compareWith = null;
+  say("");  // the "no catalogue patch here" message has been answered
   clearArea();
   showCard("area", progressHtml(0, "Asking for the map of this area…"));
   let body;
