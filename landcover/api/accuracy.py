@@ -7,26 +7,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable
-from pathlib import Path
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import parsers, permissions
-from rest_framework.exceptions import NotAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ml.accuracy import assess, confusion_counts, draw_sample, map_values
 
-from ..errors import InvalidInput
-from ..jobs import areas, maps, uploads
+from ..errors import InvalidInput, NotFound
+from ..jobs.stored import StoredMap, stored_map
 from ..validation.reference import read_reference
-from .areas import get_area
 from .files import FileView
-from .maps import done_map
-from .uploads import own
 
 STRATIFIED_NOTE = ("Area estimates and their 95 % confidence intervals are by the stratified estimator of Olofsson et "
                    "al. (2014), with this map's classes as strata: they hold only if the points are a stratified "
@@ -36,23 +30,13 @@ UNKNOWN_NOTE = ("The points' sampling design is unknown, so these are counts and
                 "one with this map's sample.geojson, label it, and send it with design=stratified.")
 
 
-def stored_done_map(kind: str) -> Callable[..., tuple[Path, list[dict]]]:
-    """How to find a done map's COG and its statistics rows, per kind (each with its own access rules)."""
-    def catalogue(request, pk: int):
-        m = done_map(pk, request)
-        return maps.file_path(m, "map.tif"), m.statistics
-
-    def area(request, pk: int):
-        a = areas.done(get_area(pk))
-        return areas.area_folder(a) / "map.tif", a.statistics
-
-    def upload(request, pk: int):
-        if not request.user.is_authenticated:
-            raise NotAuthenticated()
-        u = uploads.done(own(request, pk))
-        return uploads.upload_folder(u) / "map.tif", u.statistics
-
-    return {"map": catalogue, "area": area, "upload": upload}[kind]
+def visible_map(request, kind: str, pk: int) -> StoredMap:
+    """A done stored map of `kind` the requester may use: anybody's catalogue maps and areas, one's own uploads
+    (anybody else's is a 404, as if it did not exist); NotFound or NotReady otherwise."""
+    stored = stored_map(kind, pk)
+    if stored.owner_id is not None and stored.owner_id != getattr(request.user, "pk", None):
+        raise NotFound(f"No upload {pk}.")
+    return stored
 
 
 class ByKind:
@@ -85,7 +69,8 @@ class MapAccuracy(ByKind, APIView):
                                            400: OpenApiResponse(description="Unreadable points, or none on the map"),
                                            409: OpenApiResponse(description="The map is not done")})
     def post(self, request, pk: int):
-        path, rows = stored_done_map(self.kind)(request, pk)
+        stored = visible_map(request, self.kind, pk)
+        path, rows = stored.path, stored.statistics
         upload = request.FILES.get("file")
         if upload is None:
             raise InvalidInput("file", "Attach the reference points as the form field `file` (GeoJSON or CSV).")
@@ -132,8 +117,7 @@ class MapSample(ByKind, FileView):
         per_class = int_param(request, "per_class", 50, 1, 1000)
         seed = int_param(request, "seed", 0, 0, 2**31)
         fmt = self.fmt
-        path, _ = stored_done_map(self.kind)(request, pk)
-        sample = draw_sample(path, per_class, seed)
+        sample = draw_sample(visible_map(request, self.kind, pk).path, per_class, seed)
         name = f"{self.kind}-{pk}-sample-{per_class}-seed{seed}"
         if fmt == "csv":
             out = io.StringIO()

@@ -13,7 +13,9 @@ from rest_framework.views import APIView
 
 from ..errors import InvalidInput, NotFound
 from ..jobs import change as jobs
+from ..jobs.stored import StoredMap
 from ..models import ChangeMap
+from .accuracy import visible_map
 from .files import TILE_RESPONSES, FileView, check_download, download
 from .maps import count_new_computation
 from .params import check_tile
@@ -28,16 +30,13 @@ MAP_REF = {"type": "object", "properties": {"kind": {"type": "string", "enum": [
                                             "id": {"type": "integer"}}, "required": ["kind", "id"]}
 
 
-def map_ref(request, field: str) -> jobs.StoredMap:
+def map_ref(request, field: str) -> StoredMap:
     """One of the two maps of the request, done and visible to the requester."""
     value = request.data.get(field) if hasattr(request.data, "get") else None
     if not isinstance(value, dict) or value.get("kind") not in ("map", "area", "upload") or \
             not isinstance(value.get("id"), int) or isinstance(value.get("id"), bool) or value["id"] < 1:
         raise InvalidInput(field, f'Give {field} as {{"kind": "map" | "area" | "upload", "id": N}}.')
-    stored = jobs.stored_map(value["kind"], value["id"])
-    if stored.owner_id is not None and stored.owner_id != getattr(request.user, "pk", None):
-        raise NotFound(f"No upload {value['id']}.")  # somebody else's upload does not exist for you
-    return stored
+    return visible_map(request, value["kind"], value["id"])
 
 
 def get_change(request, pk: int) -> ChangeMap:

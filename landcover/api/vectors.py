@@ -18,7 +18,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from ml.vectors import vectorise
 
 from ..errors import InvalidInput
-from .accuracy import ByKind, int_param, stored_done_map
+from .accuracy import ByKind, int_param, visible_map
 from .files import FileView, ranged_file
 
 MEDIA = {"geojson": "application/geo+json", "gpkg": "application/geopackage+sqlite3"}
@@ -37,7 +37,7 @@ class MapVectors(ByKind, FileView):
                               409: OpenApiResponse(description="The map is not done")})
     def get(self, request, pk: int):
         mmu = int_param(request, "mmu", 0, 0, 10_000)
-        path, _ = stored_done_map(self.kind)(request, pk)
+        path = visible_map(request, self.kind, pk).path
         target = path.parent / f"vectors-mmu{mmu}.{self.fmt}"
         if not target.is_file():
             with rasterio.open(path) as src:

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.gis.geos import MultiPolygon
-from django.db import IntegrityError, transaction
 
 from ml.imagery import Query, fetch_area
 
@@ -103,22 +102,12 @@ def request_area(geometry: MultiPolygon, area_km2: float, *, start: date | None,
         raise InvalidInput("model", f"{version.name} refines MODIS land-cover maps and cannot map imagery; choose a "
                                     "model that reads Sentinel-2 bands.")
     key = area_key(geometry, start, end, max_cloud, source, version)
-    existing = AreaMap.objects.select_related("model_version").filter(key=key).first()
-    if existing is not None:
-        lifecycle.requeue_if_stale(AREA_JOB, existing, settings.MAP_STALE_SECONDS)
-        return existing, False
-    if before_new is not None:
-        before_new()
-    try:
-        with transaction.atomic():
-            area = AreaMap.objects.create(key=key, token=secrets.token_urlsafe(24), geometry=geometry,
-                                          area_km2=area_km2, start=start, end=end, max_cloud=max_cloud,
-                                          imagery_source=source, model_version=version,
-                                          requested_by=user if user and user.is_authenticated else None)
-            lifecycle.enqueue(AREA_JOB, area.pk)
-    except IntegrityError:  # somebody asked for the same area at the same moment
-        return AreaMap.objects.select_related("model_version").get(key=key), False
-    return area, True
+    return lifecycle.find_or_queue(
+        AREA_JOB, {"key": key}, {"token": secrets.token_urlsafe(24), "geometry": geometry, "area_km2": area_km2,
+                                 "start": start, "end": end, "max_cloud": max_cloud, "imagery_source": source,
+                                 "model_version": version,
+                                 "requested_by": user if user and user.is_authenticated else None},
+        settings.MAP_STALE_SECONDS, before_new)
 
 
 def retry(area: AreaMap) -> bool:

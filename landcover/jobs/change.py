@@ -12,66 +12,19 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 
 from ml.change import ChangeError, change_map
 
-from ..errors import InvalidInput, NotFound, NotReady
-from ..models import AreaMap, ChangeMap, LandCoverMap, Upload
-from . import areas, lifecycle, maps, uploads
-from .inference import PROBABILITIES
+from ..errors import InvalidInput, NotReady
+from ..models import ChangeMap
+from . import lifecycle
 from .lifecycle import JobKind, Progress
+from .stored import StoredMap, stored_map
 
 TRANSITION_COLUMNS = ["from", "from_name", "to", "to_name", "code", "pixels", "km2", "ha", "percent"]
-
-
-@dataclass(frozen=True)
-class StoredMap:
-    """What a change needs of one stored map."""
-
-    kind: str
-    pk: int
-    path: Path
-    probabilities: Path | None
-    model: str
-    bounds: tuple[float, float, float, float]
-    label: str
-    owner_id: int | None  # uploads: only their owner may compare them
-
-
-def stored_map(kind: str, pk: int) -> StoredMap:
-    """A done stored map of any kind; NotFound or NotReady saying why not."""
-    if kind == "map":
-        m = LandCoverMap.objects.select_related("patch", "model_version").filter(pk=pk).first()
-        if m is None:
-            raise NotFound(f"No map {pk}.")
-        if m.status != LandCoverMap.Status.DONE:
-            raise NotReady(f"Map {pk} is {m.status}; compare it once it is done.")
-        probabilities = maps.map_folder(m) / PROBABILITIES
-        return StoredMap(kind, pk, maps.file_path(m, "map.tif"), probabilities if probabilities.is_file() else None,
-                         m.model_version.name if m.model_version else "MODIS", m.patch.footprint.extent,
-                         f"map {pk} ({m.patch})", None)
-    if kind == "area":
-        a = AreaMap.objects.select_related("model_version").filter(pk=pk).first()
-        if a is None:
-            raise NotFound(f"No area map {pk}.")
-        areas.done(a)
-        dates = sorted({(i.get("datetime") or "")[:10] for i in a.imagery.get("items", [])} - {""})
-        return StoredMap(kind, pk, areas.area_folder(a) / "map.tif", areas.area_folder(a) / PROBABILITIES,
-                         a.model_version.name, a.geometry.extent,
-                         f"area {pk} ({', '.join(dates) or 'date unknown'})", None)
-    if kind == "upload":
-        u = Upload.objects.select_related("model_version").filter(pk=pk).first()
-        if u is None:
-            raise NotFound(f"No upload {pk}.")
-        uploads.done(u)
-        return StoredMap(kind, pk, uploads.upload_folder(u) / "map.tif", uploads.upload_folder(u) / PROBABILITIES,
-                         u.model_version.name, u.footprint.extent, f"upload {pk} ({u.original_name})", u.owner_id)
-    raise InvalidInput("before", f"{kind!r} is not a kind of map: map, area or upload.")
 
 
 def changes_root() -> Path:
@@ -147,22 +100,12 @@ def request_change(before: StoredMap, after: StoredMap, min_confidence: float | 
     owner = user if (before.owner_id or after.owner_id) else None
     text = f"{before.kind}:{before.pk}|{after.kind}:{after.pk}|{min_confidence}|{owner.pk if owner else ''}"
     key = hashlib.sha256(text.encode()).hexdigest()
-    existing = ChangeMap.objects.filter(key=key).first()
-    if existing is not None:
-        lifecycle.requeue_if_stale(CHANGE_JOB, existing, settings.MAP_STALE_SECONDS)
-        return existing, False
-    if before_new is not None:
-        before_new()
-    try:
-        with transaction.atomic():
-            change = ChangeMap.objects.create(
-                key=key, token=secrets.token_urlsafe(24), before_kind=before.kind, before_id=before.pk,
-                after_kind=after.kind, after_id=after.pk, min_confidence=min_confidence, owner=owner,
-                bounds=list(before.bounds), models_used={"before": before.model, "after": after.model})
-            lifecycle.enqueue(CHANGE_JOB, change.pk)
-    except IntegrityError:
-        return ChangeMap.objects.get(key=key), False
-    return change, True
+    return lifecycle.find_or_queue(
+        CHANGE_JOB, {"key": key}, {"token": secrets.token_urlsafe(24), "before_kind": before.kind,
+                                   "before_id": before.pk, "after_kind": after.kind, "after_id": after.pk,
+                                   "min_confidence": min_confidence, "owner": owner, "bounds": list(before.bounds),
+                                   "models_used": {"before": before.model, "after": after.model}},
+        settings.MAP_STALE_SECONDS, before_new)
 
 
 def done(change: ChangeMap) -> ChangeMap:

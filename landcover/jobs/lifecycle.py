@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import current_app
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from ml.change import ChangeError
@@ -86,6 +86,27 @@ class JobKind:
 def enqueue(kind: JobKind, pk: int) -> None:
     """Queue the kind's task for row `pk` once the current transaction commits."""
     transaction.on_commit(lambda: current_app.send_task(kind.task, args=[pk]))
+
+
+def find_or_queue(kind: JobKind, lookup: dict[str, Any], fields: dict[str, Any], stale_after: float,
+                  before_new: Callable[[], None] | None = None) -> tuple[Any, bool]:
+    """The job row matching `lookup` (a unique key), queued again if its task was lost; else a new row of
+    `lookup` and `fields`, queued, after `before_new` (a caller's limit on new computations raises there).
+    Returns (row, created now); two requests at once create one row between them."""
+    rows = kind.rows().select_related(*kind.related) if kind.related else kind.rows()
+    existing = rows.filter(**lookup).first()
+    if existing is not None:
+        requeue_if_stale(kind, existing, stale_after)
+        return existing, False
+    if before_new is not None:
+        before_new()
+    try:
+        with transaction.atomic():
+            row = kind.model._default_manager.create(**lookup, **fields)
+            enqueue(kind, row.pk)
+    except IntegrityError:  # somebody asked for the same thing at the same moment
+        return rows.get(**lookup), False
+    return row, True
 
 
 def claim(kind: JobKind, pk: int):
