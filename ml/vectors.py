@@ -24,7 +24,7 @@ from rasterio.warp import transform_geom
 from shapely.geometry import mapping, shape
 
 from .classes import DFC_NAMES, NODATA
-from .stats import areal_scale, class_statistics
+from .stats import ClassAreas, areal_scale
 
 FORMATS = ("geojson", "gpkg")
 
@@ -47,7 +47,10 @@ def vectorise(map_path: Path, out: Path, fmt: str = "geojson", mmu_pixels: int =
     with rasterio.open(map_path) as src:
         codes = src.read(1)
         transform, crs = src.transform, src.crs
+        pixels = ClassAreas(src)  # the raster's ground areas per class, as every map's statistics count them
+        pixels.add(codes, 0)
     valid = codes != NODATA
+    raster_ha = {code: float(pixels.areas[code]) * 100 for code in range(1, 256) if pixels.counts[code]}
     sieved = sieve(codes, size=mmu_pixels, mask=valid, connectivity=8) if mmu_pixels > 1 else codes
     features: list[tuple[dict, int, float]] = []
     class_ha: dict[int, float] = {}
@@ -59,7 +62,6 @@ def vectorise(map_path: Path, out: Path, fmt: str = "geojson", mmu_pixels: int =
         code = int(value)
         class_ha[code] = class_ha.get(code, 0.0) + ha
         features.append((mapping(polygon), code, ha))
-    raster_ha = {r["code"]: r["area_km2"] * 100 for r in class_statistics(map_path) if r["pixels"]}
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "geojson":
         collection = {"type": "FeatureCollection", "features": [

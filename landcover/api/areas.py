@@ -28,7 +28,15 @@ from ..jobs import areas
 from ..jobs.inference import PROBABILITIES
 from ..models import AreaMap
 from ..validation import areas as aoi
-from .files import AREA_DOWNLOADS, DOWNLOAD_RESPONSES, TILE_RESPONSES, FileView, check_download, download
+from .files import (
+    AREA_DOWNLOADS,
+    DOWNLOAD_RESPONSES,
+    TILE_RESPONSES,
+    FileView,
+    check_download,
+    download,
+    download_suffix,
+)
 from .maps import count_new_computation
 from .params import check_tile
 from .serializers import job_answer
@@ -226,9 +234,8 @@ class AreaFile(FileView):
     def get(self, request, pk: int, name: str):
         check_download(name, AREA_DOWNLOADS)
         area = areas.done(get_area(pk))
-        suffix = {"map.tif": ".tif", "preview.png": ".png"}.get(name, "-" + name)
         return download(name, area.statistics, lambda: _payload(area), lambda n: areas.area_folder(area) / n,
-                        f"area-{area.pk}-landcover{suffix}", "public, max-age=3600", request)
+                        f"area-{area.pk}-landcover{download_suffix(name)}", "public, max-age=3600", request)
 
 
 class AreaTile(FileView):

@@ -107,8 +107,8 @@ def _raster_properties(path: Path) -> tuple[dict, dict]:
     return props, asset
 
 
-def _assets(url: str, cog: Path, extra: dict[str, tuple[str, str, list[str], str]]) -> dict:
-    props, fields = _raster_properties(cog)
+def _assets(url: str, cog: Path, fields: dict, extra: dict[str, tuple[str, str, list[str], str]]) -> dict:
+    """The item's assets: the class COG (with `fields`, from `_raster_properties`) and the `extra` files."""
     assets = {"data": {"href": url + cog.name, "type": COG, "title": "Land cover (COG)", "roles": ["data"], **fields}}
     for key, (name, media, roles, title) in extra.items():
         assets[key] = {"href": url + name, "type": media, "roles": roles, "title": title}
@@ -143,20 +143,21 @@ def map_item(request, m: LandCoverMap) -> dict:
              "statistics": ("statistics.json", "application/json", ["metadata"], "Per-class statistics")}
     if m.source == LandCoverMap.Source.MODEL:
         extra["probabilities"] = ("probabilities.tif", COG, ["data"], "Class probabilities and confidence (×255)")
-    props, _ = _raster_properties(map_jobs.file_path(m, "map.tif"))
+    cog = map_jobs.file_path(m, "map.tif")
+    props, fields = _raster_properties(cog)
     model = m.model_version.name if m.model_version else None
     return _item(request, "catalogue-maps", f"map-{m.pk}", json.loads(patch.footprint.geojson),
                  list(patch.footprint.extent), item_time("catalogue-maps", m), m.created_at,
                  {**props, "hrmars:source": m.source, "hrmars:model": model or "MODIS",
                   "hrmars:synthetic": m.synthetic, "title": f"{patch} — {model or 'MODIS'}"},
-                 _assets(url, map_jobs.file_path(m, "map.tif"), extra), _model_link(request, model))
+                 _assets(url, cog, fields, extra), _model_link(request, model))
 
 
 def area_item(request, a: AreaMap) -> dict:
     """An area map as a STAC Item (its datetime: the first scene's acquisition)."""
     url = request.build_absolute_uri(reverse("api:area-detail", args=[a.pk]))
     folder = area_jobs.area_folder(a)
-    props, _ = _raster_properties(folder / "map.tif")
+    props, fields = _raster_properties(folder / "map.tif")
     extra = {"probabilities": ("probabilities.tif", COG, ["data"], "Class probabilities and confidence (×255)"),
              "image": ("image.tif", COG, ["visual"], "Sentinel-2 true colour of the pixels used"),
              "preview": ("preview.png", "image/png", ["overview"], "Preview"),
@@ -167,7 +168,7 @@ def area_item(request, a: AreaMap) -> dict:
                                  "hrmars:cloud_percent": a.imagery.get("cloud_percent"),
                                  "hrmars:scenes": [i["id"] for i in a.imagery.get("items", [])],
                                  "title": f"Area {a.pk} ({a.area_km2:.2f} km²)"},
-                 _assets(url, folder / "map.tif", extra), _model_link(request, a.model_version.name))
+                 _assets(url, folder / "map.tif", fields, extra), _model_link(request, a.model_version.name))
 
 
 def change_item(request, c: ChangeMap) -> dict:
@@ -190,13 +191,13 @@ def upload_item(request, u: Upload) -> dict:
     """An upload's map as a STAC Item (its owner's eyes only)."""
     url = request.build_absolute_uri(reverse("api:upload-detail", args=[u.pk]))
     folder = upload_jobs.upload_folder(u)
-    props, _ = _raster_properties(folder / "map.tif")
+    props, fields = _raster_properties(folder / "map.tif")
     extra = {"probabilities": ("probabilities.tif", COG, ["data"], "Class probabilities and confidence (×255)"),
              "preview": ("preview.png", "image/png", ["overview"], "Preview"),
              "statistics": ("statistics.json", "application/json", ["metadata"], "Per-class statistics")}
     return _item(request, "uploads", f"upload-{u.pk}", json.loads(u.footprint.geojson), list(u.footprint.extent),
                  item_time("uploads", u), u.created_at, {**props, "hrmars:model": u.model_version.name, "title": u.original_name},
-                 _assets(url, folder / "map.tif", extra), _model_link(request, u.model_version.name))
+                 _assets(url, folder / "map.tif", fields, extra), _model_link(request, u.model_version.name))
 
 
 # ------------------------------------------------------------------------------------------ querying
