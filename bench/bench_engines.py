@@ -1,16 +1,19 @@
-"""Engines side by side (issue 15): float32 (Keras/TensorFlow), ONNX Runtime float32 and ONNX Runtime int8, on
-the same real pixels, interleaved in one run and reported as ratios to float32 (this machine is shared and
-noisy); and `python -m ml.predict` on a whole scene, float32 against int8, in fresh processes taking turns.
+"""Engines side by side (issue 15): float32 (Keras/TensorFlow), ONNX Runtime float32 and int8, OpenVINO float32
+and bf16, on the same real pixels, interleaved in one run and reported as ratios to float32 (this machine is
+shared and noisy); and `python -m ml.predict` on a whole scene with each engine, in fresh processes taking
+turns.
 
     .venv/bin/python bench/bench_engines.py --models DIR … [--rounds 5] [--scene-size 2048] [--scene-rounds 3]
+        [--full-scene]
 
 Every model must have been quantised (`python -m ml.engines quantise`): the card's fidelity (agreement with
 float32 on held-out real places) is printed beside the speed. Forward pass: `--tiles` tiles of the model's
 input size cut from the real Delmarva scene, prepared once, in batches of the card's batch size; each
 round runs every engine of every model once, and the ratio is taken per round (min and median of the
 rounds). Whole process: a `--scene-size`² scene of the model's bands tiled from the Delmarva scene, mapped
-by `ml.predict` in a new process per run, engines alternating; wall time and peak resident memory
-(VmHWM). Writes bench/results/engines.json.
+by `ml.predict --probabilities` in a new process per run with each engine the model has, engines
+alternating; wall time and peak resident memory (VmHWM). `--full-scene`: the same once per engine on a full
+10,980² Sentinel-2 tile. Writes bench/results/engines.json.
 """
 from __future__ import annotations
 
@@ -27,11 +30,18 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from bench_models import machine, make_scene, matmul_gflops, real_tiles, scene_run  # noqa: E402  (after the path is set)
+from bench_models import (  # noqa: E402  (after the path is set)
+    SCENE_SIZE,
+    machine,
+    make_scene,
+    matmul_gflops,
+    real_tiles,
+    scene_run,
+)
 
 from ml.bands import S2_BANDS  # noqa: E402
 from ml.modelio import load_model, read_card  # noqa: E402
-from ml.runtime import OnnxRunner  # noqa: E402
+from ml.runtime import ONNX_FLOAT, OnnxRunner, OpenVinoRunner  # noqa: E402
 
 
 def forward(models: list[Path], rounds: int, tiles: int) -> dict:
@@ -42,14 +52,20 @@ def forward(models: list[Path], rounds: int, tiles: int) -> dict:
         card = read_card(folder)
         raw = real_tiles(predictor.input_size, tiles)
         batch = predictor.prepare(raw[..., [S2_BANDS.index(b) for b in predictor.bands]])
-        engines = {"float32 (TensorFlow)": predictor.predict_proba,
-                   "float32 (ONNX Runtime)": OnnxRunner(folder / card["engines"]["int8"]["float_file"]),
-                   "int8 (ONNX Runtime)": OnnxRunner(folder / card["engines"]["int8"]["file"])}
-        for name, run in engines.items():
+        measured = card["engines"]
+        float_file = folder / ONNX_FLOAT
+        engines = {"float32 (TensorFlow)": (predictor.predict_proba, None),
+                   "float32 (ONNX Runtime)": (OnnxRunner(float_file), None),
+                   "float32 (OpenVINO)": (OpenVinoRunner(float_file, precision="f32"), None)}
+        if "int8" in measured:
+            engines["int8 (ONNX Runtime)"] = (OnnxRunner(folder / measured["int8"]["file"]), measured["int8"])
+        if "bf16" in measured:
+            engines["bf16 (OpenVINO)"] = (OpenVinoRunner(folder / measured["bf16"]["file"]), measured["bf16"])
+        for name, (run, fidelity) in engines.items():
             run(batch[:predictor.batch_size])  # warm-up: graphs built, sessions ready
             runs.append({"model": folder.name, "engine": name, "run": run, "batch": batch,
                          "batch_size": predictor.batch_size, "tile": predictor.input_size, "seconds": [],
-                         "fidelity": card["engines"]["int8"] if name.startswith("int8") else None})
+                         "fidelity": fidelity})
     matmul = []
     for _ in range(rounds):
         matmul.append(matmul_gflops(1.0))
@@ -72,22 +88,29 @@ def forward(models: list[Path], rounds: int, tiles: int) -> dict:
 
 
 def whole_process(model: Path, size: int, rounds: int, work: Path) -> dict:
-    """float32 and int8 ml.predict runs taking turns on one scene; the maps' agreement."""
+    """ml.predict runs on one scene with every engine the model has, taking turns; each map's agreement with
+    float32's, and each engine's speed as the ratio of float32's time to its own, per round."""
     import rasterio
 
-    predictor_bands = read_card(model)["bands"]
-    scene = make_scene(work / f"scene_{size}_{len(predictor_bands)}b.tif", size, predictor_bands)
-    runs: dict[str, list[dict]] = {"float32": [], "int8": []}
+    card = read_card(model)
+    scene = make_scene(work / f"scene_{size}_{len(card['bands'])}b.tif", size, card["bands"])
+    runs: dict[str, list[dict]] = {engine: [] for engine in ("float32", "int8", "bf16")
+                                   if engine == "float32" or engine in card.get("engines", {})}
     for _ in range(rounds):
         for engine in runs:
             runs[engine].append(scene_run(model, scene, work, engine))
-    with rasterio.open(work / "scene-map-float32.tif") as a, rasterio.open(work / "scene-map-int8.tif") as b:
-        agreement = float((a.read(1) == b.read(1)).mean())
-    ratios = [f["process_seconds"] / i["process_seconds"] for f, i in zip(runs["float32"], runs["int8"])]
-    return {"model": model.name, "scene": size, "rounds": rounds, "map_agreement": agreement,
-            "speed_vs_float32_median": statistics.median(ratios), "speed_vs_float32_min": min(ratios),
-            **{engine: {"process_seconds_median": statistics.median(r["process_seconds"] for r in rs),
-                        "peak_rss_mb_max": max(r["peak_rss_mb"] for r in rs)} for engine, rs in runs.items()}}
+    result: dict = {"model": model.name, "scene": size, "rounds": rounds, "default_engine": card.get("default_engine")}
+    with rasterio.open(work / "scene-map-float32.tif") as exact:
+        reference = exact.read(1)
+    for engine, rs in runs.items():
+        with rasterio.open(work / f"scene-map-{engine}.tif") as other:
+            agreement = float((other.read(1) == reference).mean())
+        ratios = [f["process_seconds"] / r["process_seconds"] for f, r in zip(runs["float32"], rs)]
+        result[engine] = {"process_seconds_median": statistics.median(r["process_seconds"] for r in rs),
+                          "process_seconds_min": min(r["process_seconds"] for r in rs),
+                          "peak_rss_mb_max": max(r["peak_rss_mb"] for r in rs), "map_agreement": agreement,
+                          "speed_vs_float32_median": statistics.median(ratios), "speed_vs_float32_min": min(ratios)}
+    return result
 
 
 def main() -> None:
@@ -99,6 +122,8 @@ def main() -> None:
     parser.add_argument("--scene-size", type=int, default=2048)
     parser.add_argument("--scene-rounds", type=int, default=3)
     parser.add_argument("--scene-model", type=Path, help="default: the first model")
+    parser.add_argument("--full-scene", action="store_true",
+                        help=f"also a full {SCENE_SIZE:,}² scene once with each engine of the scene model")
     parser.add_argument("--work", type=Path, default=Path("/tmp/hrmars-bench"))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
@@ -111,6 +136,9 @@ def main() -> None:
         report["whole_process"] = whole_process(args.scene_model or args.models[0], args.scene_size,
                                                 args.scene_rounds, args.work)
         print(json.dumps(report["whole_process"]), flush=True)
+    if args.full_scene:
+        report["full_scene"] = whole_process(args.scene_model or args.models[0], SCENE_SIZE, 1, args.work)
+        print(json.dumps(report["full_scene"]), flush=True)
     (args.out / "engines.json").write_text(json.dumps(report, indent=2) + "\n")
 
 

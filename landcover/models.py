@@ -77,8 +77,9 @@ class ModelVersion(models.Model):
     engine = models.CharField(
         max_length=10, default="default", choices=[
             ("default", "The model card's default engine"), ("float32", "float32 (the model's own framework)"),
-            ("int8", "int8 (ONNX Runtime; made and measured by python -m ml.engines quantise)")],
-        help_text="How the worker runs this model. The card says how far int8's maps are from float32's.")
+            ("int8", "int8 (ONNX Runtime; made and measured by python -m ml.engines quantise)"),
+            ("bf16", "bf16 (OpenVINO; measured by python -m ml.engines quantise)")],
+        help_text="How the worker runs this model. The card says how far each engine's maps are from float32's.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,27 +1,30 @@
-"""Inference engines: the float32 Keras/TensorFlow engine every model has, and an int8 engine (ONNX Runtime,
-static per-channel QDQ quantisation calibrated on real imagery) for the networks whose maps stay the same
-with it.
+"""Inference engines: the float32 Keras/TensorFlow engine every model has; an int8 engine (ONNX Runtime,
+static per-channel QDQ quantisation calibrated on real imagery); and a bf16 engine (OpenVINO, bfloat16 with
+the full-resolution layers and the classifier in float32) — for the networks whose maps stay the same.
 
-Why: on the project's 2-core CPU the float32 forward pass already runs near the machine's float32 matmul
-rate, so the only way past it is the CPU's int8 instructions (AVX-512 VNNI), which ONNX Runtime uses and
-TensorFlow's CPU build does not. A faster engine is only worth having if the map does not change:
-`quantise` measures, on held-out real imagery, the share of pixels whose class agrees with float32 and the
-largest probability difference, writes both in the model card, and makes int8 the model's default engine
-only where agreement is at least 99.5 % (`MIN_AGREEMENT`). The float32 engine always stays available.
+Why: on the project's 2-core CPU the float32 forward pass of our U-Nets already runs near the machine's
+float32 matmul rate, so the only way past it is the CPU's int8 and bfloat16 instructions (AVX-512 VNNI and
+BF16), which ONNX Runtime and OpenVINO use and TensorFlow's CPU build uses little. int8 suits our U-Nets;
+Dynamic World loses a fifth of its pixels' classes in int8 (its Mish activations) but keeps them in bf16.
+A faster engine is only worth having if the map does not change: `quantise` measures, on held-out real
+imagery, the share of pixels whose class agrees with float32 and the largest probability difference,
+writes both in the model card, and makes a faster engine the model's default only where agreement is at
+least 99.5 % (`MIN_AGREEMENT`; int8 first, then bf16). The float32 engine always stays available.
 
     python -m ml.engines quantise MODEL_DIR --calibration IMAGE [IMAGE …] --held-out IMAGE [IMAGE …]
 
 Files: `model.onnx` (the float32 network, exported with tf2onnx; the pretrained networks' softmax
-included, so every engine gives probabilities) and `model.int8.onnx` beside the model's own files; the
-card's `engines.int8` holds the fidelity and `default_engine` the engine maps use unless told otherwise.
-Loading an ONNX file runs no code from it (ONNX Runtime executes a graph of its own operators).
+included, so every engine gives probabilities; the bf16 engine compiles it) and `model.int8.onnx` beside
+the model's own files; the card's `engines` holds each engine's fidelity and `default_engine` the engine
+maps use unless told otherwise. Loading an ONNX file runs no code from it (ONNX Runtime and OpenVINO
+execute graphs of their own operators).
 """
 from __future__ import annotations
 
 import argparse
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +35,16 @@ from rasterio.windows import Window
 from .classes import N_MODEL_CLASSES
 from .modelio import ModelFormatError, Predictor, load_model, read_card, write_card
 from .predict import SceneError, validate_scene
-from .runtime import MIN_AGREEMENT, ONNX_FLOAT, ONNX_INT8, EngineError, OnnxRunner
+from .runtime import (
+    ENGINE_PREFERENCE,
+    MIN_AGREEMENT,
+    ONNX_FLOAT,
+    ONNX_INT8,
+    EngineError,
+    OnnxRunner,
+    OpenVinoRunner,
+    bf16_supported,
+)
 
 OPSET = 18  # ONNX Resize with antialias (Dynamic World's decoder) needs 18
 
@@ -143,18 +155,19 @@ def quantise_int8(float_onnx: Path, out: Path, calibration: list[np.ndarray]) ->
     return Path(out)
 
 
-def fidelity(reference: Predictor, runner: OnnxRunner, tiles: Sequence[np.ndarray]) -> dict:
-    """How far an engine's maps are from float32's on `tiles`: the share of pixels of the same class, and the
-    largest and mean absolute probability differences."""
+def fidelity(expected: Sequence[np.ndarray], runner: Callable[[np.ndarray], np.ndarray],
+             tiles: Sequence[np.ndarray]) -> dict:
+    """How far an engine's maps are from float32's (`expected`, float32's probabilities of `tiles`): the share
+    of pixels of the same class, and the largest and mean absolute probability differences."""
     same = total = 0
     largest = mean_sum = 0.0
-    for tile in tiles:
-        expected, got = reference.predict_proba(tile), runner(tile)
-        same += int((expected.argmax(-1) == got.argmax(-1)).sum())
-        total += expected.shape[0] * expected.shape[1] * expected.shape[2]
-        difference = np.abs(expected - got)
+    for reference, tile in zip(expected, tiles, strict=True):
+        got = runner(tile)
+        same += int((reference.argmax(-1) == got.argmax(-1)).sum())
+        total += reference.shape[0] * reference.shape[1] * reference.shape[2]
+        difference = np.abs(reference - got)
         largest = max(largest, float(difference.max()))
-        mean_sum += float(difference.mean()) * expected.shape[0]
+        mean_sum += float(difference.mean()) * reference.shape[0]
     if not total:
         raise EngineError("no held-out tiles to measure fidelity on")
     return {"agreement": round(same / total, 6), "max_probability_difference": round(largest, 4),
@@ -162,9 +175,12 @@ def fidelity(reference: Predictor, runner: OnnxRunner, tiles: Sequence[np.ndarra
 
 
 def quantise(folder: Path, calibration: Sequence[Path], held_out: Sequence[Path], *, tiles: int = 32,
-             min_agreement: float = MIN_AGREEMENT) -> dict:
-    """Export, quantise, measure and record: writes model.onnx, model.int8.onnx and the card's engines entry;
-    int8 becomes the default engine only at `min_agreement` or above. Returns the card's int8 entry."""
+             min_agreement: float = MIN_AGREEMENT, engines: Sequence[str] = ENGINE_PREFERENCE) -> dict:
+    """Export, quantise, measure and record: writes model.onnx (and model.int8.onnx), measures `engines` —
+    int8, calibrated on `calibration`, and bf16 (on a CPU with bfloat16 instructions; it needs no
+    calibration) — against float32 on held-out tiles, and records them in the card. The default engine
+    becomes the first of ENGINE_PREFERENCE at `min_agreement` or above, else float32. Returns the card's
+    entries by engine and the default engine."""
     import onnxruntime as ort
 
     predictor = load_model(folder, engine="float32")
@@ -172,28 +188,49 @@ def quantise(folder: Path, calibration: Sequence[Path], held_out: Sequence[Path]
         raise EngineError("only models that read Sentinel-2 images are quantised: calibration needs real imagery")
     size = predictor.input_size
     folder = Path(folder)
+    measured_on = {"measured_on": [Path(p).name for p in held_out]}
     # Built and measured beside the model in a temporary folder, moved in only when all went well: a failed
     # run leaves the model as it was (a card's engine never names a half-written file).
+    unknown = set(engines) - set(ENGINE_PREFERENCE)
+    if unknown or not engines:
+        raise EngineError(f"engines to measure: one or more of {', '.join(ENGINE_PREFERENCE)} (got {sorted(unknown)})")
     with tempfile.TemporaryDirectory(prefix=".quantise-", dir=folder) as tmp:
         work = Path(tmp)
         export_onnx(predictor, work / ONNX_FLOAT)
-        calibration_tiles = list(image_tiles(predictor, calibration, size, tiles))
-        quantise_int8(work / ONNX_FLOAT, work / ONNX_INT8, calibration_tiles)
         held_out_tiles = list(image_tiles(predictor, held_out, size, tiles))
-        measured = fidelity(predictor, OnnxRunner(work / ONNX_INT8), held_out_tiles)
-        for name in (ONNX_FLOAT, ONNX_INT8):
+        if not held_out_tiles:
+            raise EngineError("no held-out tiles to measure fidelity on")
+        expected = [predictor.predict_proba(tile) for tile in held_out_tiles]
+        entries = {}
+        if "int8" in engines:
+            calibration_tiles = list(image_tiles(predictor, calibration, size, tiles))
+            quantise_int8(work / ONNX_FLOAT, work / ONNX_INT8, calibration_tiles)
+            entries["int8"] = {
+                "file": ONNX_INT8, "float_file": ONNX_FLOAT,
+                **fidelity(expected, OnnxRunner(work / ONNX_INT8), held_out_tiles), **measured_on,
+                "calibrated_on": [Path(p).name for p in calibration],
+                "tiles": {"calibration": len(calibration_tiles), "held_out": len(held_out_tiles), "size": size},
+                "quantisation": f"static int8 QDQ, per-channel weights, uint8 activations, MinMax "
+                                f"(onnxruntime {ort.__version__})"}
+        if "bf16" in engines and bf16_supported():
+            import openvino
+
+            runner = OpenVinoRunner(work / ONNX_FLOAT)
+            entries["bf16"] = {
+                "file": ONNX_FLOAT, **fidelity(expected, runner, held_out_tiles), **measured_on,
+                "tiles": {"held_out": len(held_out_tiles), "size": size},
+                "precision": f"bfloat16 (OpenVINO {openvino.__version__.split('-')[0]}); float32 at the image's "
+                             "full resolution and in the classifier"}
+        written = [name for name in (ONNX_FLOAT, ONNX_INT8) if (work / name).exists()]
+        for name in written:
             (work / name).replace(folder / name)
-    entry = {"file": ONNX_INT8, "float_file": ONNX_FLOAT, **measured,
-             "measured_on": [Path(p).name for p in held_out], "calibrated_on": [Path(p).name for p in calibration],
-             "tiles": {"calibration": len(calibration_tiles), "held_out": len(held_out_tiles), "size": size},
-             "quantisation": f"static int8 QDQ, per-channel weights, uint8 activations, MinMax "
-                             f"(onnxruntime {ort.__version__})"}
     card = read_card(folder)
-    card.setdefault("engines", {})["int8"] = entry
-    card["default_engine"] = "int8" if measured["agreement"] >= min_agreement else "float32"
-    card["files"] = sorted(set(card.get("files", [])) | {ONNX_FLOAT, ONNX_INT8})
+    card.setdefault("engines", {}).update(entries)
+    card["default_engine"] = next((name for name in ENGINE_PREFERENCE if name in card["engines"]
+                                   and card["engines"][name]["agreement"] >= min_agreement), "float32")
+    card["files"] = sorted(set(card.get("files", [])) | set(written))
     write_card(folder, card)
-    return {**entry, "default_engine": card["default_engine"]}
+    return {**entries, "default_engine": card["default_engine"]}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -202,23 +239,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     q = sub.add_parser("quantise", help="export, quantise to int8 and measure fidelity against float32")
     q.add_argument("model", type=Path)
-    q.add_argument("--calibration", type=Path, nargs="+", required=True, help="real images to calibrate on")
+    q.add_argument("--calibration", type=Path, nargs="+", default=[],
+                   help="real images to calibrate int8 on (needed for int8)")
     q.add_argument("--held-out", type=Path, nargs="+", required=True,
                    help="other real images (other places) to measure agreement with float32 on")
     q.add_argument("--tiles", type=int, default=32, help="tiles of each set, spread over its images")
     q.add_argument("--min-agreement", type=float, default=MIN_AGREEMENT)
+    q.add_argument("--engines", nargs="+", choices=ENGINE_PREFERENCE, default=list(ENGINE_PREFERENCE),
+                   help="the engines to build and measure (default: all)")
     args = parser.parse_args(argv)
+    if "int8" in args.engines and not args.calibration:
+        parser.error("int8 needs --calibration images (or measure only --engines bf16)")
     try:
-        entry = quantise(args.model, args.calibration, args.held_out, tiles=args.tiles,
-                         min_agreement=args.min_agreement)
+        result = quantise(args.model, args.calibration, args.held_out, tiles=args.tiles,
+                          min_agreement=args.min_agreement, engines=args.engines)
     except (EngineError, ModelFormatError, SceneError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"{args.model}: int8 agrees with float32 on {100 * entry['agreement']:.2f} % of "
-          f"{entry['pixels']:,} held-out pixels (largest probability difference "
-          f"{entry['max_probability_difference']:.3f}); default engine: {entry['default_engine']}")
+    for name in args.engines:
+        if name not in result:
+            print(f"{args.model}: {name}: not measured (this CPU has no bfloat16 instructions)")
+            continue
+        entry = result[name]
+        print(f"{args.model}: {name} agrees with float32 on {100 * entry['agreement']:.2f} % of "
+              f"{entry['pixels']:,} held-out pixels (largest probability difference "
+              f"{entry['max_probability_difference']:.3f})")
+    print(f"{args.model}: default engine: {result['default_engine']}")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

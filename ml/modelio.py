@@ -9,9 +9,10 @@ One folder per model:
     model.keras      Keras weights and architecture (U-Net family), loaded with safe_mode=True
     vocabulary.npy + forest.skops   bag of colours (NumPy without pickle; skops, pickle-free,
                      loading only the scikit-learn types a random forest is made of)
-    model.onnx, model.int8.onnx     optional, written by `python -m ml.engines quantise`: the network for
-                     ONNX Runtime, float32 and int8; the card's `engines` says how far int8's maps are from
-                     float32's and `default_engine` which engine maps use unless told otherwise
+    model.onnx, model.int8.onnx     optional, written by `python -m ml.engines quantise`: the network as
+                     ONNX, float32 (ONNX Runtime; OpenVINO's bf16 engine compiles it too) and int8; the
+                     card's `engines` says how far each engine's maps are from float32's and
+                     `default_engine` which engine maps use unless told otherwise
 Loading never executes code from the folder.
 """
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 from . import methods
 from .bands import Normalisation, normalisation_from_dict
 from .classes import DFC_COLOURS, DFC_NAMES, MODEL_CLASSES, N_MODEL_CLASSES, coarse_one_hot, dfc_to_index, igbp_to_dfc
-from .runtime import ENGINES, EngineError, OnnxRunner, check_engine
+from .runtime import ENGINES, EngineError, OnnxRunner, OpenVinoRunner, check_engine
 
 CARD = "model.json"
 FORMAT_VERSION = 2
@@ -148,7 +149,8 @@ class Predictor:
         self.card = card
         self.method = card["method"]
         self.model = model
-        self.engine = engine    # "float32": the model's own framework (`model`); "int8": ONNX Runtime (`runner`)
+        # "float32": the model's own framework (`model`); "int8": ONNX Runtime, "bf16": OpenVINO (`runner`)
+        self.engine = engine
         self.runner = runner
         # TensorFlow builds a graph per input shape: such models get full batches (ml.predict pads the last).
         self.fixed_batch = runner is None and methods.get(self.method).family != "forest"
@@ -229,13 +231,14 @@ def engine_file(folder: Path, card: dict, engine: str) -> tuple[str, Path | None
 
 def load_model(folder: Path, engine: str = "default") -> Predictor:
     """Load a model folder through its method's loader (which never runs code from the folder), on `engine`:
-    'float32' (the model's own framework), 'int8' (ONNX Runtime, where `python -m ml.engines quantise` made
-    it) or 'default' (the card's default_engine)."""
+    'float32' (the model's own framework), 'int8' (ONNX Runtime) or 'bf16' (OpenVINO) where `python -m
+    ml.engines quantise` made and measured them, or 'default' (the card's default_engine)."""
     folder = Path(folder)
     card = read_card(folder)
     engine, path = engine_file(folder, card, engine)
-    if path is not None:  # ONNX Runtime alone: the model's framework (TensorFlow) is not even imported
-        return Predictor(folder, card, None, engine=engine, runner=OnnxRunner(path))
+    if path is not None:  # ONNX Runtime or OpenVINO alone: the model's framework (TensorFlow) is not even imported
+        runner = OpenVinoRunner(path) if engine == "bf16" else OnnxRunner(path)
+        return Predictor(folder, card, None, engine=engine, runner=runner)
     try:
         model = methods.get(card["method"]).load(folder, card)
     except FileNotFoundError as exc:

@@ -21,11 +21,16 @@ from urllib.parse import quote
 
 import pytest
 
+from ml.runtime import bf16_supported
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
 # Real imagery fetched from the package registries by `python -m ml.realdata fetch` (scripts/test.sh does).
 REAL_DATA = Path(os.environ.get("HRMARS_REAL_DATA") or ROOT / "data" / "real")
 STRICT = os.environ.get("HRMARS_TEST_STRICT") == "1"
+
+# The bf16 engine's tests need the instructions themselves: without them OpenVINO would run float32.
+needs_bf16 = pytest.mark.skipif(not bf16_supported(), reason="this CPU has no bfloat16 instructions (AVX-512 BF16 or AMX)")
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls
 # made by the test itself are still synchronous and safe.

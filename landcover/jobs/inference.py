@@ -1,8 +1,8 @@
 """Running a registered model inside a job, and what its stored results hold beyond the map.
 
 Loaded models are kept warm in the worker (an LRU of four, keyed by folder, card time and engine) so
-consecutive jobs skip the load; each runs on the engine its registration names (float32, int8 or the
-card's default). One function maps an image into a job's work folder: the class COG, its preview, the
+consecutive jobs skip the load; each runs on the engine its registration names (float32, int8, bf16 or
+the card's default). One function maps an image into a job's work folder: the class COG, its preview, the
 class probabilities COG (one band per model class ×255, then the top-1 confidence) and a
 histogram of confidence per class, from which the statistics at any `min_confidence` are
 computed without reading the map again. Catalogue maps and uploads store the same files.

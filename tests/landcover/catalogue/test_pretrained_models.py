@@ -1,13 +1,17 @@
 """Dynamic World on the site (issue 12): imported with its checksums checked, registered as the default for
-real places, while synthetic patches keep the demo model; every map it makes carries its attribution."""
+real places, while synthetic patches keep the demo model; every map it makes carries its attribution; its bf16
+engine measured at import (issue 15) is the one the worker runs."""
 from __future__ import annotations
 
 import pytest
+import rasterio
 from django.core.management import call_command
 
 from landcover.catalogue.registry import register_model
-from landcover.models import ModelVersion, Patch
+from landcover.jobs import maps
+from landcover.models import LandCoverMap, ModelVersion, Patch
 from landcover.tasks import compute_map
+from ml.runtime import bf16_supported
 from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +25,8 @@ def test_real_places_get_dynamic_world_and_synthetic_ones_the_demo_model(client,
     call_command("ingest_sen12ms", str(synthetic_tree), "--name", "Synthetic SEN12MS")
     call_command("ingest_sen12ms", str(SHARED_DATA / "sen12ms"), "--name", "SEN12MS (samples)")
     register_model(tiny_unet, name="demo-unet", default=True)
-    call_command("import_dynamicworld", "--source", str(SHARED_DW))
+    held_out = [str(p) for p in sorted((SHARED_DATA / "sen12ms").rglob("*_s2_*.tif"))]
+    call_command("import_dynamicworld", "--source", str(SHARED_DW), "--held-out", *held_out)
     call_command("import_dynamicworld", "--source", str(SHARED_DW))  # idempotent
     dw = ModelVersion.objects.get(name="dynamic-world")
     assert dw.is_default and dw.method == "pretrained" and not dw.synthetic_training
@@ -35,6 +40,9 @@ def test_real_places_get_dynamic_world_and_synthetic_ones_the_demo_model(client,
     job = client.get("/api/v1/maps/high/", {"patch": real.pk}).json()
     assert job["model"] == "dynamic-world" and "Dynamic World Project" in job["attribution"]
     assert compute_map.apply(args=[job["id"]]).get()["status"] == "done"
+    # Its bf16 engine was measured on the SEN12MS patches at import and kept their classes: the worker ran it.
+    with rasterio.open(maps.map_folder(LandCoverMap.objects.get(pk=job["id"])) / "map.tif") as cog:
+        assert cog.tags()["ENGINE"] == ("bf16" if bf16_supported() else "float32")
     done = client.get(job["url"]).json()
     shares = {row["name"]: row["percent"] for row in done["statistics"]}
     assert shares["Croplands"] > 50 and done["note"] == ""  # real imagery, real model: no warning
