@@ -87,7 +87,8 @@ def forward(models: list[Path], rounds: int, tiles: int) -> dict:
     return {"matmul_gflops_median": statistics.median(matmul), "rounds": rounds, "tiles": tiles, "rows": rows}
 
 
-def whole_process(model: Path, size: int, rounds: int, work: Path) -> dict:
+def whole_process(model: Path, size: int, rounds: int, work: Path, probabilities: bool = True,
+                  engines: list[str] | None = None) -> dict:
     """ml.predict runs on one scene with every engine the model has, taking turns; each map's agreement with
     float32's, and each engine's speed as the ratio of float32's time to its own, per round."""
     import rasterio
@@ -95,11 +96,13 @@ def whole_process(model: Path, size: int, rounds: int, work: Path) -> dict:
     card = read_card(model)
     scene = make_scene(work / f"scene_{size}_{len(card['bands'])}b.tif", size, card["bands"])
     runs: dict[str, list[dict]] = {engine: [] for engine in ("float32", "int8", "bf16")
-                                   if engine == "float32" or engine in card.get("engines", {})}
+                                   if (engine == "float32" or engine in card.get("engines", {}))
+                                   and (engines is None or engine == "float32" or engine in engines)}
     for _ in range(rounds):
         for engine in runs:
-            runs[engine].append(scene_run(model, scene, work, engine))
-    result: dict = {"model": model.name, "scene": size, "rounds": rounds, "default_engine": card.get("default_engine")}
+            runs[engine].append(scene_run(model, scene, work, engine, probabilities))
+    result: dict = {"model": model.name, "scene": size, "rounds": rounds, "probabilities": probabilities,
+                    "default_engine": card.get("default_engine")}
     with rasterio.open(work / "scene-map-float32.tif") as exact:
         reference = exact.read(1)
     for engine, rs in runs.items():
@@ -124,6 +127,10 @@ def main() -> None:
     parser.add_argument("--scene-model", type=Path, help="default: the first model")
     parser.add_argument("--full-scene", action="store_true",
                         help=f"also a full {SCENE_SIZE:,}² scene once with each engine of the scene model")
+    parser.add_argument("--full-scene-engines", nargs="+", choices=["int8", "bf16"],
+                        help="the engines to run the full scene with besides float32 (default: all the model has)")
+    parser.add_argument("--full-scene-map-only", action="store_true",
+                        help="the full scene without the probabilities COG (the map and its statistics only)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/hrmars-bench"))
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
@@ -137,7 +144,9 @@ def main() -> None:
                                                 args.scene_rounds, args.work)
         print(json.dumps(report["whole_process"]), flush=True)
     if args.full_scene:
-        report["full_scene"] = whole_process(args.scene_model or args.models[0], SCENE_SIZE, 1, args.work)
+        report["full_scene"] = whole_process(args.scene_model or args.models[0], SCENE_SIZE, 1, args.work,
+                                             probabilities=not args.full_scene_map_only,
+                                             engines=args.full_scene_engines)
         print(json.dumps(report["full_scene"]), flush=True)
     (args.out / "engines.json").write_text(json.dumps(report, indent=2) + "\n")
 

@@ -159,9 +159,9 @@ def make_scene(path: Path, size: int = SCENE_SIZE, bands: Sequence[str] | None =
     return path
 
 
-def scene_run(model: Path, scene: Path, work: Path, engine: str | None = None) -> dict:
-    """ml.predict with probabilities on the scene, in a fresh process: wall time and peak memory (`seconds`
-    from before ml.predict is imported, so loading TensorFlow or ONNX Runtime counts)."""
+def scene_run(model: Path, scene: Path, work: Path, engine: str | None = None, probabilities: bool = True) -> dict:
+    """ml.predict (with the probabilities COG unless told not to) on the scene, in a fresh process: wall time and
+    peak memory (`seconds` from before ml.predict is imported, so loading TensorFlow or ONNX Runtime counts)."""
     code = ("import json, sys, time\n"
             "t = time.perf_counter()\n"
             "from ml.predict import main\n"
@@ -170,9 +170,10 @@ def scene_run(model: Path, scene: Path, work: Path, engine: str | None = None) -
             "print(json.dumps({'exit': code, 'seconds': time.perf_counter() - t, 'peak_rss_mb': peak}))\n")
     suffix = f"-{engine}" if engine else ""
     t0 = time.perf_counter()
+    extra = ["--probabilities", str(work / f"scene-probabilities{suffix}.tif")] if probabilities else []
     out = subprocess.run([sys.executable, "-c", code, str(scene), str(work / f"scene-map{suffix}.tif"), "--model",
-                          str(model), "--probabilities", str(work / f"scene-probabilities{suffix}.tif"),
-                          *(["--engine", engine] if engine else [])], capture_output=True, text=True, cwd=ROOT)
+                          str(model), *extra, *(["--engine", engine] if engine else [])],
+                         capture_output=True, text=True, cwd=ROOT)
     if out.returncode:
         raise SystemExit(out.stderr[-3000:])
     result = json.loads(out.stdout.strip().splitlines()[-1])

@@ -175,6 +175,9 @@ class Predictor:
         family = methods.get(self.method).family
         default_tile = max(self.input_size, SCENE_TILE) if family in ("unet", "gan") else self.input_size
         self.scene_tile = int(card.get("params", {}).get("scene_tile") or default_tile)
+        # The tiles' overlap when mapping a scene: the card's params.scene_overlap, else an eighth of a tile.
+        overlap = card.get("params", {}).get("scene_overlap")
+        self.scene_overlap = None if overlap is None else int(overlap)
 
     def prepare(self, batch: np.ndarray, dn_offset: float | None = None) -> np.ndarray:
         """Raw pixels (N, H, W, bands) → the network's input: normalised bands, or for a coarse-map

@@ -5,20 +5,20 @@
 IN.tif is a Sentinel-2 GeoTIFF, or for a CGAN model (which refines coarse maps) a MODIS
 land-cover file (IGBP in band 1, like SEN12MS's lc files).
 
-How: the scene is cut into overlapping tiles of the model's input size (default
-overlap: an eighth of a tile, 32 px for 256-px tiles; each pixel is then computed
-(256/224)² ≈ 1.31 times on average) (the last
-tile of a row or column is moved back to end at the edge, so every tile is full
-size). Each tile's class probabilities are weighted by a window that is 1 in the
+How: the scene is cut into overlapping tiles of the model's scene tile size (default
+overlap: the model card's scene_overlap, else an eighth of a tile; the tiles are
+spread evenly and the last of a row or column ends at the edge, so every tile is
+full size). Each tile's class probabilities are weighted by a window that is 1 in the
 middle and falls linearly to ~0 across the overlap, summed, and divided by the sum
 of weights: no seams, and where one tile alone covers a pixel the result is
 exactly that tile's prediction. Tiles go to the model in batches. Only one row of
-tiles is held at a time, so memory grows with the scene's width (a 256-row strip),
-not its area. Rows are written to a striped temporary GeoTIFF as soon as no later
-tile touches them, then rio-cogeo turns it into a COG: uint8 DFC codes, nodata 0,
-colour table, class names in the metadata, mode-resampled overviews, and the input
-CRS and transform unchanged. Pixels where every input band is 0 (or the input's
-nodata) stay nodata.
+tiles is held at a time, so memory grows with the scene's width (one strip a tile
+high), not its area; the next strip is read and decompressed by a second thread
+while the model runs on this one. Rows are written to a striped temporary GeoTIFF
+as soon as no later tile touches them, then rio-cogeo turns it into a COG: uint8 DFC
+codes, nodata 0, colour table, class names in the metadata, mode-resampled
+overviews, and the input CRS and transform unchanged. Pixels where every input band
+is 0 (or the input's nodata) stay nodata.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,11 +150,16 @@ class StripAccumulator:
         self.valid = np.zeros((plan.tile_h, plan.width), bool)
 
     def add(self, x: int, probabilities: np.ndarray, rows: int) -> None:
-        """Blend one tile's (tile_h, tile_w, classes) probabilities in at column x; `rows` of it are real."""
+        """Blend one tile's (tile_h, tile_w, classes) probabilities in at column x; `rows` of it are real (the
+        tile's array is weighted in place: it is the model's output, used once)."""
         weight = self.plan.weight
-        x_end = min(x + self.plan.tile_w, self.plan.width)
-        self.prob_sum[:rows, x:x_end] += (probabilities * weight[..., None])[:rows, :x_end - x]
-        self.weight_sum[:rows, x:x_end] += weight[:rows, :x_end - x]
+        cols = min(x + self.plan.tile_w, self.plan.width) - x
+        if not probabilities.flags.writeable:  # an engine may hand out a read-only view of its own buffer
+            probabilities = probabilities.copy()
+        weighted = np.multiply(probabilities[:rows, :cols], weight[:rows, :cols, None],
+                               out=probabilities[:rows, :cols])
+        self.prob_sum[:rows, x:x + cols] += weighted
+        self.weight_sum[:rows, x:x + cols] += weight[:rows, :cols]
 
     def take(self, n: int, chunk: int = 64) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         """The first n rows, finished, `chunk` rows at a time: (row offset, probabilities normalised by their
@@ -288,7 +294,8 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
             raise SceneError(str(exc)) from None
         indexes = validate_scene(src, predictor, src_path.name)
         scale = reflectance_scale(src) if predictor.input_kind == "image" else 1.0
-        plan = plan_tiles(src.height, src.width, tile, predictor.size_multiple, overlap)
+        plan = plan_tiles(src.height, src.width, tile, predictor.size_multiple,
+                          predictor.scene_overlap if overlap is None else overlap)
         acc = StripAccumulator(plan, len(predictor.class_codes))
         done = 0
 
@@ -304,8 +311,13 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
             probabilities_tmp = Path(tmp_dir) / "probabilities.tif"
             writer = MapWriter(tmp_path, src, src_path.name, predictor,
                                probabilities_tmp if probabilities is not None else None)
+            # One strip ahead: GDAL decompresses the next strip (releasing the GIL) while the model runs.
+            reader = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="hrmars-read"))
+            ahead = reader.submit(read_strip, src, indexes, plan.rows[0], plan, scale)
             for k, y in enumerate(plan.rows):
-                strip, valid = read_strip(src, indexes, y, plan, scale)
+                strip, valid = ahead.result()
+                if k + 1 < len(plan.rows):
+                    ahead = reader.submit(read_strip, src, indexes, plan.rows[k + 1], plan, scale)
                 rows = valid.shape[0]
                 acc.valid[:rows] |= valid
                 infer_strip(strip, rows, plan, predictor, acc, batch_size=batch_size, dn_offset=dn_offset,
@@ -343,7 +355,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("input", type=Path)
     parser.add_argument("output", type=Path, help="the land-cover COG to write")
     parser.add_argument("--model", type=Path, required=True, help="a model folder (model.json + weights)")
-    parser.add_argument("--overlap", type=int, default=None, help="tile overlap in pixels (default: an eighth of a tile)")
+    parser.add_argument("--overlap", type=int, default=None,
+                        help="tile overlap in pixels (default: the model card's scene_overlap, else an eighth of a tile)")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="tiles per forward pass (default: the model card's params.batch_size, else 8, scaled "
                              "to the same pixels per pass for another --tile)")

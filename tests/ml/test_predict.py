@@ -1,5 +1,6 @@
 """Scene inference: COG output, georeference, no seams, nodata, band matching, statistics, errors."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from rio_cogeo.cogeo import cog_validate
 
 from ml.bands import LAYOUTS_BY_COUNT
 from ml.classes import MODEL_CLASSES, index_to_dfc
-from ml.modelio import load_model
+from ml.modelio import load_model, read_card, write_card
 from ml.predict import SceneError, blend_window, main, predict_scene, tile_starts
 from ml.synthetic import make_scene
 
@@ -45,6 +46,23 @@ def test_larger_tiles_give_the_same_map_up_to_tile_edges(scene, predictor, tmp_p
         assert (a.read(1) == b.read(1)).mean() > 0.95
     with pytest.raises(SceneError, match="multiple of"):
         predict_scene(scene, tmp_path / "bad.tif", predictor, tile=500)
+
+
+def test_the_model_cards_scene_overlap_sets_the_tiles_unless_told(tiny_unet, tmp_path):
+    """A card may say how much its scene tiles overlap (Dynamic World's: 32 px, measured); without, an eighth."""
+    folder = tmp_path / "unet"
+    shutil.copytree(tiny_unet, folder)
+    card = read_card(folder)
+    card["params"] = {**card.get("params", {}), "scene_tile": 256, "scene_overlap": 0}
+    write_card(folder, card)
+    scene = make_scene(tmp_path / "scene.tif", 500, 500, seed=7)
+    no_overlap = load_model(folder)
+    assert no_overlap.scene_overlap == 0
+    assert predict_scene(scene, tmp_path / "a.tif", no_overlap).tiles == 4                # 0, 244 each way
+    assert predict_scene(scene, tmp_path / "b.tif", no_overlap, overlap=32).tiles == 9    # the caller's
+    del card["params"]["scene_overlap"]
+    write_card(folder, card)
+    assert predict_scene(scene, tmp_path / "c.tif", load_model(folder)).tiles == 9         # 256 // 8
 
 
 def test_output_is_a_valid_cog_with_the_input_georeference(scene, predictor, tmp_path):
