@@ -196,10 +196,10 @@ def quantise(folder: Path, calibration: Sequence[Path], held_out: Sequence[Path]
         raise EngineError(f"engines to measure: one or more of {', '.join(ENGINE_PREFERENCE)} (got {sorted(unknown)})")
     with tempfile.TemporaryDirectory(prefix=".quantise-", dir=folder) as tmp:
         work = Path(tmp)
-        export_onnx(predictor, work / ONNX_FLOAT)
         held_out_tiles = list(image_tiles(predictor, held_out, size, tiles))
         if not held_out_tiles:
             raise EngineError("no held-out tiles to measure fidelity on")
+        export_onnx(predictor, work / ONNX_FLOAT)
         expected = [predictor.predict_proba(tile) for tile in held_out_tiles]
         entries = {}
         if "int8" in engines:

@@ -71,11 +71,14 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     training = serializers.SerializerMethodField()
     note = serializers.SerializerMethodField()
     classes = serializers.SerializerMethodField()
+    runs_on = serializers.SerializerMethodField()
+    engines = serializers.SerializerMethodField()
 
     class Meta:
         model = ModelVersion
         fields = ["name", "method", "is_default", "synthetic_training", "note", "bands", "input_size", "training",
-                  "metrics", "classes", "level", "licence", "citation", "attribution", "engine", "created_at"]
+                  "metrics", "classes", "level", "licence", "citation", "attribution", "engine", "runs_on", "engines",
+                  "created_at"]
 
     def get_training(self, m) -> dict:
         # Where the training data lay on the server is nobody's business: its folder's name is enough.
@@ -86,6 +89,16 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 
     def get_note(self, m) -> str:
         return SYNTHETIC_MODEL_NOTE if m.synthetic_training else ""
+
+    def get_runs_on(self, m) -> str:
+        """The engine the worker runs the model on: the registration's, or for 'default' the card's."""
+        return m.card.get("default_engine", "float32") if m.engine == "default" else m.engine
+
+    def get_engines(self, m) -> dict:
+        """Each faster engine's measured fidelity: agreement with float32 and where it was measured."""
+        keep = ("agreement", "max_probability_difference", "pixels", "measured_on")
+        return {name: {key: entry[key] for key in keep if key in entry}
+                for name, entry in m.card.get("engines", {}).items()}
 
     def get_classes(self, m) -> list[dict]:
         """The model's own classes and the simplified-IGBP code each becomes in its maps."""

@@ -42,9 +42,11 @@ class Command(BaseCommand):
         if held_out and bf16_supported():
             try:
                 result = quantise(folder, [], held_out, engines=["bf16"])
-            except (EngineError, ModelFormatError, SceneError) as exc:
-                raise CommandError(f"Dynamic World's bf16 engine could not be measured: {exc}") from exc
-            self.stdout.write(f"bf16 engine: {100 * result['bf16']['agreement']:.2f} % agreement with float32 on "
-                              f"{result['bf16']['pixels']:,} held-out pixels; default engine {result['default_engine']}")
+            except (EngineError, ModelFormatError, SceneError) as exc:  # the model itself is fine: float32
+                self.stderr.write(f"Dynamic World's bf16 engine could not be measured ({exc}); it runs in float32")
+            else:
+                self.stdout.write(f"bf16 engine: {100 * result['bf16']['agreement']:.2f} % agreement with float32 on "
+                                  f"{result['bf16']['pixels']:,} held-out pixels; default engine "
+                                  f"{result['default_engine']}")
         version = register_model(folder, name=NAME, default=not not_default)
         self.stdout.write(self.style.SUCCESS(f"Dynamic World imported (checksums verified) and registered: {version}"))

@@ -3,6 +3,9 @@ real places, while synthetic patches keep the demo model; every map it makes car
 engine measured at import (issue 15) is the one the worker runs."""
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import pytest
 import rasterio
 from django.core.management import call_command
@@ -12,6 +15,7 @@ from landcover.jobs import maps
 from landcover.models import LandCoverMap, ModelVersion, Patch
 from landcover.tasks import compute_map
 from ml.runtime import bf16_supported
+from ml.synthetic import make_scene
 from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.django_db
@@ -35,6 +39,10 @@ def test_real_places_get_dynamic_world_and_synthetic_ones_the_demo_model(client,
     assert models[0]["name"] == "dynamic-world" and models[0]["licence"] == "Apache-2.0"
     assert "Dynamic World Project by Google" in models[0]["attribution"] and models[0]["level"] == "L1C"
     assert {"name": "snow_and_ice", "code": 8} in models[0]["classes"]
+    if bf16_supported():  # the engine it runs on, and that engine's measured fidelity and its reference
+        assert models[0]["engine"] == "default" and models[0]["runs_on"] == "bf16"
+        bf16 = models[0]["engines"]["bf16"]
+        assert bf16["agreement"] >= 0.995 and bf16["measured_on"] == [p.rsplit("/", 1)[1] for p in held_out]
 
     real = Patch.objects.filter(dataset__synthetic=False, s2_path__contains="p36").get()
     job = client.get("/api/v1/maps/high/", {"patch": real.pk}).json()
@@ -59,3 +67,15 @@ def test_an_unreachable_source_is_a_clear_error(tmp_path):
     with pytest.raises(CommandError, match="could not be imported"):
         call_command("import_dynamicworld", "--source", str(tmp_path / "nowhere"))
     assert not ModelVersion.objects.exists()
+
+
+@needs_shared
+def test_a_failed_engine_measurement_leaves_dynamic_world_on_float32(tmp_path):
+    speck = make_scene(tmp_path / "speck.tif", 4, 4, seed=6)  # smaller than any tile: nothing to measure on
+    err = io.StringIO()
+    call_command("import_dynamicworld", "--source", str(SHARED_DW), "--held-out", str(speck), stderr=err)
+    dw = ModelVersion.objects.get(name="dynamic-world")
+    assert dw.card.get("default_engine", "float32") == "float32" and dw.is_default
+    if bf16_supported():
+        assert "could not be measured (no held-out tiles" in err.getvalue()
+    assert not (Path(dw.path) / "model.onnx").exists()
