@@ -1,7 +1,7 @@
-"""Engines side by side (issue 15): float32 (Keras/TensorFlow), ONNX Runtime float32 and int8, OpenVINO float32
-and bf16, on the same real pixels, interleaved in one run and reported as ratios to float32 (this machine is
-shared and noisy); and `python -m ml.predict` on a whole scene with each engine, in fresh processes taking
-turns.
+"""Engines side by side (issue 15): float32 (Keras/TensorFlow, and compiled by XLA), ONNX Runtime float32 and
+int8, OpenVINO float32 and bf16, on the same real pixels, interleaved in one run and reported as ratios to
+float32 (this machine is shared and noisy); and `python -m ml.predict` on a whole scene with each engine, in
+fresh processes taking turns.
 
     .venv/bin/python bench/bench_engines.py --models DIR … [--rounds 5] [--scene-size 2048] [--scene-rounds 3]
         [--full-scene]
@@ -23,7 +23,10 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -40,13 +43,27 @@ from bench_models import (  # noqa: E402  (after the path is set)
 )
 
 from ml.bands import S2_BANDS  # noqa: E402
-from ml.modelio import load_model, read_card  # noqa: E402
+from ml.modelio import Predictor, load_model, read_card  # noqa: E402
 from ml.runtime import ONNX_FLOAT, OnnxRunner, OpenVinoRunner  # noqa: E402
 
 
+def xla(predictor: Predictor) -> Callable[[np.ndarray], np.ndarray]:
+    """The model's float32 network compiled by XLA (TensorFlow's jit_compile), probabilities or logits out."""
+    import tensorflow as tf
+
+    model = predictor.model
+    call = tf.function((lambda x: model(x)) if predictor.method == "pretrained"
+                       else (lambda x: model(x, training=False)), jit_compile=True)
+    return lambda batch: np.asarray(next(iter(out.values())) if isinstance(out := call(tf.constant(batch)), dict)
+                                    else out)
+
+
 def forward(models: list[Path], rounds: int, tiles: int) -> dict:
-    """Interleaved forward-pass rounds: every engine of every model once per round."""
-    runs = []
+    """Interleaved forward-pass rounds: every engine of every model once per round (an engine that cannot
+    compile a model is reported as such, with the reason)."""
+    import tensorflow as tf
+
+    runs, failed = [], []
     for folder in models:
         predictor = load_model(folder, "float32")
         card = read_card(folder)
@@ -55,6 +72,7 @@ def forward(models: list[Path], rounds: int, tiles: int) -> dict:
         measured = card["engines"]
         float_file = folder / ONNX_FLOAT
         engines = {"float32 (TensorFlow)": (predictor.predict_proba, None),
+                   "float32 (TensorFlow XLA)": (xla(predictor), None),
                    "float32 (ONNX Runtime)": (OnnxRunner(float_file), None),
                    "float32 (OpenVINO)": (OpenVinoRunner(float_file, precision="f32"), None)}
         if "int8" in measured:
@@ -62,7 +80,11 @@ def forward(models: list[Path], rounds: int, tiles: int) -> dict:
         if "bf16" in measured:
             engines["bf16 (OpenVINO)"] = (OpenVinoRunner(folder / measured["bf16"]["file"]), measured["bf16"])
         for name, (run, fidelity) in engines.items():
-            run(batch[:predictor.batch_size])  # warm-up: graphs built, sessions ready
+            try:
+                run(batch[:predictor.batch_size])  # warm-up: graphs built, sessions ready
+            except tf.errors.InvalidArgumentError as exc:  # XLA has no kernel for one of the model's ops
+                failed.append({"model": folder.name, "engine": name, "error": str(exc).splitlines()[0][:300]})
+                continue
             runs.append({"model": folder.name, "engine": name, "run": run, "batch": batch,
                          "batch_size": predictor.batch_size, "tile": predictor.input_size, "seconds": [],
                          "fidelity": fidelity})
@@ -84,7 +106,8 @@ def forward(models: list[Path], rounds: int, tiles: int) -> dict:
         if r["fidelity"]:
             row.update({k: r["fidelity"][k] for k in ("agreement", "max_probability_difference", "measured_on")})
         rows.append(row)
-    return {"matmul_gflops_median": statistics.median(matmul), "rounds": rounds, "tiles": tiles, "rows": rows}
+    return {"matmul_gflops_median": statistics.median(matmul), "rounds": rounds, "tiles": tiles,
+            "rows": rows + failed}
 
 
 def whole_process(model: Path, size: int, rounds: int, work: Path, probabilities: bool = True,
