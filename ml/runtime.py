@@ -3,7 +3,7 @@ names, the files, ONNX Runtime's session and OpenVINO's compiled graphs (ml.engi
 files; ml.modelio loads them). Kept apart from ml.engines so that loading a model never imports the
 exporters (TensorFlow's converter, the quantiser).
 
-Why OpenVINO for bfloat16: on the project's CPU (AVX-512 BF16) it runs Dynamic World 2.2× faster than
+Why OpenVINO for bfloat16: on the project's CPU (AVX-512 BF16) it runs Dynamic World about 2.1× faster than
 TensorFlow's float32 and fuses its Mish activations, where ONNX Runtime runs that network at a quarter of
 TensorFlow's speed and TensorFlow's own bfloat16 mode gains 1.4× (docs/BENCHMARKS.md). Two things are
 changed in the graph it compiles, both measured:
