@@ -188,12 +188,12 @@ def quantise(folder: Path, calibration: Sequence[Path], held_out: Sequence[Path]
         raise EngineError("only models that read Sentinel-2 images are quantised: calibration needs real imagery")
     size = predictor.input_size
     folder = Path(folder)
-    measured_on = {"measured_on": [Path(p).name for p in held_out]}
-    # Built and measured beside the model in a temporary folder, moved in only when all went well: a failed
-    # run leaves the model as it was (a card's engine never names a half-written file).
     unknown = set(engines) - set(ENGINE_PREFERENCE)
     if unknown or not engines:
         raise EngineError(f"engines to measure: one or more of {', '.join(ENGINE_PREFERENCE)} (got {sorted(unknown)})")
+    measured_on = {"measured_on": [Path(p).name for p in held_out]}
+    # Built and measured beside the model in a temporary folder, moved in only when all went well: a failed
+    # run leaves the model as it was (a card's engine never names a half-written file).
     with tempfile.TemporaryDirectory(prefix=".quantise-", dir=folder) as tmp:
         work = Path(tmp)
         held_out_tiles = list(image_tiles(predictor, held_out, size, tiles))
@@ -237,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The command line: quantise a model folder."""
     parser = argparse.ArgumentParser(prog="python -m ml.engines", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    q = sub.add_parser("quantise", help="export, quantise to int8 and measure fidelity against float32")
+    q = sub.add_parser("quantise", help="export, quantise to int8, and measure int8 and bf16 against float32")
     q.add_argument("model", type=Path)
     q.add_argument("--calibration", type=Path, nargs="+", default=[],
                    help="real images to calibrate int8 on (needed for int8)")
@@ -266,6 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{entry['max_probability_difference']:.3f})")
     print(f"{args.model}: default engine: {result['default_engine']}")
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -165,6 +165,8 @@ class OpenVinoRunner:
         self.precision = ""     # what the CPU plugin compiled the body in: "bf16", or "f32" without BF16
 
     def _compile(self, shape: tuple[int, ...]) -> Any:
+        import openvino as ov
+
         model = self.source.clone()
         model.reshape({model.inputs[0]: list(shape)})
         exact_downsampling(model)
@@ -172,8 +174,6 @@ class OpenVinoRunner:
             op.set_friendly_name(f"{_TAIL_PREFIX}{i}")
         with tempfile.TemporaryDirectory(prefix="hrmars-openvino-") as tmp:
             # The only public way to mark nodes float32 is the IR's rt_info: write the IR, mark, read it back.
-            import openvino as ov
-
             xml = Path(tmp) / "model.xml"
             ov.save_model(model, str(xml), compress_to_fp16=False)
             tree = ET.parse(xml)

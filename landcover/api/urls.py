@@ -6,6 +6,20 @@ from . import accuracy, areas, catalogue, change, maps, model_versions, stac, up
 
 app_name = "api"
 
+
+def stored_map_routes(prefix: str, kind: str) -> list:
+    """What every kind of stored map (catalogue map, upload, area) offers alike: accuracy against reference
+    points, the vector export and a stratified sample, named `{kind}-accuracy`, `{kind}-vectors`, …"""
+    base = f"{prefix}/<id:pk>/"
+    return [
+        path(f"{base}accuracy/", accuracy.MapAccuracy.as_view(kind=kind), name=f"{kind}-accuracy"),
+        path(f"{base}vectors.geojson", vectors.MapVectors.as_view(kind=kind), name=f"{kind}-vectors"),
+        path(f"{base}vectors.gpkg", vectors.MapVectors.as_view(kind=kind, fmt="gpkg"), name=f"{kind}-vectors-gpkg"),
+        path(f"{base}sample.geojson", accuracy.MapSample.as_view(kind=kind), name=f"{kind}-sample"),
+        path(f"{base}sample.csv", accuracy.MapSample.as_view(kind=kind, fmt="csv"), name=f"{kind}-sample-csv"),
+    ]
+
+
 urlpatterns = [
     path("datasets/", catalogue.DatasetList.as_view(), name="dataset-list"),
     path("classes/", catalogue.ClassList.as_view(), name="class-list"),
@@ -22,12 +36,7 @@ urlpatterns = [
     path("maps/<id:pk>/confidence/<int:z>/<int:x>/<int:y>.png", maps.MapConfidenceTile.as_view(),
          name="map-confidence-tile"),
     path("maps/<id:pk>/wmts/", maps.MapWmts.as_view(), name="map-wmts"),
-    path("maps/<id:pk>/accuracy/", accuracy.MapAccuracy.as_view(kind="map"), name="map-accuracy"),
-    path("maps/<id:pk>/vectors.geojson", vectors.MapVectors.as_view(kind="map"), name="map-vectors"),
-    path("maps/<id:pk>/vectors.gpkg", vectors.MapVectors.as_view(kind="map", fmt="gpkg"),
-         name="map-vectors-gpkg"),
-    path("maps/<id:pk>/sample.geojson", accuracy.MapSample.as_view(kind="map"), name="map-sample"),
-    path("maps/<id:pk>/sample.csv", accuracy.MapSample.as_view(kind="map", fmt="csv"), name="map-sample-csv"),
+    *stored_map_routes("maps", "map"),
     path("maps/<id:pk>/<str:name>", maps.MapFile.as_view(), name="map-file"),
     path("uploads/", uploads.UploadList.as_view(), name="upload-list"),
     path("uploads/<id:pk>/", uploads.UploadDetail.as_view(), name="upload-detail"),
@@ -35,12 +44,7 @@ urlpatterns = [
     path("uploads/<id:pk>/tiles/<int:z>/<int:x>/<int:y>.png", uploads.UploadTile.as_view(), name="upload-tile"),
     path("uploads/<id:pk>/confidence/<int:z>/<int:x>/<int:y>.png", uploads.UploadConfidenceTile.as_view(),
          name="upload-confidence-tile"),
-    path("uploads/<id:pk>/accuracy/", accuracy.MapAccuracy.as_view(kind="upload"), name="upload-accuracy"),
-    path("uploads/<id:pk>/vectors.geojson", vectors.MapVectors.as_view(kind="upload"), name="upload-vectors"),
-    path("uploads/<id:pk>/vectors.gpkg", vectors.MapVectors.as_view(kind="upload", fmt="gpkg"),
-         name="upload-vectors-gpkg"),
-    path("uploads/<id:pk>/sample.geojson", accuracy.MapSample.as_view(kind="upload"), name="upload-sample"),
-    path("uploads/<id:pk>/sample.csv", accuracy.MapSample.as_view(kind="upload", fmt="csv"), name="upload-sample-csv"),
+    *stored_map_routes("uploads", "upload"),
     path("uploads/<id:pk>/<str:name>", uploads.UploadFile.as_view(), name="upload-file"),
     path("areas/", areas.AreaList.as_view(), name="area-list"),
     path("imagery/", areas.ImageryList.as_view(), name="imagery-list"),
@@ -65,12 +69,7 @@ urlpatterns = [
     path("areas/<id:pk>/confidence/<int:z>/<int:x>/<int:y>.png", areas.AreaTile.as_view(layer="confidence"),
          name="area-confidence-tile"),
     path("areas/<id:pk>/wmts/", areas.AreaWmts.as_view(), name="area-wmts"),
-    path("areas/<id:pk>/accuracy/", accuracy.MapAccuracy.as_view(kind="area"), name="area-accuracy"),
-    path("areas/<id:pk>/vectors.geojson", vectors.MapVectors.as_view(kind="area"), name="area-vectors"),
-    path("areas/<id:pk>/vectors.gpkg", vectors.MapVectors.as_view(kind="area", fmt="gpkg"),
-         name="area-vectors-gpkg"),
-    path("areas/<id:pk>/sample.geojson", accuracy.MapSample.as_view(kind="area"), name="area-sample"),
-    path("areas/<id:pk>/sample.csv", accuracy.MapSample.as_view(kind="area", fmt="csv"), name="area-sample-csv"),
+    *stored_map_routes("areas", "area"),
     path("areas/<id:pk>/<str:name>", areas.AreaFile.as_view(), name="area-file"),
     path("models/", model_versions.ModelList.as_view(), name="model-list"),
     path("models/<str:name>/", model_versions.ModelDetail.as_view(), name="model-detail"),
