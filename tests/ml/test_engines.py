@@ -161,7 +161,7 @@ def real_crop(path: Path, side: int = 640) -> Path:
 def test_dynamic_world_runs_in_bf16_where_int8_would_change_its_maps(tmp_path):
     """Dynamic World's engines measured on other places (the SEN12MS patches of ../shared/data): int8, calibrated
     on the Delmarva scene, agreed with float32 on 79.7 % of pixels when this test was written, far below 99.5 %;
-    bf16 (OpenVINO, full-resolution layers and classifier in float32) on 99.64 % of 32 tiles, so bf16 became
+    bf16 (OpenVINO, full-resolution layers and classifier in float32) on 99.63 % of 32 tiles, so bf16 became
     its default engine (docs/BENCHMARKS.md). Then both engines map a real crop and the maps agree."""
     from ml.pretrained import import_dynamic_world
 

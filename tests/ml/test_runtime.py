@@ -8,7 +8,7 @@ import openvino.opset13 as ops
 import pytest
 import tensorflow as tf
 
-from ml.runtime import EngineError, OpenVinoRunner, exact_downsampling, float32_ops
+from ml.runtime import EngineError, OpenVinoRunner, exact_downsampling, float32_ops, low_resolution_classifier
 from tests.conftest import needs_bf16
 
 
@@ -91,6 +91,64 @@ def test_the_kept_layers_run_in_float32_and_the_body_in_bfloat16(tmp_path):
     assert sorted(precisions.values()) == ["bf16", "bf16", "f32", "f32"], precisions
     exact = run_f32(ov.Core().read_model(str(path)), x)
     assert (probabilities.argmax(-1) == exact.argmax(-1)).mean() > 0.95
+
+
+def l2_classifier_network(size: tuple[int, int] = (24, 40)) -> ov.Model:
+    """Dynamic World's head as its ONNX export has it: features at half resolution, upsampled 2× (bilinear,
+    half-pixel), L2-normalised over channels (square, sum, floor, sqrt, reciprocal), then a 1×1 classifier,
+    bias and softmax."""
+    rng = np.random.default_rng(3)
+    image = ops.parameter([1, *size, 4], np.float32)
+    x = ops.transpose(image, np.array([0, 3, 1, 2]))
+    w = ops.constant(rng.normal(0, 0.5, (12, 4, 3, 3)).astype(np.float32))
+    features = ops.convolution(x, w, [2, 2], [1, 1], [1, 1], [1, 1])
+    up = ops.interpolate(features, np.array([1, 12, *size], np.int64), mode="linear_onnx",
+                         shape_calculation_mode="sizes", coordinate_transformation_mode="half_pixel")
+    total = ops.reduce_sum(ops.multiply(up, up), np.array([1], np.int64), True)
+    inverse = ops.divide(np.array(1, np.float32), ops.sqrt(ops.maximum(total, np.array(1e-12, np.float32))))
+    classifier = ops.constant(rng.normal(0, 3, (5, 12, 1, 1)).astype(np.float32))
+    logits = ops.add(ops.convolution(ops.multiply(up, inverse), classifier, [1, 1], [0, 0], [0, 0], [1, 1]),
+                     ops.constant(rng.normal(0, 1, (1, 5, 1, 1)).astype(np.float32)))
+    return ov.Model([ops.transpose(ops.softmax(logits, 1), np.array([0, 2, 3, 1]))], [image])
+
+
+@pytest.mark.parametrize("size", [(24, 40), (2, 2), (64, 64)])
+def test_the_classifier_moves_to_the_features_resolution_without_changing_the_output(size):
+    x = np.random.default_rng(4).normal(0, 1, (1, *size, 4)).astype(np.float32)
+    model = l2_classifier_network(size)
+    before = run_f32(model, x)
+    added = low_resolution_classifier(model)
+    kinds = [op.get_type_name() for op in added]
+    assert kinds[0] == "Convolution" and "GroupConvolution" in kinds and "DepthToSpace" in kinds
+    classifiers = [op for op in model.get_ordered_ops() if op.get_type_name() == "Convolution"]
+    assert [list(op.get_output_shape(0)) for op in classifiers][-1] == [1, 5, size[0] // 2, size[1] // 2]
+    np.testing.assert_allclose(run_f32(model, x), before, atol=2e-6)
+    assert low_resolution_classifier(model) == []  # done once: the pattern is gone
+
+
+def test_networks_without_the_normalised_head_are_left_alone():
+    model = small_network()  # upsampled features concatenated, not normalised: nothing to move
+    ops_before = len(model.get_ordered_ops())
+    assert low_resolution_classifier(model) == [] and len(model.get_ordered_ops()) == ops_before
+
+
+@needs_bf16
+def test_the_moved_classifier_and_its_upsampling_run_in_float32(tmp_path):
+    path = tmp_path / "head.xml"
+    ov.save_model(l2_classifier_network((64, 64)), str(path), compress_to_fp16=False)
+    runner = OpenVinoRunner(path)
+    x = np.random.default_rng(5).normal(0, 1, (1, 64, 64, 4)).astype(np.float32)
+    probabilities = runner(x)
+    request = runner.requests[(1, 64, 64, 4)]
+    precisions: dict[str, list[str]] = {}
+    for op in request.get_compiled_model().get_runtime_model().get_ordered_ops():
+        info = op.get_rt_info()
+        precisions.setdefault(info["layerType"].astype(str), []).append(info["runtimePrecision"].astype(str))
+    # the features' convolution in bfloat16; the classifier and the upsampling's grouped convolution in float32
+    assert sorted(precisions["Convolution"]) == ["bf16", "f32", "f32"], precisions
+    assert precisions["DepthToSpace"] == ["f32"] and precisions["Softmax"] == ["f32"]
+    exact = run_f32(ov.Core().read_model(str(path)), x)
+    assert np.abs(probabilities - exact).max() < 0.05
 
 
 @needs_bf16
