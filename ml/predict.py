@@ -14,7 +14,7 @@ of weights: no seams, and where one tile alone covers a pixel the result is
 exactly that tile's prediction. Tiles go to the model in batches. Only one row of
 tiles is held at a time, so memory grows with the scene's width (one strip a tile
 high), not its area; the next strip is read and decompressed by a second thread
-while the model runs on this one. Rows are written to a striped temporary GeoTIFF
+while the model runs on this one. Rows are written to a tiled temporary GeoTIFF
 as soon as no later tile touches them, then rio-cogeo turns it into a COG: uint8 DFC
 codes, nodata 0, colour table, class names in the metadata, mode-resampled
 overviews, and the input CRS and transform unchanged. Pixels where every input band
