@@ -3,10 +3,10 @@ names, the files, ONNX Runtime's session and OpenVINO's compiled graphs (ml.engi
 files; ml.modelio loads them). Kept apart from ml.engines so that loading a model never imports the
 exporters (TensorFlow's converter, the quantiser).
 
-Why OpenVINO for bfloat16: on the project's CPU (AVX-512 BF16) it runs Dynamic World about 2.1× faster than
-TensorFlow's float32 and fuses its Mish activations, where ONNX Runtime runs that network at a quarter of
-TensorFlow's speed and TensorFlow's own bfloat16 mode gains 1.4× (docs/BENCHMARKS.md). Two things are
-changed in the graph it compiles, both measured:
+Why OpenVINO for bfloat16: on the project's CPU (AVX-512 BF16) it runs Dynamic World about 2.15× faster
+than TensorFlow's float32 and fuses its Mish activations, where ONNX Runtime runs that network at a quarter
+of TensorFlow's speed and TensorFlow's own bfloat16 mode gains 1.4× (docs/BENCHMARKS.md). Three things
+are changed in the graph it compiles, each measured:
 - an antialiased 2× bilinear downsampling (TensorFlow's ScaleAndTranslate, in Dynamic World's encoder)
   becomes the exact stride-2 filter it is ([1, 3, 3, 1]/8 per axis, renormalised at the edges), because
   OpenVINO's antialiased Interpolate weighs pixels differently from TensorFlow's (maps agreed on 88.5 %
