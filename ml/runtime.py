@@ -87,6 +87,20 @@ _KEEP_PRECISION = {"name": "DisablePrecisionConversion", "version": "0", "value"
 _TAIL_PREFIX = "hrmars_float32_"
 
 
+def _bilinear_2x(op: Any) -> str | None:
+    """'down' or 'up' for an Interpolate of a static 4-D tensor that halves or doubles exactly its height and
+    width, bilinear with half-pixel centres and no padding (TensorFlow's resize); None for any other."""
+    attrs = op.get_attributes()
+    source, target = list(op.get_input_shape(0)), list(op.get_output_shape(0))
+    if (len(source) != 4 or source[:2] != target[:2] or attrs["mode"] not in ("linear", "linear_onnx")
+            or attrs["coordinate_transformation_mode"] != "half_pixel"
+            or any(attrs["pads_begin"]) or any(attrs["pads_end"])):
+        return None
+    if source[2:] == [2 * target[2], 2 * target[3]]:
+        return "down"
+    return "up" if target[2:] == [2 * source[2], 2 * source[3]] else None
+
+
 def exact_downsampling(model: Any) -> int:
     """Replace every antialiased Interpolate of a static-shape OpenVINO model that halves height and width
     (bilinear, half-pixel centres: TensorFlow's resize with antialias=True) by the exact stride-2 filter; an
@@ -97,12 +111,8 @@ def exact_downsampling(model: Any) -> int:
     for op in model.get_ordered_ops():
         if op.get_type_name() != "Interpolate" or not op.get_attributes().get("antialias"):
             continue
-        attrs = op.get_attributes()
         source, target = list(op.get_input_shape(0)), list(op.get_output_shape(0))
-        if (len(source) != 4 or source[:2] != target[:2] or source[2] != 2 * target[2] or source[3] != 2 * target[3]
-                or attrs["mode"] not in ("linear", "linear_onnx")
-                or attrs["coordinate_transformation_mode"] != "half_pixel"
-                or any(attrs["pads_begin"]) or any(attrs["pads_end"])):
+        if _bilinear_2x(op) != "down":
             raise EngineError(f"OpenVINO cannot run the antialiased resize {op.get_friendly_name()} "
                               f"({source} → {target}) as TensorFlow does; only exact halving is rewritten")
         _, c, h, w = source
@@ -192,15 +202,10 @@ def low_resolution_classifier(model: Any) -> list[Any]:
     import openvino.opset13 as ops
 
     for resize in model.get_ordered_ops():
-        if resize.get_type_name() != "Interpolate" or resize.get_attributes().get("antialias"):
+        if (resize.get_type_name() != "Interpolate" or resize.get_attributes().get("antialias")
+                or _bilinear_2x(resize) != "up"):
             continue
-        attrs = resize.get_attributes()
-        source, target = list(resize.get_input_shape(0)), list(resize.get_output_shape(0))
-        if (len(source) != 4 or source[:2] != target[:2] or target[2:] != [2 * source[2], 2 * source[3]]
-                or attrs["mode"] not in ("linear", "linear_onnx")
-                or attrs["coordinate_transformation_mode"] != "half_pixel"
-                or any(attrs["pads_begin"]) or any(attrs["pads_end"])):
-            continue
+        source = list(resize.get_input_shape(0))
         u = resize.output(0)
         readers = _consumers(u)
         square = [op for op in readers if op.get_type_name() == "Multiply"
