@@ -43,19 +43,17 @@ from bench_models import (  # noqa: E402  (after the path is set)
 )
 
 from ml.bands import S2_BANDS  # noqa: E402
+from ml.engines import network_function  # noqa: E402
 from ml.modelio import Predictor, load_model, read_card  # noqa: E402
 from ml.runtime import ONNX_FLOAT, OnnxRunner, OpenVinoRunner  # noqa: E402
 
 
 def xla(predictor: Predictor) -> Callable[[np.ndarray], np.ndarray]:
-    """The model's float32 network compiled by XLA (TensorFlow's jit_compile), probabilities or logits out."""
+    """The model's float32 network as exported (ml.engines.network_function), compiled by XLA."""
     import tensorflow as tf
 
-    model = predictor.model
-    call = tf.function((lambda x: model(x)) if predictor.method == "pretrained"
-                       else (lambda x: model(x, training=False)), jit_compile=True)
-    return lambda batch: np.asarray(next(iter(out.values())) if isinstance(out := call(tf.constant(batch)), dict)
-                                    else out)
+    call = network_function(predictor, jit_compile=True)
+    return lambda batch: np.asarray(call(tf.constant(batch)))
 
 
 def forward(models: list[Path], rounds: int, tiles: int) -> dict:

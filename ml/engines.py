@@ -49,8 +49,8 @@ from .runtime import (
 OPSET = 18  # ONNX Resize with antialias (Dynamic World's decoder) needs 18
 
 
-def _network_function(predictor: Predictor) -> Any:
-    """A tf.function from the prepared input to class probabilities, for export."""
+def network_function(predictor: Predictor, jit_compile: bool = False) -> Any:
+    """A tf.function from the prepared input to class probabilities (for export; `jit_compile`: XLA's)."""
     import tensorflow as tf
 
     model = predictor.model
@@ -59,8 +59,8 @@ def _network_function(predictor: Predictor) -> Any:
             out = model(x)
             logits = next(iter(out.values())) if isinstance(out, dict) else out
             return tf.nn.softmax(logits, axis=-1)
-        return tf.function(call)
-    return tf.function(lambda x: model(x, training=False))
+        return tf.function(call, jit_compile=jit_compile)
+    return tf.function(lambda x: model(x, training=False), jit_compile=jit_compile)
 
 
 def _scale_and_translate(ctx: Any, node: Any, name: str, args: Any) -> None:
@@ -100,7 +100,7 @@ def export_onnx(predictor: Predictor, path: Path) -> Path:
 
     channels = N_MODEL_CLASSES if predictor.input_kind == "coarse" else len(predictor.bands)
     spec = (tf.TensorSpec([None, None, None, channels], tf.float32, name="x"),)
-    tf2onnx.convert.from_function(_network_function(predictor), input_signature=spec, opset=OPSET,
+    tf2onnx.convert.from_function(network_function(predictor), input_signature=spec, opset=OPSET,
                                   output_path=str(path),
                                   custom_op_handlers={"ScaleAndTranslate": (_scale_and_translate, [])})
     return Path(path)
