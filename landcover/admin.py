@@ -1,13 +1,15 @@
-"""The admin: staff curate datasets, patches, models (the default among them), maps and uploads."""
+"""The admin: staff curate datasets, patches, models (the default among them), and every stored result (maps,
+uploads, areas, changes, exports). Deleting a result here removes its folder too (products.remove_folder)."""
 from django import forms
 from django.contrib import admin, messages
 from leaflet.admin import LeafletGeoAdmin
 
 from .catalogue.registry import check_engine_for, set_default_model
 from .errors import InvalidInput
+from .jobs import areas as area_jobs
 from .jobs.maps import retry_map
 from .jobs.uploads import delete as delete_upload
-from .models import Dataset, LandCoverMap, ModelVersion, Patch, Scene, Upload
+from .models import AreaMap, ChangeMap, Dataset, Export, LandCoverMap, ModelVersion, Patch, Scene, Upload
 
 
 @admin.register(Dataset)
@@ -73,7 +75,7 @@ class LandCoverMapAdmin(admin.ModelAdmin):
     search_fields = ["patch__scene__scene_id", "error"]
     raw_id_fields = ["patch"]
     list_select_related = ["patch__scene", "model_version"]
-    readonly_fields = ["progress", "attempts", "seconds", "statistics", "cog_path", "png_path", "finished_at"]
+    readonly_fields = ["progress", "attempts", "seconds", "statistics", "finished_at", "requested_at"]
     actions = ["retry_failed", "recompute"]
 
     @admin.action(description="Queue the selected failed maps again")
@@ -83,7 +85,7 @@ class LandCoverMapAdmin(admin.ModelAdmin):
 
     @admin.action(description="Delete the selected maps and their files (they are recomputed on the next request)")
     def recompute(self, request, queryset):
-        count, _ = queryset.delete()  # the files go too (landcover.jobs.maps.remove_files)
+        count, _ = queryset.delete()  # the files go too (landcover.jobs.products.remove_folder)
         self.message_user(request, f"{count} map(s) deleted; the next request for each computes it again.")
 
 
@@ -95,7 +97,7 @@ class UploadAdmin(LeafletGeoAdmin):
     search_fields = ["original_name", "owner__username", "error"]
     list_select_related = ["owner", "model_version"]
     readonly_fields = ["token", "size_bytes", "width", "height", "bands", "crs", "statistics", "attempts", "progress",
-                       "seconds", "finished_at"]
+                       "seconds", "finished_at", "requested_at"]
     actions = ["delete_with_files"]
 
     @admin.action(description="Delete the selected uploads and their files")
@@ -105,3 +107,46 @@ class UploadAdmin(LeafletGeoAdmin):
             delete_upload(upload)
             count += 1
         self.message_user(request, f"{count} upload(s) and their files deleted.")
+
+
+class ResultAdmin(admin.ModelAdmin):
+    """What every stored result's admin shows: its job's state and timing, read-only."""
+    job_fields = ["status", "progress", "attempts", "error", "seconds", "created_at", "finished_at", "requested_at"]
+    readonly_fields = ["token", "key", "progress", "attempts", "seconds", "statistics", "finished_at", "requested_at"]
+    list_filter = ["status", "created_at"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(AreaMap)
+class AreaMapAdmin(ResultAdmin, LeafletGeoAdmin):
+    """Areas of interest mapped on request: their polygon, imagery and model."""
+    list_display = ["pk", "area_km2", "model_version", "status", "progress", "requested_by", "acquired", "created_at"]
+    list_filter = ["status", "model_version", "imagery_source", "created_at"]
+    search_fields = ["requested_by__username", "error"]
+    list_select_related = ["model_version", "requested_by"]
+    readonly_fields = [*ResultAdmin.readonly_fields, "imagery", "acquired", "area_km2"]
+    actions = ["retry_failed"]
+
+    @admin.action(description="Queue the selected failed or cancelled areas again")
+    def retry_failed(self, request, queryset):
+        count = sum(area_jobs.retry(a) for a in queryset.filter(status__in=[AreaMap.Status.FAILED,
+                                                                              AreaMap.Status.CANCELLED]))
+        self.message_user(request, f"{count} area map(s) queued again.")
+
+
+@admin.register(ChangeMap)
+class ChangeMapAdmin(ResultAdmin, LeafletGeoAdmin):
+    """Changes between two stored maps."""
+    list_display = ["pk", "before_kind", "before_id", "after_kind", "after_id", "status", "owner", "created_at"]
+    search_fields = ["owner__username", "error"]
+    list_select_related = ["owner"]
+    readonly_fields = [*ResultAdmin.readonly_fields, "change", "models_used", "bounds"]
+
+
+@admin.register(Export)
+class ExportAdmin(ResultAdmin):
+    """Vectors and samples exported from stored maps."""
+    list_display = ["pk", "filename", "map_kind", "map_id", "status", "owner", "requested_at", "created_at"]
+    list_filter = ["status", "what", "map_kind"]
+    search_fields = ["owner__username", "error"]
+    readonly_fields = [*ResultAdmin.readonly_fields, "params", "bounds", "download_name"]

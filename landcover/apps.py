@@ -6,10 +6,8 @@ class LandcoverConfig(AppConfig):
     verbose_name = "Land cover"
 
     def ready(self):
-        # Django's pattern: signal receivers are connected once the models are loaded.
-        from django.db.models.signals import post_delete
+        # Django's pattern: modules that register things are imported once the models are loaded. Each job
+        # module registers its stored product; then every product's rows take their folders with them.
+        from .jobs import areas, change, exports, maps, products, uploads  # noqa: F401  (each registers its product)
 
-        from .jobs.maps import remove_files
-        from .models import LandCoverMap
-
-        post_delete.connect(remove_files, sender=LandCoverMap, weak=False, dispatch_uid="landcover-map-files")
+        products.connect_cleanup()

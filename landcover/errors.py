@@ -20,8 +20,9 @@ class InvalidInput(LandcoverError):
         self.message = message
 
     def body(self) -> dict:
-        """The answer's body: the parameter and what is wrong with it."""
-        return {self.field: self.message}
+        """The answer's body: the parameter and the list of what is wrong with it (DRF's shape, the one every
+        400 of the API has)."""
+        return {self.field: [self.message]}
 
 
 class NotFound(LandcoverError):

@@ -1,6 +1,7 @@
 """The catalogue (datasets, scenes, patches with footprints), model versions and land-cover maps."""
 from django.contrib.gis.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class Dataset(models.Model):
@@ -91,35 +92,49 @@ class ModelVersion(models.Model):
         return f"{self.name} ({self.method}){' — default' if self.is_default else ''}"
 
 
-class LandCoverMap(models.Model):
-    class Source(models.TextChoices):
-        MODIS = "modis", "MODIS (low resolution)"
-        MODEL = "model", "Model (high resolution)"
+class QueuedJob(models.Model):
+    """What every job row holds for `landcover.jobs.lifecycle`: its state, progress, attempts, error, timing,
+    when it was last asked for, and the statistics of its map."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
+        QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    statistics = models.JSONField(default=list, blank=True)
+    seconds = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    requested_at = models.DateTimeField(default=timezone.now, db_index=True,
+                                        help_text="When somebody last asked for this result (prune reads it)")
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+
+class LandCoverMap(QueuedJob):
+    """The MODIS (low-resolution) or model (high-resolution) map of a catalogue patch. Files live under
+    MAPS_DIR/<id>/: map.tif, preview.png, statistics.json and, for model maps, probabilities.tif and
+    confidence.json."""
+
+    class Source(models.TextChoices):
+        MODIS = "modis", "MODIS (low resolution)"
+        MODEL = "model", "Model (high resolution)"
 
     patch = models.ForeignKey(Patch, on_delete=models.CASCADE, related_name="maps")
     source = models.CharField(max_length=10, choices=Source.choices)
     model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.CASCADE,
                                       related_name="maps")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
-    cog_path = models.CharField(max_length=500, blank=True)
-    png_path = models.CharField(max_length=500, blank=True)
-    statistics = models.JSONField(default=list, blank=True)
-    error = models.TextField(blank=True)
-    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done while running")
-    attempts = models.PositiveIntegerField(default=0, help_text="Computations started (a re-delivered task counts again)")
-    seconds = models.FloatField(null=True, blank=True, help_text="Time the last computation took")
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at"]
+    class Meta(QueuedJob.Meta):
         constraints = [
             # One map per (patch, source, model version); two partial constraints because
             # NULL model versions (MODIS maps) are distinct in a plain unique constraint.
@@ -138,32 +153,6 @@ class LandCoverMap(models.Model):
     def synthetic(self) -> bool:
         """Made from synthetic imagery, or by a model trained on synthetic data: always shown as such."""
         return self.patch.dataset.synthetic or bool(self.model_version and self.model_version.synthetic_training)
-
-
-class QueuedJob(models.Model):
-    """What every cancellable job row holds for `landcover.jobs.lifecycle`: its state, progress, attempts,
-    error, timing and the statistics of its map."""
-
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    progress = models.PositiveSmallIntegerField(default=0)
-    attempts = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    statistics = models.JSONField(default=list, blank=True)
-    seconds = models.FloatField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        abstract = True
-        ordering = ["-created_at"]
 
 
 class Upload(QueuedJob):
@@ -210,6 +199,8 @@ class AreaMap(QueuedJob):
                                      related_name="areas")
     imagery = models.JSONField(default=dict, blank=True,
                                help_text="Scenes used, grid, cloud and missing shares of the area")
+    acquired = models.DateTimeField(null=True, blank=True, db_index=True,
+                                    help_text="When the first scene used was taken (the STAC item's datetime)")
 
     class Meta(QueuedJob.Meta):
         pass
@@ -223,20 +214,18 @@ class ChangeMap(QueuedJob):
     transition matrix and what was left out. Files live under CHANGES_DIR/<token>/. A change that involves an
     upload belongs to that upload's owner (`owner`) and is hidden from everybody else."""
 
-    class Kind(models.TextChoices):
-        MAP = "map", "Catalogue map"
-        AREA = "area", "Area of interest"
-        UPLOAD = "upload", "Upload"
-
     key = models.CharField(max_length=64, unique=True, editable=False)
     token = models.CharField(max_length=40, unique=True, editable=False)
-    before_kind = models.CharField(max_length=10, choices=Kind.choices)
+    # Kinds of the product registry (landcover.jobs.products) whose maps hold land cover: map, area, upload, …
+    before_kind = models.CharField(max_length=20)
     before_id = models.PositiveBigIntegerField()
-    after_kind = models.CharField(max_length=10, choices=Kind.choices)
+    after_kind = models.CharField(max_length=20)
     after_id = models.PositiveBigIntegerField()
     min_confidence = models.FloatField(null=True, blank=True)
     owner = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.CASCADE, related_name="changes")
     bounds = models.JSONField(default=list, help_text="west, south, east, north of the first map")
+    footprint = models.PolygonField(srid=4326, null=True, blank=True,
+                                    help_text="The bounds as a polygon, for spatial search")
     models_used = models.JSONField(default=dict, help_text="The model of each map: before, after")
     change = models.JSONField(default=dict, blank=True, help_text="Transitions, classes, exclusions")
 
@@ -250,3 +239,28 @@ class ChangeMap(QueuedJob):
     def different_models(self) -> bool:
         """The two maps come from different models: part of the change may be theirs, not the land's."""
         return self.models_used.get("before") != self.models_used.get("after")
+
+
+class Export(QueuedJob):
+    """An export of a stored land-cover map (its vectors, or a sample to label) made once per map, export and
+    parameters (`key`). Files live under EXPORTS_DIR/<token>/<filename>. An export of a private map belongs to
+    that map's owner (`owner`) and is hidden from everybody else."""
+
+    key = models.CharField(max_length=64, unique=True, editable=False)
+    token = models.CharField(max_length=40, unique=True, editable=False)
+    map_kind = models.CharField(max_length=20)
+    map_id = models.PositiveBigIntegerField()
+    what = models.CharField(max_length=20, help_text="vectors or sample")
+    filename = models.CharField(max_length=40)
+    params = models.JSONField(default=dict)
+    download_name = models.CharField(max_length=200)
+    bounds = models.JSONField(default=list, help_text="west, south, east, north of the map")
+    owner = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.CASCADE, related_name="exports")
+    requested_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="exports_asked")
+
+    class Meta(QueuedJob.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"export {self.pk}: {self.filename} of {self.map_kind} {self.map_id} ({self.status})"

@@ -10,15 +10,18 @@ from __future__ import annotations
 from celery import Task, shared_task
 from django.db import DatabaseError
 
+from ml.errors import TransientError
+
 from .jobs import lifecycle
 from .jobs.areas import AREA_JOB
 from .jobs.change import CHANGE_JOB
+from .jobs.exports import EXPORT_JOB
 from .jobs.lifecycle import JobKind
 from .jobs.maps import MAP_JOB
 from .jobs.uploads import UPLOAD_JOB
 
-# Errors that another try can fix: a full or busy disk, a database restart.
-TRANSIENT = (OSError, DatabaseError)
+# Errors that another try can fix: a full or busy disk, a database restart, an imagery source that is down.
+TRANSIENT = (OSError, DatabaseError, TransientError)
 OPTIONS = dict(bind=True, acks_late=True, reject_on_worker_lost=True, autoretry_for=TRANSIENT, retry_backoff=5,
                retry_backoff_max=300, retry_jitter=True, max_retries=4)
 
@@ -56,3 +59,9 @@ def compute_area(self, area_id: int) -> dict:
 def compute_change(self, change_id: int) -> dict:
     """Compare two stored maps of one place."""
     return lifecycle.run(self.job, change_id)
+
+
+@shared_task(base=JobTask, job=EXPORT_JOB, name=EXPORT_JOB.task, **OPTIONS)
+def compute_export(self, export_id: int) -> dict:
+    """Export a stored map's vectors or a sample of it."""
+    return lifecycle.run(self.job, export_id)

@@ -147,23 +147,31 @@ def map_values(path: Path, lonlat: Sequence[tuple[float, float]]) -> list[int]:
     return values
 
 
-def draw_sample(path: Path, per_class: int | dict[int, int], seed: int, strip_rows: int = 512) -> list[dict]:
+def draw_sample(path: Path, per_class: int | dict[int, int], seed: int, strip_rows: int = 512,
+                counts: dict[int, int] | None = None) -> list[dict]:
     """A stratified random sample of a class map: `per_class` pixel centres of each class present (fewer where a
     class has fewer pixels), drawn without replacement, the same for the same seed; each with lon, lat, its
-    map class and the pixel's row and column. Read twice, strip by strip (memory grows with the width)."""
+    map class and the pixel's row and column. Read strip by strip (memory grows with the width): once when the
+    map's pixel count per class is given (`counts`, as its stored statistics hold them), else twice."""
     rng = np.random.default_rng(seed)
     with rasterio.open(path) as src:
-        counts = np.zeros(256, np.int64)
-        for y in range(0, src.height, strip_rows):
-            strip = src.read(1, window=Window(0, y, src.width, min(strip_rows, src.height - y)))
-            counts += np.bincount(strip.ravel(), minlength=256)[:256]
-        counts[NODATA] = 0
+        if counts is None:
+            histogram = np.zeros(256, np.int64)
+            for y in range(0, src.height, strip_rows):
+                strip = src.read(1, window=Window(0, y, src.width, min(strip_rows, src.height - y)))
+                histogram += np.bincount(strip.ravel(), minlength=256)[:256]
+        else:
+            histogram = np.zeros(256, np.int64)
+            for code, pixels in counts.items():
+                histogram[code] = pixels
+        counts_ = histogram
+        counts_[NODATA] = 0
         wanted = {}
-        for present in np.flatnonzero(counts).tolist():
+        for present in np.flatnonzero(counts_).tolist():
             k = per_class.get(present, 0) if isinstance(per_class, dict) else per_class
-            k = min(int(k), int(counts[present]))
+            k = min(int(k), int(counts_[present]))
             if k:
-                wanted[present] = np.sort(rng.choice(int(counts[present]), size=k, replace=False))
+                wanted[present] = np.sort(rng.choice(int(counts_[present]), size=k, replace=False))
         seen = np.zeros(256, np.int64)
         picked: list[tuple[int, int, int]] = []  # (code, row, col)
         for y in range(0, src.height, strip_rows):

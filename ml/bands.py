@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .errors import PermanentError
+
 S2_BANDS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B9", "B10", "B11", "B12")
 BAND_SETS = {
     "rgbn": ("B2", "B3", "B4", "B8"),  # the original HR-MARS input
@@ -28,7 +30,7 @@ LAYOUTS_BY_COUNT = {
 L2A_OFFSET = -1000
 
 
-class BandError(ValueError):
+class BandError(PermanentError):
     """The file's bands cannot provide what the model needs."""
 
 

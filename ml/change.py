@@ -27,13 +27,14 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from .classes import DFC, DFC_NAMES
+from .errors import PermanentError
 from .outputs import GDAL_ENV, write_cog
 from .stats import confidence_threshold, pixel_areas_km2
 
 CLASSES = tuple(DFC)  # 1–10
 
 
-class ChangeError(ValueError):
+class ChangeError(PermanentError):
     """The two maps cannot be compared; the message says why."""
 UNCHANGED_COLOUR = (200, 200, 200, 255)
 

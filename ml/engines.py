@@ -33,6 +33,7 @@ import rasterio
 from rasterio.windows import Window
 
 from .classes import N_MODEL_CLASSES
+from .errors import EngineError
 from .modelio import ModelFormatError, Predictor, load_model, read_card, write_card
 from .predict import SceneError, validate_scene
 from .runtime import (
@@ -40,7 +41,6 @@ from .runtime import (
     MIN_AGREEMENT,
     ONNX_FLOAT,
     ONNX_INT8,
-    EngineError,
     OnnxRunner,
     OpenVinoRunner,
     bf16_supported,

@@ -17,6 +17,7 @@ import numpy as np
 
 from .bands import Normalisation
 from .config import TrainConfig
+from .errors import PermanentError
 
 # train(config, splits, normalisation) → (model, parameters for the model card)
 Trainer = Callable[[TrainConfig, dict, Normalisation], tuple[Any, dict]]
@@ -147,7 +148,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
 )}
 
 
-class UnknownMethod(ValueError):
+class UnknownMethod(PermanentError):
     """No method of that name is registered."""
 
 

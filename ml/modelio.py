@@ -28,7 +28,8 @@ import numpy as np
 from . import methods
 from .bands import Normalisation, normalisation_from_dict
 from .classes import DFC_COLOURS, DFC_NAMES, MODEL_CLASSES, N_MODEL_CLASSES, coarse_one_hot, dfc_to_index, igbp_to_dfc
-from .runtime import ENGINES, EngineError, OnnxRunner, OpenVinoRunner, check_engine
+from .errors import EngineError, PermanentError
+from .runtime import ENGINES, OnnxRunner, OpenVinoRunner, check_engine
 
 CARD = "model.json"
 FORMAT_VERSION = 2
@@ -39,7 +40,7 @@ LEVELS = ("L1C", "L2A", "any")  # the Sentinel-2 processing level a model expect
 SCENE_TILE = 512
 
 
-class ModelFormatError(ValueError):
+class ModelFormatError(PermanentError):
     """A model folder cannot be loaded; the message names the problem."""
 
 

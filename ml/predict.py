@@ -41,6 +41,7 @@ from rasterio.windows import Window
 
 from .bands import BandError, band_indexes, file_band_names
 from .classes import DFC_NAMES, NODATA
+from .errors import PermanentError
 from .modelio import Predictor, load_model
 from .outputs import GDAL_ENV, class_profile, open_class_geotiff, write_cog
 from .rasterio_io import DataError, open_geotiff, reflectance_scale
@@ -48,7 +49,7 @@ from .runtime import add_engine_argument
 from .stats import ClassAreas, ConfidenceHistogram
 
 
-class SceneError(ValueError):
+class SceneError(PermanentError):
     """The input scene cannot be mapped; the message says why, for a person to act on."""
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .bands import LogSigmoidNormalisation
 from .classes import DFC_COLOURS
+from .errors import PermanentError
 from .modelio import FORMAT_VERSION, write_card
 
 DW_COMMIT = "0dd288fae5fb5291d988e5ea3c12eb91df481ec5"
@@ -48,7 +49,7 @@ DW_CITATION = ("Brown, C.F., Brumby, S.P., Guzder-Williams, B. et al. (2022). Dy
                "10 m land use land cover mapping. Scientific Data 9, 251. doi:10.1038/s41597-022-01307-4")
 
 
-class ChecksumError(ValueError):
+class ChecksumError(PermanentError):
     """A file's SHA-256 is not the published one: refused."""
 
 

@@ -14,8 +14,10 @@ from rasterio.errors import RasterioError
 from rasterio.io import DatasetReader
 from rasterio.windows import Window
 
+from .errors import PermanentError
 
-class DataError(ValueError):
+
+class DataError(PermanentError):
     """A data file is missing, unreadable or not what it should be; the message names it."""
 
 

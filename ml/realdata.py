@@ -54,6 +54,7 @@ from rasterio.windows import Window
 
 from .bands import LAYOUTS_BY_COUNT, S2_BANDS, canonical_band
 from .classes import DFC_NAMES, NODATA
+from .errors import PermanentError
 from .modelio import Predictor, load_model
 from .outputs import GDAL_ENV
 from .predict import predict_scene
@@ -67,7 +68,7 @@ DFC_TO_MODIS = {1: (4, 14, 10, 10), 2: (7, 43, 40, 40), 3: (9, 21, 20, 20), 4: (
                 10: (17, 3, 3, 3)}
 
 
-class RealDataError(ValueError):
+class RealDataError(PermanentError):
     """The real data cannot be fetched or built; the message says why."""
 
 

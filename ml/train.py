@@ -24,13 +24,14 @@ from .bands import BAND_SETS, Normalisation
 from .config import TrainConfig
 from .data import DATASETS, DEFAULT_LABELS, dataset_splits
 from .datasets.common import sample_pixels
+from .errors import PermanentError
 from .evaluate import evaluate_predictor
 from .methods import METHODS, get
 from .metrics import rounded
 from .modelio import load_model, save_model, write_card
 
 
-class TrainingError(ValueError):
+class TrainingError(PermanentError):
     """Training cannot start (no data, say); the message says why."""
 
 

@@ -10,38 +10,21 @@ from datetime import date
 
 from django.conf import settings
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
-from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
+from django.urls import path, reverse
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import parsers, status
-from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ml.realdata import NATURAL_EARTH, default_root
-
-from ..catalogue.imagery import SOURCES, local_catalogue
+from ..catalogue.imagery import SOURCES, country_borders, local_catalogue
 from ..catalogue.registry import find_model
-from ..errors import InvalidInput, NotReady
-from ..jobs import areas
-from ..jobs.inference import PROBABILITIES
+from ..errors import InvalidInput, NotFound, NotReady
+from ..jobs import areas, products
 from ..models import AreaMap
 from ..validation import areas as aoi
-from .files import (
-    AREA_DOWNLOADS,
-    DOWNLOAD_RESPONSES,
-    TILE_RESPONSES,
-    FileView,
-    check_download,
-    download,
-    download_suffix,
-)
-from .maps import count_new_computation
-from .params import check_tile
-from .serializers import job_answer
-from .tiles import render_confidence_tile, render_image_tile, tile_response
-from .wmts import capabilities_response
+from .factory import Detail, Resource, links
+from .limits import count_new_computation
+from .serializers import AreaSerializer, job_answer
 
 AREA_REQUEST = {"type": "object", "properties": {
     "geometry": {"type": "object", "description": "GeoJSON Polygon, MultiPolygon, Feature or FeatureCollection "
@@ -129,19 +112,10 @@ def area_representation(area: AreaMap, request) -> dict:
         data["error"] = area.error or "cancelled"
         data["retry"] = url + "retry/"
     if area.status == AreaMap.Status.DONE:
-        data["statistics"] = [{**row, "area_ha": round(row["area_km2"] * 100, 4)} for row in area.statistics]
+        data["statistics"] = products.class_rows(area.statistics)
         data["imagery"] = area.imagery
-        data["links"] = {"cog": url + "map.tif", "probabilities": url + PROBABILITIES, "image": url + "image.tif",
-                         "png": url + "preview.png", "statistics_csv": url + "statistics.csv",
-                         "statistics_json": url + "statistics.json", "tiles": url + "tiles/{z}/{x}/{y}.png",
-                         "image_tiles": url + "image/{z}/{x}/{y}.png",
-                         "confidence_tiles": url + "confidence/{z}/{x}/{y}.png"}
+        data["links"] = links(areas.AREA_PRODUCT, area, url)
     return data
-
-
-def get_area(pk: int) -> AreaMap:
-    """The area map with this id, or 404."""
-    return get_object_or_404(AreaMap.objects.select_related("model_version"), pk=pk)
 
 
 class AreaList(APIView):
@@ -152,7 +126,7 @@ class AreaList(APIView):
     @extend_schema(
         operation_id="v1_areas_create",
         request={"application/json": AREA_REQUEST, "multipart/form-data": AREA_REQUEST},
-        responses={200: OpenApiResponse(description="The stored map"), 202: OpenApiResponse(description="Queued"),
+        responses={200: AreaSerializer, 202: AreaSerializer,
                    400: OpenApiResponse(description="The area or a parameter is wrong; the body says which"),
                    429: OpenApiResponse(description="Too many new map computations (HRMARS_MAP_RATE)")},
         examples=[OpenApiExample("a drawn polygon", value={
@@ -185,33 +159,13 @@ class AreaList(APIView):
         return job_answer(area_representation(area, request), area.status == AreaMap.Status.DONE)
 
 
-class AreaDetail(APIView):
-    """An area map's status (poll it: progress in %), then its statistics, the scenes used and links."""
-
-    @extend_schema(responses={200: OpenApiResponse(description="The area map")})
-    def get(self, request, pk: int):
-        return Response(area_representation(get_area(pk), request))
-
-
-class AreaCancel(APIView):
-    """Cancel a queued or running area map."""
-
-    @extend_schema(request=None, responses={200: OpenApiResponse(description="Cancelled"),
-                                            409: OpenApiResponse(description="Already over")})
-    def post(self, request, pk: int):
-        area = get_area(pk)
-        areas.cancel_or_refuse(area)
-        area.refresh_from_db()
-        return Response(area_representation(area, request))
-
-
 class AreaRetry(APIView):
     """Queue a failed or cancelled area map again."""
 
-    @extend_schema(request=None, responses={202: OpenApiResponse(description="Queued again"),
+    @extend_schema(request=None, responses={202: AreaSerializer,
                                             409: OpenApiResponse(description="It has not failed")})
     def post(self, request, pk: int):
-        area = get_area(pk)
+        area = products.find(areas.AREA_PRODUCT, pk, request.user)
         if area.status not in (AreaMap.Status.FAILED, AreaMap.Status.CANCELLED):
             raise NotReady(f"Area map {pk} is {area.status}; only failed or cancelled maps can be retried.")
         count_new_computation(request)
@@ -219,56 +173,6 @@ class AreaRetry(APIView):
         area.refresh_from_db()
         data = area_representation(area, request)
         return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
-
-
-def _payload(area: AreaMap) -> dict:
-    return {"area": area.pk, "model": area.model_version.name, "area_km2": area.area_km2,
-            "imagery": area.imagery, "classes": area.statistics}
-
-
-class AreaFile(FileView):
-    """Downloads of an area map: map.tif (COG), probabilities.tif (COG), image.tif (true colour of the pixels
-    used, COG), preview.png, statistics.csv, statistics.json."""
-
-    @extend_schema(operation_id="v1_areas_download", responses=DOWNLOAD_RESPONSES)
-    def get(self, request, pk: int, name: str):
-        check_download(name, AREA_DOWNLOADS)
-        area = areas.done(get_area(pk))
-        return download(name, area.statistics, lambda: _payload(area), lambda n: areas.area_folder(area) / n,
-                        f"area-{area.pk}-landcover{download_suffix(name)}", "public, max-age=3600", request)
-
-
-class AreaTile(FileView):
-    """XYZ PNG tiles of an area map: land cover (`tiles`), the true-colour image of the pixels used (`image`),
-    per-pixel confidence (`confidence`)."""
-    layer = "tiles"
-
-    @extend_schema(responses=TILE_RESPONSES)
-    def get(self, request, pk: int, z: int, x: int, y: int):
-        check_tile(z, x, y)
-        area = areas.done(get_area(pk))
-        folder = areas.area_folder(area)
-        file, render = {"tiles": ("map.tif", None), "image": ("image.tif", render_image_tile),
-                        "confidence": (PROBABILITIES, lambda p, z_, x_, y_: render_confidence_tile(
-                            p, z_, x_, y_, min_confidence=None))}[self.layer]
-        kwargs = {"render": render} if render else {}
-        return tile_response(z, x, y, f"area-{self.layer}:{area.token}:{z}/{x}/{y}", lambda: folder / file,
-                             "public, max-age=3600", **kwargs)
-
-
-class AreaWmts(FileView):
-    """OGC WMTS capabilities of the area map's XYZ tiles: land cover, the Sentinel-2 image and the confidence."""
-
-    @extend_schema(responses={(200, "application/xml"): OpenApiTypes.STR,
-                              409: OpenApiResponse(description="The map is not done")})
-    def get(self, request, pk: int):
-        area = areas.done(get_area(pk))
-        url = request.build_absolute_uri(reverse("api:area-detail", args=[pk]))
-        layers = {"landcover": (f"Land cover ({area.model_version.name})", url + "tiles/{z}/{x}/{y}.png"),
-                  "image": ("Sentinel-2 true colour of the pixels used", url + "image/{z}/{x}/{y}.png"),
-                  "confidence": ("Confidence (the less sure, the more opaque)", url + "confidence/{z}/{x}/{y}.png")}
-        return capabilities_response(f"HR-MARS area {pk}", area.geometry.extent, layers, url + "wmts/",
-                                     "public, max-age=3600")
 
 
 class ImageryList(APIView):
@@ -292,9 +196,21 @@ class CountryBorders(APIView):
     @extend_schema(operation_id="v1_basemap_countries", responses={
         200: OpenApiResponse(description="GeoJSON"), 404: OpenApiResponse(description="Not fetched")})
     def get(self, request):
-        path = default_root() / NATURAL_EARTH
-        if not path.is_file():
+        borders = country_borders()
+        if borders is None:
             raise NotFound("The offline base layer is not on this server (python -m ml.realdata fetch adds it).")
-        response = HttpResponse(path.read_bytes(), content_type="application/json")
+        response = HttpResponse(borders.read_bytes(), content_type="application/json")
         response["Cache-Control"] = "public, max-age=86400"
         return response
+
+
+class AreaDetail(Detail):
+    """An area map's status (poll it: progress in %), then its statistics, the scenes used and links."""
+
+    @extend_schema(responses={200: AreaSerializer, 404: OpenApiResponse(description="No such area map")})
+    def get(self, request, pk: int):
+        return Response(area_representation(self.row(request, pk), request))
+
+
+RESOURCE = Resource(represent=area_representation, detail=AreaDetail,
+                    extra=[path("areas/<id:pk>/retry/", AreaRetry.as_view(), name="area-retry")])

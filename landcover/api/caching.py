@@ -7,10 +7,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse
 from rest_framework import renderers
-from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from ..catalogue.version import catalogue_version
+from ..errors import NotFound
 
 
 def cached(request, builder: Callable[[], object], missing: Callable[[], str] | None = None):
@@ -21,7 +21,7 @@ def cached(request, builder: Callable[[], object], missing: Callable[[], str] | 
     if getattr(request, "accepted_renderer", None) is None or request.accepted_renderer.format != "json":
         data = builder()
         if data is None:
-            raise NotFound(missing() if missing else None)
+            raise NotFound(missing() if missing else "Not found.")
         return Response(data)
     key = f"api:{catalogue_version()}:{request.build_absolute_uri()}"  # answers hold absolute URLs
     body = cache.get(key)
@@ -30,5 +30,5 @@ def cached(request, builder: Callable[[], object], missing: Callable[[], str] | 
         body = b"" if data is None else renderers.JSONRenderer().render(data)  # b"": nothing there (404)
         cache.set(key, body, settings.API_CACHE_SECONDS)
     if not body:
-        raise NotFound(missing() if missing else None)
+        raise NotFound(missing() if missing else "Not found.")
     return HttpResponse(body, content_type="application/json")

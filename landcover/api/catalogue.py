@@ -2,7 +2,6 @@
 and the land-cover classes. Answers are cached rendered (`caching`)."""
 from __future__ import annotations
 
-from django.contrib.gis.geos import Point
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics
@@ -12,18 +11,12 @@ from rest_framework_gis.pagination import GeoJsonPagination
 
 from ml.classes import DFC, MODEL_CLASSES
 
-from ..catalogue.queries import of_dataset, patches_at
+from ..catalogue.queries import of_dataset
 from ..models import Patch, Scene
 from .caching import cached
 from .params import BBOX_PARAM, DATASET, LAT, LON, SEASON, dataset_param, filter_bbox, point_from
+from .places import no_patch_message, patches_here
 from .serializers import ClassSerializer, DatasetSerializer, PatchFeatureSerializer, SceneFeatureSerializer
-
-
-def no_patch_message(point: Point) -> str:
-    """The 404's advice when no patch covers a point."""
-    return (f"No catalogue patch covers lat={point.y:.6f}, lon={point.x:.6f}. See which places are covered with "
-            f"{reverse('api:patch-list')}?bbox=min_lon,min_lat,max_lon,max_lat or on the map page, or upload your "
-            f"own Sentinel-2 image of this place.")
 
 
 class DatasetList(generics.ListAPIView):
@@ -97,11 +90,6 @@ class PatchDetail(generics.RetrieveAPIView):
     """One patch: footprint, dataset, scene, native CRS."""
     serializer_class = PatchFeatureSerializer
     queryset = Patch.objects.select_related("dataset", "scene")
-
-
-def patches_here(request, point: Point):
-    """The patches at a point, filtered by the request's dataset and season parameters."""
-    return patches_at(point, dataset_param(request.query_params.get("dataset")), request.query_params.get("season"))
 
 
 class PatchAtPoint(APIView):

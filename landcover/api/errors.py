@@ -7,6 +7,7 @@ message} for bad input). DRF's own exceptions keep DRF's handling.
 from __future__ import annotations
 
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -30,8 +31,11 @@ def status_of(exc: LandcoverError) -> int:
 
 
 def exception_handler(exc, context):
-    """REST_FRAMEWORK["EXCEPTION_HANDLER"]: our errors by the table, the rest as DRF does."""
+    """REST_FRAMEWORK["EXCEPTION_HANDLER"]: our errors by the table, the rest as DRF does (a validation error
+    that is not per field becomes {"detail": [messages]})."""
     if isinstance(exc, LandcoverError):
         body = exc.body() if isinstance(exc, InvalidInput) else {"detail": str(exc)}
         return Response(body, status=status_of(exc))
+    if isinstance(exc, ValidationError) and not isinstance(exc.detail, dict):
+        exc = ValidationError({"detail": exc.detail if isinstance(exc.detail, list) else [exc.detail]})
     return drf_exception_handler(exc, context)

@@ -1,5 +1,5 @@
-"""File downloads of stored maps, shared by catalogue maps and uploads: the COG, the PNG preview,
-and the statistics rendered as CSV or JSON. Errors stay JSON whatever the client accepts."""
+"""File downloads of stored results, for every product (`landcover.api.factory`): COGs with byte ranges, the
+PNG preview, and the statistics rendered as CSV or JSON. Errors stay JSON whatever the client accepts."""
 from __future__ import annotations
 
 import csv
@@ -11,31 +11,14 @@ from pathlib import Path
 
 from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.utils.http import http_date
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse
+from django.utils.http import content_disposition_header, http_date
 from rest_framework import renderers
-from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-DOWNLOADS = {"map.tif": "image/tiff", "preview.png": "image/png", "probabilities.tif": "image/tiff",
-             "statistics.csv": "text/csv", "statistics.json": "application/json"}
-STATISTICS_COLUMNS = ["code", "name", "colour", "pixels", "percent", "area_km2"]
+from ..errors import NotFound
 
-
-# What downloads and tiles answer, for the schema: each file in its own media type.
-DOWNLOAD_RESPONSES = {
-    (200, "image/tiff"): OpenApiTypes.BINARY, (200, "image/png"): OpenApiTypes.BINARY,
-    (200, "text/csv"): OpenApiTypes.STR, (200, "application/json"): OpenApiTypes.OBJECT,
-    404: OpenApiResponse(description="No such download, or no such map"),
-    409: OpenApiResponse(description="The map is not done yet"),
-}
-TILE_RESPONSES = {
-    (200, "image/png"): OpenApiTypes.BINARY,
-    404: OpenApiResponse(description="No such map"),
-    409: OpenApiResponse(description="The map is not done yet"),
-}
+STATISTICS_COLUMNS = ["code", "name", "colour", "pixels", "percent", "area_km2", "area_ha"]
 
 
 class BinaryRenderer(renderers.BaseRenderer):
@@ -58,29 +41,13 @@ class FileView(APIView):
         return super().finalize_response(request, response, *args, **kwargs)
 
 
-AREA_DOWNLOADS = {**DOWNLOADS, "image.tif": "image/tiff"}  # areas also keep the true colour of the pixels used
-FILE_TYPES = {**AREA_DOWNLOADS, "change.tif": "image/tiff", "chart.png": "image/png",  # every file served from disk
-              "transitions.json": "application/json", "transitions.csv": "text/csv; charset=utf-8"}
-
-
-def check_download(name: str, offered: dict[str, str] = DOWNLOADS) -> None:
-    """Before the map is looked up, so an unknown name is a 404 whatever the map's state."""
-    if name not in offered:
-        raise NotFound(f"No download {name!r}; there are {', '.join(offered)}.")
-
-
-def download_suffix(name: str) -> str:
-    """The end of a download's file name: map.tif → .tif, statistics.csv → -statistics.csv."""
-    return {"map.tif": ".tif", "preview.png": ".png"}.get(name, "-" + name)
-
-
 def statistics_rows(rows: list[dict], uncertain: dict | None) -> list[dict]:
     """The statistics as CSV rows: the classes, then (with min_confidence) the uncertain pixels as code 0."""
     if uncertain is None:
         return rows
     return [*rows, {"code": 0, "name": f"uncertain (confidence < {uncertain['min_confidence']})", "colour": "",
                     "pixels": uncertain["pixels"], "percent": uncertain["percent"],
-                    "area_km2": uncertain["area_km2"]}]
+                    "area_km2": uncertain["area_km2"], "area_ha": round(uncertain["area_km2"] * 100, 4)}]
 
 
 RANGE = re.compile(r"bytes=(\d*)-(\d*)")
@@ -144,14 +111,15 @@ def _limited(handle, length: int, chunk: int = 64 * 1024):
         handle.close()
 
 
-def download(name: str, rows: list[dict], payload: Callable[[], dict], path_of: Callable[[str], Path],
+def download(name: str, media: str, rows: list[dict], payload: Callable[[], dict], path_of: Callable[[str], Path],
              filename: str, cache_control: str, request=None) -> HttpResponseBase:
-    """One of DOWNLOADS (checked by check_download) of a stored map: statistics rendered here, files
-    streamed from disk (with HEAD and single byte ranges when the request is given)."""
+    """One file of a stored result: statistics rendered here (CSV from `rows`, JSON from `payload`), files
+    streamed from disk (with HEAD and single byte ranges when the request is given). The file name is
+    quoted as RFC 6266 says, whatever characters it holds."""
     response: HttpResponseBase
     if name == "statistics.csv":
         out = io.StringIO()
-        writer = csv.DictWriter(out, STATISTICS_COLUMNS)
+        writer = csv.DictWriter(out, STATISTICS_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
         response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
@@ -160,11 +128,11 @@ def download(name: str, rows: list[dict], payload: Callable[[], dict], path_of: 
     else:
         path = path_of(name)
         if not path.is_file():
-            raise NotFound("The map's file is missing on the server; an administrator has been told.")
+            raise NotFound("The result's file is missing on the server; an administrator has been told.")
         if request is not None:
-            response = ranged_file(request, path, FILE_TYPES[name])
+            response = ranged_file(request, path, media)
         else:
-            response = FileResponse(path.open("rb"), content_type=FILE_TYPES[name])
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+            response = FileResponse(path.open("rb"), content_type=media)
+    response["Content-Disposition"] = content_disposition_header(True, filename)
     response["Cache-Control"] = cache_control
     return response

@@ -1,16 +1,17 @@
-"""Request parameters of the API, parsed in one place: each bad value is a 400 that names the
-parameter and says what to send, never a 500."""
+"""Request parameters of the API, parsed in one place: each bad value is an `InvalidInput` (a 400 whose body
+names the parameter and says what to send, in the one shape of `api/errors.py`), never a 500."""
 from __future__ import annotations
 
 import math
 import re
 
-from django.contrib.gis.geos import Point, Polygon
+from django.contrib.gis.geos import Point
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
 
+from ..errors import InvalidInput
 from ..urlconverters import MAX_ID
+from ..validation.bbox import parse_bbox
 
 BBOX_PARAM = OpenApiParameter(
     "bbox", str, description="min_lon,min_lat,max_lon,max_lat in degrees (EPSG:4326); min_lon > max_lon crosses "
@@ -27,31 +28,6 @@ MIN_CONFIDENCE = OpenApiParameter(
                                          "the rest are reported apart as 'uncertain' (model maps only)")
 
 
-def parse_bbox(value: str) -> Polygon | tuple[Polygon, Polygon]:
-    """'min_lon,min_lat,max_lon,max_lat' → a polygon (two across the antimeridian); ValidationError says why not."""
-    parts = value.split(",")
-    try:
-        if len(parts) != 4:
-            raise ValueError
-        x0, y0, x1, y1 = (float(p) for p in parts)
-        if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
-            raise ValueError
-    except ValueError:
-        raise ValidationError({"bbox": f"bbox must be four numbers min_lon,min_lat,max_lon,max_lat in degrees, "
-                                       f"e.g. bbox=11.4,48.0,11.8,48.3 (got {value[:100]!r})."}) from None
-    if not (-180 <= x0 <= 180 and -180 <= x1 <= 180):
-        raise ValidationError({"bbox": "bbox longitudes must be between -180 and 180."})
-    if not (-90 <= y0 <= 90 and -90 <= y1 <= 90):
-        raise ValidationError({"bbox": "bbox latitudes must be between -90 and 90 (is the order lon,lat,lon,lat?)."})
-    if y0 >= y1:
-        raise ValidationError({"bbox": "bbox min_lat must be less than max_lat (order: min_lon,min_lat,max_lon,max_lat)."})
-    if x0 == x1:
-        raise ValidationError({"bbox": "bbox has zero width (min_lon equals max_lon)."})
-    if x0 > x1:  # across the antimeridian
-        return (Polygon.from_bbox((x0, y0, 180, y1)), Polygon.from_bbox((-180, y0, x1, y1)))
-    return Polygon.from_bbox((x0, y0, x1, y1))
-
-
 def filter_bbox(queryset, field: str, value: str | None):
     """Rows whose `field` overlaps the bbox parameter's box (either half across the antimeridian)."""
     if not value:
@@ -59,7 +35,6 @@ def filter_bbox(queryset, field: str, value: str | None):
     box = parse_bbox(value)
     if isinstance(box, tuple):
         return queryset.filter(**{f"{field}__bboverlaps": box[0]}) | queryset.filter(**{f"{field}__bboverlaps": box[1]})
-    box.srid = 4326
     return queryset.filter(**{f"{field}__bboverlaps": box})
 
 
@@ -81,8 +56,8 @@ def dataset_param(value: str | None) -> int | str | None:
     if value.strip().isdigit() or DIGITS.fullmatch(value):
         number = parse_id(value)
         if number is None:
-            raise ValidationError({"dataset": f"dataset must be a dataset id (1 to {MAX_ID}) or a name, "
-                                              f"got {value[:50]!r}."})
+            raise InvalidInput("dataset", f"dataset must be a dataset id (1 to {MAX_ID}) or a name, got "
+                                          f"{value[:50]!r}.")
         return number
     return value
 
@@ -110,27 +85,42 @@ def patch_id(value: str) -> int:
     """The patch parameter as an id."""
     number = parse_id(value)
     if number is None:
-        raise ValidationError({"patch": f"patch must be a patch id (a whole number from 1 to {MAX_ID}), "
-                                        f"got {value[:50]!r}."})
+        raise InvalidInput("patch", f"patch must be a patch id (a whole number from 1 to {MAX_ID}), got "
+                                    f"{value[:50]!r}.")
     return number
 
 
 def check_tile(z: int, x: int, y: int) -> None:
     """An XYZ tile address that exists (zoom up to 24)."""
     if z > 24 or x >= 2 ** z or y >= 2 ** z:
-        raise ValidationError({"tile": f"No tile {z}/{x}/{y}: zoom goes up to 24 and x, y below 2^zoom."})
+        raise InvalidInput("tile", f"No tile {z}/{x}/{y}: zoom goes up to 24 and x, y below 2^zoom.")
 
 
-def min_confidence(request) -> float | None:
-    """The min_confidence parameter (0–1), None when not given."""
-    value = request.query_params.get("min_confidence")
+def probability(value, field: str = "min_confidence") -> float | None:
+    """A probability from 0 to 1 (a query's text or a JSON body's number), None when not given; the one rule
+    for min_confidence wherever it is taken (0 counts every pixel as sure enough)."""
     if value is None or value == "":
         return None
     try:
+        if isinstance(value, bool):
+            raise ValueError
         number = float(value)
-    except ValueError:
+    except (TypeError, ValueError):
         number = math.nan
     if not (0 <= number <= 1):  # also refuses NaN and infinities
-        raise ValidationError({"min_confidence": f"min_confidence must be a number from 0 to 1 (a probability), "
-                                                 f"e.g. min_confidence=0.6; got {value[:50]!r}."})
+        raise InvalidInput(field, f"{field} must be a number from 0 to 1 (a probability), e.g. {field}=0.6; got "
+                                  f"{str(value)[:50]!r}.")
     return number
+
+
+def min_confidence(request) -> float | None:
+    """The min_confidence query parameter (0–1), None when not given."""
+    return probability(request.query_params.get("min_confidence"))
+
+
+def int_param(request, name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter from `low` to `high` (`default` when not given)."""
+    value = request.query_params.get(name, str(default))
+    if not DIGITS.fullmatch(value.lstrip("-")) or not low <= int(value) <= high:
+        raise InvalidInput(name, f"{name} must be a whole number from {low} to {high}.")
+    return int(value)

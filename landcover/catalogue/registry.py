@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.db import transaction
 
+from ml import methods
 from ml.modelio import ModelFormatError, engine_file, load_model, read_card
 
 from ..errors import InvalidInput, Unavailable
@@ -68,4 +69,17 @@ def find_model(name: str | None, synthetic_place: bool = False) -> ModelVersion:
     if version is None:
         raise NoModel("No model is registered yet, so there are no high-resolution maps; an administrator registers "
                       "one with `manage.py register_model DIR --default`.")
+    return version
+
+
+def refuse_coarse(version: ModelVersion) -> ModelVersion:
+    """The model if it maps Sentinel-2 images (its method `reads` "image", by `ml.methods`); InvalidInput for
+    one that refines coarse land-cover maps (a CGAN), which has no image to read. The one place that decides."""
+    try:
+        reads = methods.get(version.method).reads
+    except methods.UnknownMethod:
+        reads = "image" if version.card.get("input") != "coarse" else "coarse"
+    if reads != "image":
+        raise InvalidInput("model", f"{version.name} refines MODIS land-cover maps and cannot map an image; choose a "
+                                    "model that reads Sentinel-2 bands (see /api/v1/models/).")
     return version

@@ -13,7 +13,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -22,23 +22,14 @@ from django.contrib.gis.geos import MultiPolygon
 from ml.imagery import Query, fetch_area
 
 from ..catalogue.imagery import search
-from ..errors import InvalidInput, NotReady
+from ..catalogue.registry import refuse_coarse
 from ..models import AreaMap, ModelVersion
-from . import lifecycle
+from . import lifecycle, products
 from .inference import map_image, predictor_for
-from .lifecycle import JobKind, Progress
+from .lifecycle import Progress
+from .products import MAP_FILES, TIFF, Collection, File, Layer, Product
 
 FETCH_SHARE = 30  # % of the progress bar for finding and reading the imagery
-
-
-def areas_root() -> Path:
-    """Where area maps live (HRMARS_AREAS_DIR)."""
-    return Path(settings.AREAS_DIR)
-
-
-def area_folder(area: AreaMap) -> Path:
-    """One area map's folder."""
-    return areas_root() / area.token
 
 
 def query_of(area: AreaMap) -> Query:
@@ -69,14 +60,60 @@ def build(area: AreaMap, work: Path, progress: Progress) -> dict:
         summary[f"{name}_ha"] = round(km2 * 100, 4)
     summary["mapped_km2"] = round(mapped_km2, 6)
     summary["mapped_ha"] = round(mapped_km2 * 100, 4)
-    return {"statistics": statistics, "imagery": summary}
+    return {"statistics": statistics, "imagery": summary, "acquired": first_acquisition(summary)}
 
 
-AREA_JOB = JobKind(
-    name="area", task="landcover.compute_area", model=AreaMap,
-    waiting=AreaMap.Status.QUEUED, running=AreaMap.Status.RUNNING, done=AreaMap.Status.DONE,
-    failed=AreaMap.Status.FAILED, cancelled=AreaMap.Status.CANCELLED, idle_result="skipped",
-    related=("model_version",), staging=lambda area: areas_root() / ".tmp", destination=area_folder, build=build)
+def first_acquisition(imagery: dict) -> datetime | None:
+    """When the first scene used was taken (to the second), from the imagery summary; None when undated."""
+    dates = sorted(i["datetime"] for i in imagery.get("items", []) if i.get("datetime"))
+    if not dates:
+        return None
+    when = datetime.fromisoformat(dates[0].replace("Z", "+00:00"))
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).replace(microsecond=0)
+
+
+class AreaProduct(Product):
+    """Maps of areas of interest: the land cover, its probabilities and the true colour of the pixels used."""
+
+    kind, prefix, noun, root_setting = "area", "areas", "area map", "AREAS_DIR"
+    collection = Collection("areas", "Maps of areas of interest",
+                            "Land-cover maps of areas drawn or uploaded anywhere, from Sentinel-2 imagery (a STAC API "
+                            "or the local catalogue), clouds masked, clipped to the area.")
+    files = (*MAP_FILES, File("image.tif", TIFF, "Sentinel-2 true colour of the pixels used", ("visual",), "image",
+                              "image"))
+    layers = (products.CLASS_LAYERS[0], Layer("image", "image.tif", "image", "image",
+                                              "Sentinel-2 true colour of the pixels used"), products.CLASS_LAYERS[1])
+    geometry_field = "geometry"
+    datetime_field = "acquired"
+    kept_by = ("requested_by",)
+    related = ("model_version",)
+
+    def bounds(self, row) -> tuple[float, float, float, float]:
+        return row.geometry.extent
+
+    def geometry(self, row) -> dict:
+        return json.loads(row.geometry.geojson)
+
+    def label(self, row) -> str:
+        dates = sorted({(i.get("datetime") or "")[:10] for i in row.imagery.get("items", [])} - {""})
+        return f"area {row.pk} ({', '.join(dates) or 'date unknown'})"
+
+    def properties(self, row) -> dict:
+        return {"hrmars:model": row.model_version.name, "hrmars:cloud_percent": row.imagery.get("cloud_percent"),
+                "hrmars:scenes": [i["id"] for i in row.imagery.get("items", [])],
+                "title": f"Area {row.pk} ({row.area_km2:.2f} km²)"}
+
+    def about(self, row) -> dict:
+        return {"area_km2": row.area_km2, "imagery": row.imagery}
+
+    def download_name(self, row, name: str) -> str:
+        return f"area-{row.pk}-landcover{products.download_suffix(name)}"
+
+
+AREA_JOB = lifecycle.queued_kind(
+    "area", "landcover.compute_area", AreaMap, build, staging=lambda area: AREA_PRODUCT.root() / ".tmp",
+    destination=lambda area: AREA_PRODUCT.folder(area), related=("model_version",))
+AREA_PRODUCT: AreaProduct = products.register(AreaProduct(AREA_JOB))
 
 
 def area_key(geometry: MultiPolygon, start: date | None, end: date | None, max_cloud: float, source: str,
@@ -98,9 +135,7 @@ def request_area(geometry: MultiPolygon, area_km2: float, *, start: date | None,
                  before_new: Callable[[], None] | None = None) -> tuple[AreaMap, bool]:
     """The area map for this request and whether it was created now (and queued); an existing one is returned
     as it is (a lost job is queued again). `before_new` runs before a new one is created (a rate limit)."""
-    if version.card.get("input") == "coarse":
-        raise InvalidInput("model", f"{version.name} refines MODIS land-cover maps and cannot map imagery; choose a "
-                                    "model that reads Sentinel-2 bands.")
+    refuse_coarse(version)
     key = area_key(geometry, start, end, max_cloud, source, version)
     return lifecycle.find_or_queue(
         AREA_JOB, {"key": key}, {"token": secrets.token_urlsafe(24), "geometry": geometry, "area_km2": area_km2,
@@ -118,15 +153,4 @@ def retry(area: AreaMap) -> bool:
     return lifecycle.retry(AREA_JOB, area)
 
 
-def cancel_or_refuse(area: AreaMap) -> None:
-    """Cancel a queued or running area map, or NotReady saying why it cannot be."""
-    if not lifecycle.cancel(AREA_JOB, area):
-        raise NotReady(f"Area map {area.pk} is {area.status}; only queued or running jobs can be cancelled.")
-
-
-def done(area: AreaMap) -> AreaMap:
-    """The area map if it is ready, else NotReady."""
-    if area.status != AreaMap.Status.DONE:
-        raise NotReady(f"Area map {area.pk} is {area.status} ({area.progress} %); its map is not ready.")
-    return area
 

@@ -15,32 +15,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.gis.geos import Polygon
 
 from ml.change import ChangeError, change_map
 
-from ..errors import InvalidInput, NotReady
+from ..errors import InvalidInput
 from ..models import ChangeMap
-from . import lifecycle
-from .lifecycle import JobKind, Progress
-from .stored import StoredMap, stored_map
+from . import lifecycle, products
+from .lifecycle import Progress
+from .products import TIFF, Collection, File, Layer, Product, StoredMap, stored_map
 
 TRANSITION_COLUMNS = ["from", "from_name", "to", "to_name", "code", "pixels", "km2", "ha", "percent"]
 
 
-def changes_root() -> Path:
-    """Where change maps live (HRMARS_CHANGES_DIR)."""
-    return Path(settings.CHANGES_DIR)
-
-
-def change_folder(change: ChangeMap) -> Path:
-    """One change's folder."""
-    return changes_root() / change.token
-
-
 def build(change: ChangeMap, work: Path, progress: Progress) -> dict:
     """The change COG, transitions (JSON, CSV) and chart in `work`; the fields to store."""
-    before = stored_map(change.before_kind, change.before_id)
-    after = stored_map(change.after_kind, change.after_id)
+    # Access was checked when the change was asked for; the job reads the maps as they are now.
+    before = stored_map(change.before_kind, change.before_id, check_access=False)
+    after = stored_map(change.after_kind, change.after_id, check_access=False)
     result = change_map(before.path, after.path, work / "change.tif", before_confidence=before.probabilities,
                         after_confidence=after.probabilities, min_confidence=change.min_confidence,
                         progress=progress)
@@ -79,11 +71,48 @@ def net_change_chart(classes: list[dict], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-CHANGE_JOB = JobKind(
-    name="change", task="landcover.compute_change", model=ChangeMap,
-    waiting=ChangeMap.Status.QUEUED, running=ChangeMap.Status.RUNNING, done=ChangeMap.Status.DONE,
-    failed=ChangeMap.Status.FAILED, cancelled=ChangeMap.Status.CANCELLED, idle_result="skipped", related=(),
-    staging=lambda change: changes_root() / ".tmp", destination=change_folder, build=build)
+class ChangeProduct(Product):
+    """Changes between two stored maps: a change COG in its own colours and the transition matrix. One that
+    involves an upload belongs to that upload's owner."""
+
+    kind, prefix, noun, root_setting = "change", "changes", "change", "CHANGES_DIR"
+    collection = Collection("changes", "Changes between two maps",
+                            "Change maps between two stored maps of one place: codes (from − 1) × 10 + to.")
+    files = (File("change.tif", TIFF, "Change (COG)", ("data",), "data", "cog"),
+             File("transitions.json", "application/json", "Transition matrix", ("metadata",), "transitions",
+                  "transitions_json"),
+             File("transitions.csv", "text/csv; charset=utf-8", "Transition matrix (CSV)", ("metadata",), "", "transitions_csv"),
+             File("chart.png", "image/png", "Net change", ("overview",), "chart", "chart"))
+    layers = (Layer("tiles", "change.tif", "palette", "change", "Change (unchanged grey, changed in the colour of the "
+                                                              "new class)"),)
+    land_cover = False
+    owner_field = "owner"
+    geometry_field = "footprint"
+    main_file = "change.tif"
+
+    def model_name(self, row) -> str | None:
+        return row.models_used.get("after")
+
+    def bounds(self, row) -> tuple[float, float, float, float]:
+        west, south, east, north = row.bounds
+        return west, south, east, north
+
+    def label(self, row) -> str:
+        return f"change {row.pk}"
+
+    def properties(self, row) -> dict:
+        return {"hrmars:before": f"{row.before_kind}-{row.before_id}",
+                "hrmars:after": f"{row.after_kind}-{row.after_id}",
+                "hrmars:different_models": row.different_models, "title": f"Change {row.pk}"}
+
+    def download_name(self, row, name: str) -> str:
+        return f"change-{row.pk}-{name}"
+
+
+CHANGE_JOB = lifecycle.queued_kind(
+    "change", "landcover.compute_change", ChangeMap, build, staging=lambda change: CHANGE_PRODUCT.root() / ".tmp",
+    destination=lambda change: CHANGE_PRODUCT.folder(change))
+CHANGE_PRODUCT: ChangeProduct = products.register(ChangeProduct(CHANGE_JOB))
 
 
 def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
@@ -104,12 +133,7 @@ def request_change(before: StoredMap, after: StoredMap, min_confidence: float | 
         CHANGE_JOB, {"key": key}, {"token": secrets.token_urlsafe(24), "before_kind": before.kind,
                                    "before_id": before.pk, "after_kind": after.kind, "after_id": after.pk,
                                    "min_confidence": min_confidence, "owner": owner, "bounds": list(before.bounds),
+                                   "footprint": Polygon.from_bbox(before.bounds),
                                    "models_used": {"before": before.model, "after": after.model}},
         settings.MAP_STALE_SECONDS, before_new)
 
-
-def done(change: ChangeMap) -> ChangeMap:
-    """The change if it is ready, else NotReady."""
-    if change.status != ChangeMap.Status.DONE:
-        raise NotReady(f"Change {change.pk} is {change.status} ({change.progress} %); it is not ready.")
-    return change

@@ -12,8 +12,9 @@ runs it, where its files go and how to build them; everything else is written on
   It clears what an earlier attempt killed mid-way left in the staging folder, builds the files
   in a fresh temporary folder there, moves them into place with renames on one file system, and
   only then marks the row done: nobody ever sees half a result.
-- Errors in the input or the model fail the job at once with a readable reason; any other error
-  propagates to Celery, which retries transient ones and records the final failure (`fail`).
+- Errors in the input or the model (`ml.errors.PermanentError`) fail the job at once with a readable
+  reason; `ml.errors.TransientError` (a source that did not answer) and any other error propagate to
+  Celery, which retries transient ones and records the final failure (`fail`).
 - Progress is written at most once a second; a cancelled job notices at that moment and stops.
 - `retry` queues a failed job again; `requeue_if_stale` queues again a job whose task was lost.
 
@@ -37,16 +38,13 @@ from celery import current_app
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from ml.change import ChangeError
-from ml.imagery import ImageryError
-from ml.modelio import ModelFormatError
-from ml.predict import SceneError
-from ml.rasterio_io import DataError
+from ml.errors import PermanentError, TransientError
+
+from ..errors import NotReady
+from ..models import QueuedJob
 
 log = logging.getLogger(__name__)
 
-# The input or the model is wrong: another try cannot help, so the job fails with the reason.
-PERMANENT_ERRORS = (SceneError, DataError, ModelFormatError, ImageryError, ChangeError)
 
 Progress = Callable[[int, int], None]  # (done, total), as ml.predict reports it
 
@@ -83,19 +81,32 @@ class JobKind:
         return self.model._default_manager.all()
 
 
+def queued_kind(name: str, task: str, model: type[models.Model], build: Callable[[Any, Path, Progress], dict],
+                staging: Callable[[Any], Path], destination: Callable[[Any], Path], related: tuple[str, ...] = (),
+                cancellable: bool = True, idle_result: str = "skipped") -> JobKind:
+    """The JobKind of rows that inherit `QueuedJob` (every kind does): queued → running → done, failed or
+    cancelled."""
+    status = QueuedJob.Status
+    return JobKind(name=name, task=task, model=model, waiting=status.QUEUED, running=status.RUNNING,
+                   done=status.DONE, failed=status.FAILED, cancelled=status.CANCELLED if cancellable else None,
+                   idle_result=idle_result, related=related, staging=staging, destination=destination, build=build)
+
+
 def enqueue(kind: JobKind, pk: int) -> None:
     """Queue the kind's task for row `pk` once the current transaction commits."""
     transaction.on_commit(lambda: current_app.send_task(kind.task, args=[pk]))
 
 
 def find_or_queue(kind: JobKind, lookup: dict[str, Any], fields: dict[str, Any], stale_after: float,
-                  before_new: Callable[[], None] | None = None) -> tuple[Any, bool]:
+                  before_new: Callable[[], None] | None = None, run_here: bool = False) -> tuple[Any, bool]:
     """The job row matching `lookup` (a unique key), queued again if its task was lost; else a new row of
     `lookup` and `fields`, queued, after `before_new` (a caller's limit on new computations raises there).
+    With `run_here` (small work, under a documented cap) a new row is run in this process instead of queued.
     Returns (row, created now); two requests at once create one row between them."""
     rows = kind.rows().select_related(*kind.related) if kind.related else kind.rows()
     existing = rows.filter(**lookup).first()
     if existing is not None:
+        asked_again(kind, existing)
         requeue_if_stale(kind, existing, stale_after)
         return existing, False
     if before_new is not None:
@@ -103,10 +114,27 @@ def find_or_queue(kind: JobKind, lookup: dict[str, Any], fields: dict[str, Any],
     try:
         with transaction.atomic():
             row = kind.model._default_manager.create(**lookup, **fields)
-            enqueue(kind, row.pk)
+            if not run_here:
+                enqueue(kind, row.pk)
     except IntegrityError:  # somebody asked for the same thing at the same moment
         return rows.get(**lookup), False
+    if run_here:
+        run(kind, row.pk)
+        row.refresh_from_db()
     return row, True
+
+
+ASKED_AGAIN_EVERY = timedelta(hours=1)  # `requested_at` is written at most this often per row
+
+
+def asked_again(kind: JobKind, row) -> None:
+    """Note that somebody asked for this result again (`prune` keeps what is asked for); one write an hour
+    at most, so a popular result costs no write per request."""
+    now = timezone.now()
+    if row.requested_at >= now - ASKED_AGAIN_EVERY:  # read from the row: no query at all within the hour
+        return
+    if kind.rows().filter(pk=row.pk, requested_at__lt=now - ASKED_AGAIN_EVERY).update(requested_at=now):
+        row.requested_at = now
 
 
 def claim(kind: JobKind, pk: int):
@@ -178,7 +206,9 @@ def run(kind: JobKind, pk: int) -> dict:
     except Cancelled:
         log.info("%s %s was cancelled while running", kind.name, pk)
         return {kind.name: pk, "status": kind.idle_result}
-    except PERMANENT_ERRORS as exc:
+    except TransientError:  # before PermanentError: a source that is down may be both kinds of ImageryError
+        raise
+    except PermanentError as exc:
         fail(kind, pk, str(exc))
         log.warning("%s %s failed: %s", kind.name, pk, exc)
         return {kind.name: pk, "status": kind.failed, "error": public_message(str(exc))}
@@ -236,6 +266,12 @@ def cancel(kind: JobKind, row) -> bool:
         return False
     return bool(kind.rows().filter(pk=row.pk, status__in=kind.active)
                 .update(status=kind.cancelled, updated_at=timezone.now()))
+
+
+def cancel_or_refuse(kind: JobKind, row, noun: str) -> None:
+    """Cancel a waiting or running job, or NotReady saying why it cannot be."""
+    if not cancel(kind, row):
+        raise NotReady(f"The {noun} {row.pk} is {row.status}; only queued or running jobs can be cancelled.")
 
 
 def reset_failed(kind: JobKind, row) -> None:

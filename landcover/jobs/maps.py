@@ -3,19 +3,18 @@
 A map is a row (unique per patch, source and model version) plus a folder MAPS_DIR/<id>/
 holding map.tif (COG), preview.png and statistics.json, and for model maps probabilities.tif (COG)
 and confidence.json (`landcover.jobs.inference`). Asking for a map creates the row and
-queues one task; everybody else asking gets the same row and its status. The lifecycle
-(`landcover.jobs.lifecycle`) claims, builds in MAPS_DIR/.tmp/ and moves the folder into place.
+queues one task (`lifecycle.find_or_queue`); everybody else asking gets the same row and its status.
+The lifecycle claims, builds in MAPS_DIR/.tmp/ and moves the folder into place. `MAP_PRODUCT` is the
+kind's entry in the product registry: its files, layers, STAC collection and access rule.
 """
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 
 from ml.modis import modis_map
 from ml.outputs import preview_png
@@ -23,32 +22,14 @@ from ml.predict import SceneError
 
 from ..errors import NotFound
 from ..models import LandCoverMap, ModelVersion, Patch
-from . import lifecycle
+from . import lifecycle, products
 from .inference import map_image, predictor_for
-from .lifecycle import JobKind, Progress
+from .lifecycle import Progress
+from .products import Collection, Product
 
 
 class MapUnavailable(NotFound):
     """The map cannot exist (e.g. a patch without MODIS labels); the message says why."""
-
-
-def maps_root() -> Path:
-    """Where stored maps live (HRMARS_MAPS_DIR)."""
-    return Path(settings.MAPS_DIR)
-
-
-def map_folder(m: LandCoverMap) -> Path:
-    """A stored map's folder."""
-    return maps_root() / str(m.pk)
-
-
-def file_path(m: LandCoverMap, name: str) -> Path:
-    """Absolute path of one of a stored map's files: map.tif, preview.png, probabilities.tif, confidence.json."""
-    if name == "map.tif":
-        return maps_root() / m.cog_path
-    if name == "preview.png":
-        return maps_root() / m.png_path
-    return map_folder(m) / name
 
 
 def build(m: LandCoverMap, work: Path, progress: Progress) -> dict:
@@ -69,15 +50,56 @@ def build(m: LandCoverMap, work: Path, progress: Progress) -> dict:
             source = m.patch.lc_path
         statistics = map_image(Path(source), work, predictor, progress)
     (work / "statistics.json").write_text(json.dumps(statistics, indent=1))
-    return {"cog_path": f"{m.pk}/map.tif", "png_path": f"{m.pk}/preview.png", "statistics": statistics}
+    return {"statistics": statistics}
 
 
-MAP_JOB = JobKind(
-    name="map", task="landcover.compute_map", model=LandCoverMap,
-    waiting=LandCoverMap.Status.PENDING, running=LandCoverMap.Status.RUNNING, done=LandCoverMap.Status.DONE,
-    failed=LandCoverMap.Status.FAILED, cancelled=None, idle_result="done-or-missing",
-    related=("patch__dataset", "model_version"),
-    staging=lambda m: maps_root() / ".tmp", destination=map_folder, build=build)
+class MapProduct(Product):
+    """Catalogue maps: public, one per patch, source and model; MODIS maps have no probabilities."""
+
+    kind, prefix, noun, root_setting = "map", "maps", "map", "MAPS_DIR"
+    collection = Collection("catalogue-maps", "Maps of catalogue patches",
+                            "Land-cover maps (simplified IGBP, DFC2020 codes) of the catalogue's patches: the model's "
+                            "high-resolution maps and MODIS low-resolution ones.")
+    cache_seconds = 86400
+    geometry_field = "patch__footprint"
+    related = ("patch__dataset", "model_version")
+
+    def folder_name(self, row) -> str:
+        return str(row.pk)
+
+    def offers(self, row, name: str) -> bool:
+        return super().offers(row, name) and (name != "probabilities.tif" or row.source == LandCoverMap.Source.MODEL)
+
+    def synthetic(self, row) -> bool:
+        return row.synthetic
+
+    def bounds(self, row) -> tuple[float, float, float, float]:
+        return row.patch.footprint.extent
+
+    def geometry(self, row) -> dict:
+        return json.loads(row.patch.footprint.geojson)
+
+    def label(self, row) -> str:
+        return f"map {row.pk} ({row.patch})"
+
+    def properties(self, row) -> dict:
+        model = self.model_name(row)
+        return {"hrmars:source": row.source, "hrmars:model": model or "MODIS", "hrmars:synthetic": row.synthetic,
+                "title": f"{row.patch} — {model or 'MODIS'}"}
+
+    def about(self, row) -> dict:
+        return {"patch": row.patch_id, "resolution": "low" if row.source == LandCoverMap.Source.MODIS else "high"}
+
+    def download_name(self, row, name: str) -> str:
+        what = self.model_name(row) or "modis"
+        return f"hrmars-patch{row.patch_id}-{what}-{row.pk}{products.download_suffix(name)}"
+
+
+MAP_JOB = lifecycle.queued_kind(
+    "map", "landcover.compute_map", LandCoverMap, build, staging=lambda m: MAP_PRODUCT.root() / ".tmp",
+    destination=lambda m: MAP_PRODUCT.folder(m), related=("patch__dataset", "model_version"), cancellable=False,
+    idle_result="done-or-missing")  # a public map somebody else may be waiting for is not cancelled
+MAP_PRODUCT: MapProduct = products.register(MapProduct(MAP_JOB))
 
 ACTIVE = MAP_JOB.active
 
@@ -92,13 +114,7 @@ def request_map(patch: Patch, model_version: ModelVersion | None,
                              "low-resolution map; ask for the high-resolution map instead.")
     source = LandCoverMap.Source.MODIS if model_version is None else LandCoverMap.Source.MODEL
     key: dict[str, Any] = {"patch": patch, "source": source, "model_version": model_version}
-    if before_new is not None and not LandCoverMap.objects.filter(**key).exists():
-        before_new()
-    m, created = LandCoverMap.objects.get_or_create(**key)
-    if created:
-        lifecycle.enqueue(MAP_JOB, m.pk)
-        return m, True
-    return m, lifecycle.requeue_if_stale(MAP_JOB, m, settings.MAP_STALE_SECONDS)
+    return lifecycle.find_or_queue(MAP_JOB, key, {}, settings.MAP_STALE_SECONDS, before_new)
 
 
 def retry_map(m: LandCoverMap) -> bool:
@@ -128,10 +144,3 @@ def build_modis_maps(patches: Iterable[Patch], progress: Callable[[int], None] |
         if progress:
             progress(1)
     return built, bad
-
-
-def remove_files(sender, instance: LandCoverMap, **kwargs) -> None:
-    """post_delete: a deleted map (or one deleted with its patch or model) takes its files with it, once
-    committed."""
-    folder = maps_root() / str(instance.pk)  # Django clears instance.pk after the delete
-    transaction.on_commit(lambda: shutil.rmtree(folder, ignore_errors=True))

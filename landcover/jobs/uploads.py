@@ -6,6 +6,7 @@ anything is queued; the job itself runs through `landcover.jobs.lifecycle`.
 """
 from __future__ import annotations
 
+import json
 import secrets
 import shutil
 import tempfile
@@ -15,37 +16,64 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from ..errors import LimitReached, NotReady
+from ..catalogue.registry import refuse_coarse
+from ..errors import LimitReached
 from ..models import ModelVersion, Upload
 from ..validation.uploads import Checked, check_file
-from . import lifecycle
+from . import lifecycle, products
 from .inference import map_image, predictor_for
-from .lifecycle import JobKind, Progress
-
-
-def uploads_root() -> Path:
-    """Where uploads live (HRMARS_UPLOADS_DIR), outside the static and media paths."""
-    return Path(settings.UPLOADS_DIR)
-
-
-def upload_folder(upload: Upload) -> Path:
-    """One upload's folder."""
-    return uploads_root() / upload.token
+from .lifecycle import Progress
+from .products import Collection, Product
 
 
 def build(upload: Upload, work: Path, progress: Progress) -> dict:
     """The upload's map and preview in `work`."""
-    statistics = map_image(upload_folder(upload) / "source.tif", work, predictor_for(upload.model_version), progress)
+    statistics = map_image(UPLOAD_PRODUCT.path(upload, "source.tif"), work, predictor_for(upload.model_version),
+                           progress)
     return {"statistics": statistics}
 
 
-UPLOAD_JOB = JobKind(
-    name="upload", task="landcover.process_upload", model=Upload,
-    waiting=Upload.Status.QUEUED, running=Upload.Status.RUNNING, done=Upload.Status.DONE,
-    failed=Upload.Status.FAILED, cancelled=Upload.Status.CANCELLED, idle_result="skipped",
-    related=("model_version",), staging=upload_folder, destination=upload_folder, build=build)
+class UploadProduct(Product):
+    """A user's own image mapped: its owner's alone (anybody else is told it does not exist)."""
+
+    kind, prefix, noun, root_setting = "upload", "uploads", "upload", "UPLOADS_DIR"
+    collection = Collection("uploads", "Your uploads' maps", "Land-cover maps of your own uploaded images (yours "
+                                                              "alone).")
+    login_required = True
+    owner_field = "owner"
+    geometry_field = "footprint"
+    related = ("model_version",)
+
+    def visible(self, user) -> Q:
+        return Q(owner=user) if getattr(user, "is_authenticated", False) else Q(pk__in=[])
+
+    def bounds(self, row) -> tuple[float, float, float, float]:
+        return row.footprint.extent
+
+    def geometry(self, row) -> dict:
+        return json.loads(row.footprint.geojson)
+
+    def label(self, row) -> str:
+        return f"upload {row.pk} ({row.original_name})"
+
+    def properties(self, row) -> dict:
+        return {"hrmars:model": row.model_version.name, "title": row.original_name}
+
+    def about(self, row) -> dict:
+        return {"name": row.original_name}
+
+    def download_name(self, row, name: str) -> str:
+        stem = row.original_name.rsplit(".", 1)[0][:80] or "upload"
+        return f"{stem}-landcover{products.download_suffix(name)}"
+
+
+UPLOAD_JOB = lifecycle.queued_kind(
+    "upload", "landcover.process_upload", Upload, build, staging=lambda upload: UPLOAD_PRODUCT.folder(upload),
+    destination=lambda upload: UPLOAD_PRODUCT.folder(upload), related=("model_version",))
+UPLOAD_PRODUCT: UploadProduct = products.register(UploadProduct(UPLOAD_JOB))
 
 
 def check_limits(user) -> None:
@@ -63,8 +91,9 @@ def check_limits(user) -> None:
 def accept_upload(user, uploaded_file, model_version: ModelVersion) -> Upload:
     """Validate an uploaded file and create its job: the folder and the row exist together or not at all,
     whatever fails (a check, the disk, the database, a limit reached meanwhile)."""
+    refuse_coarse(model_version)
     check_limits(user)
-    root = uploads_root()
+    root = UPLOAD_PRODUCT.root()
     (root / ".incoming").mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="in-", dir=root / ".incoming"))
     try:
@@ -86,7 +115,7 @@ def _store(user, uploaded_file, model_version: ModelVersion, source: Path, check
     folder goes again. The user's row is locked meanwhile, so concurrent uploads count against the limits
     one after the other."""
     token = secrets.token_urlsafe(24)
-    folder = uploads_root() / token
+    folder = UPLOAD_PRODUCT.root() / token
     try:
         with transaction.atomic():
             get_user_model().objects.select_for_update().filter(pk=user.pk).first()
@@ -109,22 +138,7 @@ def cancel(upload: Upload) -> bool:
     return lifecycle.cancel(UPLOAD_JOB, upload)
 
 
-def cancel_or_refuse(upload: Upload) -> None:
-    """Cancel, or NotReady saying why it cannot be."""
-    if not cancel(upload):
-        raise NotReady(f"Upload {upload.pk} is {upload.status}; only queued or running jobs can be cancelled.")
-
-
 def delete(upload: Upload) -> None:
-    """Cancel the job if it runs, and remove the upload's row and files."""
+    """Cancel the job if it runs, and remove the upload's row and folder."""
     cancel(upload)
-    folder = upload_folder(upload)
-    upload.delete()
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def done(upload: Upload) -> Upload:
-    """The upload if its map is ready, else NotReady."""
-    if upload.status != Upload.Status.DONE:
-        raise NotReady(f"Upload {upload.pk} is {upload.status} ({upload.progress} %); its map is not ready.")
-    return upload
+    products.delete(UPLOAD_PRODUCT, upload)

@@ -22,6 +22,7 @@ from django.contrib.gis.geos import GEOSException, GEOSGeometry, MultiPolygon, P
 from pyproj import CRS, Geod, Transformer
 
 from ..errors import InvalidInput
+from .bbox import parse_bbox
 
 GEOD = Geod(ellps="WGS84")
 KML_NS = "{http://www.opengis.net/kml/2.2}"
@@ -133,14 +134,12 @@ def from_point(lon: object, lat: object, size_m: object = None) -> GEOSGeometry:
 
 
 def from_bbox(value: object) -> GEOSGeometry:
-    """[west, south, east, north] in degrees."""
-    try:
-        west, south, east, north = (float(v) for v in value)  # type: ignore[attr-defined]
-    except (TypeError, ValueError):
-        raise InvalidInput("bbox", "Give bbox as [west, south, east, north] in degrees.") from None
-    if not (west < east and south < north):
-        raise InvalidInput("bbox", "bbox must have west < east and south < north.")
-    return Polygon.from_bbox((west, south, east, north))
+    """[west, south, east, north] in degrees (or the same as text), read by the one bbox parser; an area across
+    the antimeridian (west > east) is refused, as for every other way of giving an area."""
+    box = parse_bbox(value)
+    if isinstance(box, tuple):
+        raise InvalidInput("bbox", "The area crosses the antimeridian (west > east); split it.")
+    return box
 
 
 # ------------------------------------------------------------------------------------------------ files

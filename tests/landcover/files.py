@@ -43,6 +43,6 @@ def post(client, name: str, data: bytes, **extra):
 
 def nothing_kept() -> bool:
     """No upload row, and no file under the uploads folder."""
-    root = uploads.uploads_root()
+    root = uploads.UPLOAD_PRODUCT.root()
     leftovers = [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
     return not Upload.objects.exists() and not leftovers

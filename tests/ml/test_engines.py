@@ -12,8 +12,9 @@ import pytest
 import rasterio
 import rasterio.windows
 
-from ml.engines import EngineError, quantise
 from ml.engines import main as engines_main
+from ml.engines import quantise
+from ml.errors import EngineError
 from ml.modelio import ModelFormatError, load_model, read_card, write_card
 from ml.predict import main as predict_main
 from ml.predict import predict_scene

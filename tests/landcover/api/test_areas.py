@@ -50,7 +50,7 @@ def client(tiny_unet_model):
     ({"geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}}, "geometry", "not readable"),
     ({"geometry": "{not json"}, "geometry", "invalid JSON"),
     ({"bbox": [-76, 37, -74, 39]}, "bbox", "the most mapped at once is 400 km²"),
-    ({"bbox": [1, 2, 0, 3]}, "bbox", "west < east"),
+    ({"bbox": [1, 2, 0, 3]}, "bbox", "crosses the antimeridian (west > east)"),  # the one bbox rule
     ({"geometry": {"type": "Polygon", "coordinates": [[[0, 95], [1, 95], [1, 96], [0, 95]]]}}, "geometry",
      "latitude"),
     ({"point": [-75.64, 95]}, "point", "lat −85…85"),
@@ -209,8 +209,8 @@ def test_a_worker_maps_an_area_of_the_demo_scene(client, celery_worker):
         assert tile.status_code == 200 and tile["Content-Type"] == "image/png"
     again = post(client, {"geometry": DEMO, "source": "local"})
     assert again.status_code == 200 and again.json()["id"] == done["id"]  # stored: answered at once
-    from landcover.jobs.areas import area_folder
+    from landcover.jobs.areas import AREA_PRODUCT
 
-    folder = area_folder(AreaMap.objects.get(pk=done["id"]))
+    folder = AREA_PRODUCT.folder(AreaMap.objects.get(pk=done["id"]))
     assert sorted(p.name for p in folder.iterdir()) == ["confidence.json", "image.tif", "map.tif", "preview.png",
                                                         "probabilities.tif"]

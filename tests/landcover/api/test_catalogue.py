@@ -62,7 +62,7 @@ def test_malformed_bbox_is_a_400_that_says_why(client, catalogue, bbox, message)
     for url in ("/api/v1/patches/", "/api/v1/scenes/"):
         response = client.get(url, {"bbox": bbox})
         assert response.status_code == 400
-        assert message in response.json()["bbox"]
+        assert message in response.json()["bbox"][0]
 
 
 def test_scenes_group_patches_for_zoomed_out_views(client, catalogue):

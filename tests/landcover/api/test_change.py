@@ -15,7 +15,7 @@ from rasterio.transform import from_origin
 from rasterio.warp import transform_bounds
 
 from landcover.catalogue.registry import register_model
-from landcover.jobs.areas import area_folder
+from landcover.jobs.areas import AREA_PRODUCT
 from landcover.models import AreaMap
 from tests.conftest import wait_for
 from tests.ml.test_change import AFTER, BEFORE
@@ -31,7 +31,7 @@ def stored_area(codes: np.ndarray, version, status="done", left=500_000.0, size=
     area = AreaMap.objects.create(key=secrets.token_hex(32), token=secrets.token_urlsafe(24), area_km2=1.0,
                                   geometry=MultiPolygon(Polygon.from_bbox((west, south, east, north)), srid=4326),
                                   model_version=version, status=status)
-    folder = area_folder(area)
+    folder = AREA_PRODUCT.folder(area)
     folder.mkdir(parents=True)
     with rasterio.open(folder / "map.tif", "w", driver="GTiff", width=codes.shape[1], height=codes.shape[0], count=1,
                        dtype="uint8", nodata=0, crs="EPSG:32633", transform=transform) as dst:
@@ -84,7 +84,7 @@ def test_requests_that_cannot_be_a_change(client, two_areas):
     area = {"kind": "area", "id": before.pk}
     assert ask(area, area).status_code == 400  # the same map twice
     far = stored_area(AFTER, version, left=300_000.0)
-    assert "do not overlap" in ask(area, {"kind": "area", "id": far.pk}).json()["after"]
+    assert "do not overlap" in ask(area, {"kind": "area", "id": far.pk}).json()["after"][0]
     running = stored_area(AFTER, version, status="running")
     assert ask(area, {"kind": "area", "id": running.pk}).status_code == 409
     assert ask(area, {"kind": "area", "id": 99999}).status_code == 404

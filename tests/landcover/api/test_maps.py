@@ -28,11 +28,11 @@ pytestmark = pytest.mark.django_db
 
 def test_bad_patch_id_and_unknown_model_are_400s(client, catalogue):
     response = client.get("/api/v1/maps/high/", {"patch": "abc"})
-    assert response.status_code == 400 and "whole number" in response.json()["patch"]
+    assert response.status_code == 400 and "whole number" in response.json()["patch"][0]
     assert client.get("/api/v1/maps/high/", {"patch": 999999}).status_code == 404
     response = client.get("/api/v1/maps/high/", {"patch": catalogue[0].pk, "model": "nope"})
     assert response.status_code == 400
-    assert "Unknown model 'nope'" in response.json()["model"] and "tiny-unet" in response.json()["model"]
+    assert "Unknown model 'nope'" in response.json()["model"][0] and "tiny-unet" in response.json()["model"][0]
 
 
 def test_without_any_model_high_resolution_is_a_503_that_says_why(client, synthetic_tree):
@@ -96,12 +96,13 @@ def test_xyz_tiles_of_a_stored_map(client, catalogue):
     with MemoryFile(far.content) as mem, mem.open() as png:
         assert png.read(png.count).max() == 0  # transparent outside the map
     bad = client.get(m["links"]["tiles"].format(z=3, x=9, y=1))
-    assert bad.status_code == 400 and "below 2^zoom" in bad.json()["tile"]
+    assert bad.status_code == 400 and "below 2^zoom" in bad.json()["tile"][0]
 
 
 def test_tiles_have_their_own_cache_and_readers_follow_the_file(client, catalogue):
     from django.core.cache import caches
 
+    from landcover.api.factory import tile_key
     from landcover.api.tiles import OPEN_READERS, open_reader
 
     patch = catalogue[0]
@@ -112,9 +113,9 @@ def test_tiles_have_their_own_cache_and_readers_follow_the_file(client, catalogu
     first = client.get(url)
     assert first.status_code == 200
     m_row = LandCoverMap.objects.get(pk=m["id"])
-    key = f"tile:{m_row.pk}:{m_row.finished_at.timestamp()}:{tile.z}/{tile.x}/{tile.y}"
+    key = tile_key(maps.MAP_PRODUCT, m_row, "tiles", None, tile.z, tile.x, tile.y)
     assert caches["tiles"].get(key) == first.content and caches["default"].get(key) is None  # a store of its own
-    cog = maps.map_folder(m_row) / "map.tif"
+    cog = maps.MAP_PRODUCT.folder(m_row) / "map.tif"
     moved = cog.rename(cog.with_suffix(".moved"))
     try:
         assert client.get(url).content == first.content  # from the tile cache: the file is not even looked at
@@ -138,10 +139,10 @@ def test_high_resolution_map_is_queued_then_computed_once_and_stored(client, cat
     response = client.get("/api/v1/maps/high/", {"patch": patch.pk})
     assert response.status_code == 202
     job = response.json()
-    assert response["Location"] == job["url"] and job["status"] == "pending" and job["model"] == "tiny-unet"
+    assert response["Location"] == job["url"] and job["status"] == "queued" and job["model"] == "tiny-unet"
     again = client.get("/api/v1/maps/high/", {"patch": patch.pk})
     assert again.status_code == 202 and again.json()["id"] == job["id"]
-    assert client.get(job["url"]).json()["status"] == "pending"
+    assert client.get(job["url"]).json()["status"] == "queued"
     not_yet = client.get(job["url"] + "statistics/")
     assert not_yet.status_code == 409 and "poll" in not_yet.json()["detail"]
     assert client.get(job["url"] + "map.tif").status_code == 409
@@ -157,9 +158,9 @@ def test_high_resolution_map_is_queued_then_computed_once_and_stored(client, cat
     assert sum(r["pixels"] for r in m["statistics"]) == 256 * 256
     stored = LandCoverMap.objects.get(pk=m["id"])
     assert stored.attempts == 1 and stored.seconds > 0
-    assert sorted(p.name for p in maps.map_folder(stored).iterdir()) == [
+    assert sorted(p.name for p in maps.MAP_PRODUCT.folder(stored).iterdir()) == [
         "confidence.json", "map.tif", "preview.png", "probabilities.tif", "statistics.json"]
-    assert not any((maps.maps_root() / ".tmp").iterdir())  # nothing left behind
+    assert not any((maps.MAP_PRODUCT.root() / ".tmp").iterdir())  # nothing left behind
     with MemoryFile(b"".join(client.get(m["links"]["cog"]).streaming_content)) as mem, mem.open() as src:
         assert src.crs.to_string() == patch.crs and src.tags()["CLASS_6"] == "Croplands"
 
@@ -219,7 +220,7 @@ def test_probabilities_confidence_tiles_and_statistics_at_a_confidence_threshold
     low = client.get("/api/v1/maps/low/", {"patch": patch.pk}).json()
     assert "probabilities" not in low["links"]
     answer = client.get(low["links"]["statistics"], {"min_confidence": 0.5})
-    assert answer.status_code == 400 and "MODIS" in answer.json()["min_confidence"]
+    assert answer.status_code == 400 and "MODIS" in answer.json()["min_confidence"][0]
     answer = client.get(low["url"] + "probabilities.tif")
     assert answer.status_code == 404 and "MODIS" in answer.json()["detail"]
 
@@ -234,11 +235,11 @@ def test_a_broken_input_fails_with_its_reason_and_can_be_retried(client, catalog
     failed = client.get(job["url"]).json()
     assert failed["status"] == "failed" and "cannot be read as a GeoTIFF" in failed["error"]
     assert client.get(job["url"] + "statistics/").status_code == 409
-    assert not (maps.maps_root() / str(job["id"])).exists()
+    assert not (maps.MAP_PRODUCT.root() / str(job["id"])).exists()
 
     Patch.objects.filter(pk=patch.pk).update(s2_path=patch.s2_path)  # fixed
     retried = client.post(failed["retry"])
-    assert retried.status_code == 202 and retried.json()["status"] == "pending"
+    assert retried.status_code == 202 and retried.json()["status"] == "queued"
     assert client.post(failed["retry"]).status_code == 409  # not failed any more
     compute_map.apply(args=[job["id"]])
     assert client.get(job["url"]).json()["status"] == "done"
@@ -250,7 +251,7 @@ def test_a_lost_map_is_queued_again_after_the_stale_time(client, catalogue, sett
     LandCoverMap.objects.filter(pk=job["id"]).update(
         status="running", updated_at=timezone.now() - timedelta(seconds=settings.MAP_STALE_SECONDS + 5))
     response = client.get("/api/v1/maps/high/", {"patch": catalogue[2].pk})
-    assert response.status_code == 202 and response.json()["status"] == "pending"
+    assert response.status_code == 202 and response.json()["status"] == "queued"
     m = LandCoverMap.objects.get(pk=job["id"])
     assert m.updated_at > timezone.now() - timedelta(seconds=60)
 
@@ -296,17 +297,17 @@ def test_twenty_concurrent_requests_start_one_computation_in_a_real_worker(catal
     assert m.attempts == 1  # one computation
     assert celery_worker.log().count("landcover.compute_map[") >= 1
     assert celery_worker.log().count("succeeded") == 1
-    stored = [p for p in maps.maps_root().iterdir() if p.name != ".tmp"]
+    stored = [p for p in maps.MAP_PRODUCT.root().iterdir() if p.name != ".tmp"]
     modis = LandCoverMap.objects.filter(source="modis").count()
     assert len(stored) == modis + 1  # one new folder: the MODIS maps from ingestion plus this one
-    assert sorted(p.name for p in maps.map_folder(m).iterdir()) == ["confidence.json", "map.tif", "preview.png",
+    assert sorted(p.name for p in maps.MAP_PRODUCT.folder(m).iterdir()) == ["confidence.json", "map.tif", "preview.png",
                                                                      "probabilities.tif", "statistics.json"]
 
 
 def test_deleting_a_map_removes_its_files_and_the_next_request_recomputes_it(client, admin_client, catalogue,
                                                                              django_capture_on_commit_callbacks):
     m = client.get("/api/v1/maps/low/", {"patch": catalogue[0].pk}).json()
-    folder = maps.map_folder(LandCoverMap.objects.get(pk=m["id"]))
+    folder = maps.MAP_PRODUCT.folder(LandCoverMap.objects.get(pk=m["id"]))
     assert (folder / "map.tif").is_file()
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post("/admin/landcover/landcovermap/", {

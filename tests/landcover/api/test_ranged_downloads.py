@@ -14,11 +14,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def cog(catalogue, live_server):
-    from landcover.jobs.maps import file_path
+    from landcover.jobs.maps import MAP_PRODUCT
     from landcover.models import LandCoverMap
 
     m = LandCoverMap.objects.filter(source="modis", status="done").order_by("pk").first()
-    return f"{live_server.url}/api/v1/maps/{m.pk}/map.tif", file_path(m, "map.tif")
+    return f"{live_server.url}/api/v1/maps/{m.pk}/map.tif", MAP_PRODUCT.path(m, "map.tif")
 
 
 def test_head_and_single_ranges(cog):

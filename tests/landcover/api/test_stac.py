@@ -8,6 +8,7 @@ import json
 import pytest
 import requests
 
+from landcover.jobs.areas import first_acquisition
 from landcover.models import AreaMap, LandCoverMap
 from tests.landcover.api.test_change import stored_area
 from tests.ml.test_change import BEFORE
@@ -20,8 +21,8 @@ def stac(catalogue, live_server):
     from landcover.catalogue.registry import find_model
 
     area = stored_area(BEFORE, find_model(None))
-    AreaMap.objects.filter(pk=area.pk).update(imagery={"items": [{"id": "S2A_test", "datetime":
-                                                                  "2024-06-10T15:50:00+00:00"}], "cloud_percent": 0})
+    imagery = {"items": [{"id": "S2A_test", "datetime": "2024-06-10T15:50:00+00:00"}], "cloud_percent": 0}
+    AreaMap.objects.filter(pk=area.pk).update(imagery=imagery, acquired=first_acquisition(imagery))
     return f"{live_server.url}/api/v1/stac/", area
 
 

@@ -58,7 +58,7 @@ def test_a_good_geotiff_is_mapped_with_statistics_downloads_and_tiles(alice, sce
     assert response["Location"] == job["url"] and job["status"] == "queued" and job["model"] == "tiny-unet"
     assert (job["width"], job["height"], job["bands"]) == (280, 300, 13)
     upload = Upload.objects.get()
-    stored = uploads.upload_folder(upload) / "source.tif"
+    stored = uploads.UPLOAD_PRODUCT.folder(upload) / "source.tif"
     assert stored.is_file() and upload.token in str(stored) and "my scene" not in str(stored)  # random name
     assert alice.get(job["url"] + "map.tif").status_code == 409  # not ready yet
 
@@ -89,7 +89,7 @@ def test_a_good_geotiff_is_mapped_with_statistics_downloads_and_tiles(alice, sce
 
     deleted = alice.delete(job["url"])
     assert deleted.status_code == 204
-    assert not Upload.objects.exists() and not uploads.upload_folder(upload).exists()
+    assert not Upload.objects.exists() and not uploads.UPLOAD_PRODUCT.folder(upload).exists()
 
 
 def test_a_zip_of_band_files_is_stacked_at_10_m(alice):
@@ -98,7 +98,7 @@ def test_a_zip_of_band_files_is_stacked_at_10_m(alice):
     assert response.status_code == 202, response.content
     upload = Upload.objects.get()
     assert upload.bands == 4 and (upload.width, upload.height) == (64, 64)
-    with rasterio.open(uploads.upload_folder(upload) / "source.tif") as src:
+    with rasterio.open(uploads.UPLOAD_PRODUCT.folder(upload) / "source.tif") as src:
         assert src.descriptions == ("B2", "B3", "B4", "B8") and src.read(4).max() == 808
 
 
@@ -152,14 +152,14 @@ def test_missing_file_and_unknown_model(alice, scene_bytes):
     response = alice.post("/api/v1/uploads/", {}, format="multipart")
     assert response.status_code == 400 and "form field `file`" in response.json()["file"][0]
     response = post(alice, "scene.tif", scene_bytes, model="nope")
-    assert response.status_code == 400 and "Unknown model 'nope'" in response.json()["model"]
+    assert response.status_code == 400 and "Unknown model 'nope'" in response.json()["model"][0]
 
 
 def test_uploads_page_profile_list_and_delete(client, django_user_model, alice, scene_bytes):
     assert client.get("/uploads/").status_code == 302  # log in first
     job = post(alice, "scene.tif", scene_bytes).json()
     upload = Upload.objects.get()
-    folder = uploads.upload_folder(upload)
+    folder = uploads.UPLOAD_PRODUCT.folder(upload)
     client.force_login(upload.owner)
     page = client.get("/uploads/")
     assert page.status_code == 200 and b"Upload and map" in page.content and b"tiny-unet" in page.content

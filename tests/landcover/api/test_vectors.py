@@ -58,3 +58,31 @@ def test_not_done_is_409(catalogue):
     client = APIClient()
     high = client.get("/api/v1/maps/high/", {"patch": catalogue.first().pk}).json()
     assert client.get(high["url"] + "vectors.geojson").status_code == 409
+
+
+def test_a_large_map_is_exported_by_a_job_not_in_the_request(low_map, settings, django_capture_on_commit_callbacks):
+    """Above HRMARS_INLINE_MAX_PIXELS the request only queues an export job and answers 202 with its URL; the job
+    (run here as the worker would) makes the file once, and every later request is served the stored file."""
+    from landcover.jobs import lifecycle
+    from landcover.jobs.exports import EXPORT_JOB
+    from landcover.models import Export
+
+    client, m = low_map
+    settings.INLINE_MAX_PIXELS = 10  # the 256² map counts as large
+    with django_capture_on_commit_callbacks() as queued:
+        answer = client.get(m["url"] + "vectors.geojson", {"mmu": 4})
+    assert answer.status_code == 202 and answer["Location"] == answer.json()["url"] and len(queued) == 1
+    job = answer.json()
+    export = Export.objects.get(pk=job["id"])
+    assert export.status == "queued" and not (settings.EXPORTS_DIR / export.token).exists()  # nothing computed
+    assert client.get(m["url"] + "vectors.geojson", {"mmu": 4}).status_code == 202  # the same job, not a second
+    assert Export.objects.count() == 1
+
+    lifecycle.run(EXPORT_JOB, export.pk)
+    done = client.get(job["url"]).json()
+    assert done["status"] == "done" and set(done["links"]) == {"download"}
+    served = client.get(done["links"]["download"])
+    assert served.status_code == 200 and served["Content-Type"] == "application/geo+json"
+    features = json.loads(content(served))["features"]
+    again = client.get(m["url"] + "vectors.geojson", {"mmu": 4})
+    assert again.status_code == 200 and json.loads(content(again))["features"] == features

@@ -31,7 +31,7 @@ def test_the_worker_maps_on_the_registered_engine(client, synthetic_tree, tiny_u
 
     job = client.get("/api/v1/maps/high/", {"patch": Patch.objects.first().pk}).json()
     assert compute_map.apply(args=[job["id"]]).get()["status"] == "done"
-    with rasterio.open(maps.map_folder(LandCoverMap.objects.get(pk=job["id"])) / "map.tif") as cog:
+    with rasterio.open(maps.MAP_PRODUCT.folder(LandCoverMap.objects.get(pk=job["id"])) / "map.tif") as cog:
         assert cog.tags()["ENGINE"] == "int8"
 
     version.engine = "float32"

@@ -49,7 +49,7 @@ def test_real_places_get_dynamic_world_and_synthetic_ones_the_demo_model(client,
     assert job["model"] == "dynamic-world" and "Dynamic World Project" in job["attribution"]
     assert compute_map.apply(args=[job["id"]]).get()["status"] == "done"
     # Its bf16 engine was measured on the SEN12MS patches at import and kept their classes: the worker ran it.
-    with rasterio.open(maps.map_folder(LandCoverMap.objects.get(pk=job["id"])) / "map.tif") as cog:
+    with rasterio.open(maps.MAP_PRODUCT.folder(LandCoverMap.objects.get(pk=job["id"])) / "map.tif") as cog:
         assert cog.tags()["ENGINE"] == ("bf16" if bf16_supported() else "float32")
     done = client.get(job["url"]).json()
     shares = {row["name"]: row["percent"] for row in done["statistics"]}

@@ -1,0 +1,15 @@
+"""Per-client limits on new work: a computation that is not stored yet counts, reading a stored one never does."""
+from __future__ import annotations
+
+from django.conf import settings
+from django_ratelimit.core import is_ratelimited
+
+from ..errors import LimitReached
+
+
+def count_new_computation(request) -> None:
+    """One more computation started by this client (user, or address when anonymous); LimitReached past
+    HRMARS_MAP_RATE. Results already computed are read without limit."""
+    if is_ratelimited(request, group="map-computations", key="user_or_ip", rate=settings.MAP_RATE, increment=True):
+        raise LimitReached(f"You have started the most new map computations allowed ({settings.MAP_RATE}); wait "
+                           "before asking for more. Maps that are already computed can be viewed at any time.")

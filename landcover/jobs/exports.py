@@ -1,0 +1,129 @@
+"""Exports of a stored land-cover map as jobs: its vectors (polygons per class after a minimum mapping unit,
+GeoJSON or GeoPackage) and stratified random samples to label (GeoJSON or CSV).
+
+Reading a whole map is work for a worker, not for a web request: a map of up to HRMARS_INLINE_MAX_PIXELS
+pixels is exported at once (the request waits a second or two), a larger one becomes an `Export` job and the
+request answers 202 with its URL. Either way the result is an `Export` row plus a folder
+EXPORTS_DIR/<token>/ holding the one file, found again by its key (the map, what, format and parameters), so
+each variant is made once; exports are a product of the registry (downloads, detail, prune) with no map
+of their own. An export of a private map belongs to that map's owner.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+import rasterio
+from django.conf import settings
+
+from ml.accuracy import draw_sample
+from ml.vectors import vectorise
+
+from ..errors import InvalidInput
+from ..models import Export
+from . import lifecycle, products
+from .lifecycle import Progress
+from .products import File, Product, StoredMap, stored_map
+
+MEDIA = {"vectors.geojson": "application/geo+json", "vectors.gpkg": "application/geopackage+sqlite3",
+         "sample.geojson": "application/geo+json", "sample.csv": "text/csv; charset=utf-8"}
+SAMPLE_COLUMNS = ["id", "lon", "lat", "map_class", "map_name", "class"]
+
+
+def pixels_of(path: Path) -> int:
+    """How many pixels a map has (from its header)."""
+    with rasterio.open(path) as src:
+        return src.width * src.height
+
+
+def write_vectors(source: Path, target: Path, mmu: int, progress: Progress | None = None) -> None:
+    """The polygons per class of a map into `target` (.geojson or .gpkg)."""
+    vectorise(source, target, target.suffix.lstrip("."), mmu)
+
+
+def write_sample(source: Path, target: Path, per_class: int, seed: int, counts: dict[int, int]) -> None:
+    """A stratified random sample of a map into `target` (.geojson or .csv), the map's class counts given (so
+    it is read once)."""
+    sample = draw_sample(source, per_class, seed, counts=counts)
+    if target.suffix == ".csv":
+        with open(target, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(SAMPLE_COLUMNS)
+            writer.writerows([i, p["lon"], p["lat"], p["map_class"], p["map_name"], ""]
+                             for i, p in enumerate(sample, 1))
+        return
+    features = [{"type": "Feature", "id": i, "geometry": {"type": "Point", "coordinates": [p["lon"], p["lat"]]},
+                 "properties": {"map_class": p["map_class"], "map_name": p["map_name"], "class": None}}
+                for i, p in enumerate(sample, 1)]
+    target.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+
+
+def write(stored: StoredMap, what: str, params: dict[str, Any], target: Path, progress: Progress | None = None) -> None:
+    """One export of a stored map into `target`."""
+    if what == "vectors":
+        write_vectors(stored.path, target, params["mmu"], progress)
+    else:
+        counts = {row["code"]: row["pixels"] for row in stored.statistics}
+        write_sample(stored.path, target, params["per_class"], params["seed"], counts)
+
+
+def build(export: Export, work: Path, progress: Progress) -> dict:
+    """The export's file in `work`."""
+    stored = stored_map(export.map_kind, export.map_id, check_access=False)
+    write(stored, export.what, export.params, work / export.filename, progress)
+    return {}
+
+
+class ExportProduct(Product):
+    """An export of a stored map: one file, its owner's when the map is somebody's."""
+
+    kind, prefix, noun, root_setting = "export", "exports", "export", "EXPORTS_DIR"
+    collection = None
+    files = tuple(File(name, media, name, ("data",), "", "download") for name, media in MEDIA.items())
+    layers = ()
+    land_cover = False
+    owner_field = "owner"
+    kept_by = ("requested_by",)
+
+    def offers(self, row, name: str) -> bool:
+        return name == row.filename
+
+    def bounds(self, row) -> tuple[float, float, float, float]:
+        west, south, east, north = row.bounds
+        return west, south, east, north
+
+    def label(self, row) -> str:
+        return f"export {row.pk} ({row.filename} of {row.map_kind} {row.map_id})"
+
+    def download_name(self, row, name: str) -> str:
+        return row.download_name
+
+
+EXPORT_JOB = lifecycle.queued_kind(
+    "export", "landcover.compute_export", Export, build, staging=lambda export: EXPORT_PRODUCT.root() / ".tmp",
+    destination=lambda export: EXPORT_PRODUCT.folder(export))
+EXPORT_PRODUCT: ExportProduct = products.register(ExportProduct(EXPORT_JOB))
+
+
+def request_export(stored: StoredMap, what: str, fmt: str, params: dict[str, Any], download_name: str, user,
+                   before_new=None) -> tuple[Export, bool]:
+    """The export of a stored map (access checked by the caller): made at once for a map of up to
+    HRMARS_INLINE_MAX_PIXELS pixels (in this process, returned done), else queued as a job. Returns
+    (row, created now); the same map, export and parameters give the same row."""
+    filename = f"{what}.{fmt}"
+    if filename not in MEDIA:
+        raise InvalidInput("format", f"No export {filename!r}; there are {', '.join(MEDIA)}.")
+    text = f"{stored.kind}:{stored.pk}|{filename}|{json.dumps(params, sort_keys=True)}"
+    owner = user if stored.owner_id is not None else None
+    requester = user if getattr(user, "is_authenticated", False) else None
+    row, created = lifecycle.find_or_queue(
+        EXPORT_JOB, {"key": hashlib.sha256(text.encode()).hexdigest()},
+        {"token": secrets.token_urlsafe(24), "map_kind": stored.kind, "map_id": stored.pk, "what": what,
+         "filename": filename, "params": params, "download_name": download_name, "bounds": list(stored.bounds),
+         "owner": owner, "requested_by": requester},
+        settings.MAP_STALE_SECONDS, before_new, run_here=pixels_of(stored.path) <= settings.INLINE_MAX_PIXELS)
+    return row, created

@@ -1,0 +1,34 @@
+"""Remove stored results nobody has asked for in a while, so the disk does not only ever grow: every kind of
+the product registry, rows and folders together. Never a result a user owns (an upload, a change or export of
+one, an area somebody signed in asked for) and never a job that is still queued or running. Catalogue maps
+and anonymous areas are recomputed if somebody asks again. Run it daily (cron, a systemd timer)."""
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from ...jobs import products
+
+
+class Command(BaseCommand):
+    help = ("Delete stored results (rows and files) nobody has asked for in --days days (HRMARS_PRUNE_DAYS, default "
+            "90); results a user owns are kept. --dry-run only counts.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--days", type=float, default=None, help="age of the last request (default: "
+                                                                         "HRMARS_PRUNE_DAYS)")
+        parser.add_argument("--dry-run", action="store_true", help="count what would go, delete nothing")
+
+    def handle(self, *args, days=None, dry_run=False, **options):
+        days = settings.PRUNE_DAYS if days is None else days
+        if days < 1:
+            raise CommandError("--days must be at least 1: results asked for today are never pruned.")
+        total = 0
+        for product in products.registered():
+            rows = list(products.prunable(product, days))
+            if not dry_run:
+                for row in rows:
+                    products.delete(product, row)
+            total += len(rows)
+            if rows:
+                self.stdout.write(f"{product.prefix}: {len(rows)} {'would go' if dry_run else 'removed'}")
+        self.stdout.write(f"{total} result(s) not asked for in {days:g} days {'would be' if dry_run else 'were'} "
+                          "removed; results a user owns are kept.")
