@@ -111,6 +111,8 @@ def star(geometry: dict, vertices: int = 5000) -> dict:
 
 def child(args) -> None:
     """One end-to-end round in this (fresh) process; prints its JSON."""
+    from rasterio.windows import Window
+
     from ml.imagery import Query, fetch_area
     from ml.modelio import load_model
     from ml.outputs import preview_png
@@ -127,10 +129,12 @@ def child(args) -> None:
     items = StacSource(args.url, ["sentinel-2-l2a"]).search(query)
     times["search_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    imagery = fetch_area(query, items, out, bands=predictor.bands)
+    imagery = fetch_area(query, items, out, bands=predictor.bands, margin=predictor.context)
     times["read_mask_mosaic_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    result = predict_scene(imagery.path, out / "map.tif", predictor, probabilities=out / "probabilities.tif")
+    window = Window(imagery.margin, imagery.margin, imagery.grid.width, imagery.grid.height)  # as the area job does
+    result = predict_scene(imagery.path, out / "map.tif", predictor, probabilities=out / "probabilities.tif",
+                           window=window, keep=imagery.keep)
     preview_png(out / "map.tif", out / "preview.png")
     times["model_cog_statistics_s"] = time.perf_counter() - t
     print(json.dumps({**times, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -66,6 +66,11 @@ class Grid:
         """The grid of rows y … y + n − 1."""
         return Grid(self.crs, self.transform * Affine.translation(0, y), self.width, n)
 
+    def expanded(self, margin: int) -> Grid:
+        """The same grid with `margin` more pixels on every side."""
+        return Grid(self.crs, self.transform * Affine.translation(-margin, -margin), self.width + 2 * margin,
+                    self.height + 2 * margin)
+
     def coarser(self, resolution: float) -> Grid:
         """The same extent on pixels of `resolution` (rounded up to cover it)."""
         factor = resolution / abs(self.transform.a)

@@ -19,8 +19,12 @@ its cloud cover as the provider says). `fetch_area` then
    classification band (SCL: cloud shadow, medium and high probability cloud, cirrus) for L2A;
 4. harmonises DNs to the pre-04.00 convention (the −1000 offset of processing baseline 04.00+, from
    the item's `raster:bands` metadata or its baseline) so every model sees the values it was trained on;
-5. writes the bands (uint16, band descriptions B1…B12, 0 = nodata) with everything outside the
-   polygon, cloudy or without imagery set to 0, and a true-colour RGB COG of the pixels used.
+5. writes the bands (uint16, band descriptions B1…B12, 0 = no imagery) over the area and a margin
+   around it as wide as the model's context, with real pixels everywhere, cloudy ones and those outside
+   the polygon included: a model must see the same neighbourhood around a pixel whatever polygon was
+   drawn (zeros there changed 5 % of the classes of a small area); what is kept — inside the polygon
+   and clear — is a mask applied to the map after the model runs; and a true-colour RGB COG of the
+   pixels used.
 
 Cloud, missing and used pixels are counted inside the polygon, so statistics can say what share of
 the area was cloud rather than guessing a class for it.
@@ -181,11 +185,14 @@ class OpenItem:
 
 @dataclass
 class AreaImagery:
-    """The mosaic of an area: files written, the grid, and what each pixel of the area became."""
+    """The mosaic of an area: files written, the grids, and what each pixel of the area became."""
 
-    path: Path                      # bands, uint16, 0 outside the area, cloud or without imagery
-    rgb_path: Path                  # true colour of the pixels used (COG, uint8, masked elsewhere)
-    grid: Grid
+    path: Path                      # bands on `read_grid`, uint16: real pixels everywhere imagery exists
+    rgb_path: Path                  # true colour of the pixels used (COG, uint8, masked elsewhere), on `grid`
+    grid: Grid                      # the area's grid: what is mapped and kept
+    read_grid: Grid                 # `grid` and `margin` pixels around it: what the model reads
+    margin: int
+    keep: np.ndarray                # on `grid`: inside the polygon and clear of clouds (the pixels mapped)
     bands: tuple[str, ...]
     area_pixels: int                # pixel centres inside the polygon
     clear_pixels: int               # … with clear imagery (the pixels mapped)
@@ -198,9 +205,10 @@ class AreaImagery:
         def share(n: int) -> float:
             return round(100.0 * n / self.area_pixels, 4) if self.area_pixels else 0.0
         return {"crs": self.grid.crs.to_string(), "width": self.grid.width, "height": self.grid.height,
-                "area_pixels": self.area_pixels, "clear_pixels": self.clear_pixels, "cloud_pixels": self.cloud_pixels,
-                "missing_pixels": self.missing_pixels, "cloud_percent": share(self.cloud_pixels),
-                "missing_percent": share(self.missing_pixels), "items": self.items}
+                "margin": self.margin, "area_pixels": self.area_pixels, "clear_pixels": self.clear_pixels,
+                "cloud_pixels": self.cloud_pixels, "missing_pixels": self.missing_pixels,
+                "cloud_percent": share(self.cloud_pixels), "missing_percent": share(self.missing_pixels),
+                "items": self.items}
 
 
 def common_bands(items: Sequence[Item], wanted: Sequence[str] | None) -> tuple[str, ...]:
@@ -228,9 +236,15 @@ def rank(items: Sequence[OpenItem], geometry: dict, grid: Grid, bands: Sequence[
 
 
 def fetch_area(query: Query, items: Sequence[Item], out_dir: Path, *, bands: Sequence[str] | None = None,
-               max_items: int = 6, progress: Progress | None = None) -> AreaImagery:
+               max_items: int = 6, margin: int = 0, progress: Progress | None = None) -> AreaImagery:
     """The area's mosaic from the best of `items` (see the module docstring) as `out_dir`/source.tif and
-    `out_dir`/image.tif; ImageryError when no item shows any of it."""
+    `out_dir`/image.tif; ImageryError when no item shows any of it.
+
+    source.tif covers the area and `margin` pixels around it with real pixels wherever an item has data:
+    the clearest item's where one is clear, else the best-ranked item's cloudy pixels. Nothing is zeroed
+    outside the polygon or under clouds, so a model reading it sees the same neighbourhood around a pixel
+    whatever polygon was drawn around it (zeros there changed the classes of pixels near the edge and near
+    clouds). What to keep of the map — inside the polygon and clear — is `keep`, applied after the model."""
     items = [i for i in items if query.accepts(i)]
     if not items:
         raise ImageryError("no Sentinel-2 scene covers this area within the dates and cloud cover asked; widen the "
@@ -239,27 +253,32 @@ def fetch_area(query: Query, items: Sequence[Item], out_dir: Path, *, bands: Seq
     names = common_bands(items, bands)
     rgb_names = [b for b in RGB if b in names]
     grid = area_grid(query.geometry)
+    read = grid.expanded(margin)
     out_dir.mkdir(parents=True, exist_ok=True)
     path, rgb_tmp, rgb_path = out_dir / "source.tif", out_dir / ".image.tif", out_dir / "image.tif"
     counts = {"area": 0, "clear": 0, "cloud": 0}
     used: dict[int, int] = {}
+    keep = np.zeros((grid.height, grid.width), bool)
     with ExitStack() as stack:
         stack.enter_context(rasterio.Env(**GDAL_ENV, **HTTP_ENV))
         opened = [OpenItem(i, names, stack) for i in items]
         ranked = rank(opened, query.geometry, grid, names)
         ranked = [(item, score) for item, score in ranked if score > 0] or ranked[:1]
-        profile = {"driver": "GTiff", "crs": grid.crs, "transform": grid.transform, "width": grid.width,
-                   "height": grid.height, "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate",
-                   "BIGTIFF": "IF_SAFER"}
-        dst = stack.enter_context(rasterio.open(path, "w", **profile, count=len(names), dtype="uint16", nodata=0))
-        rgb = stack.enter_context(rasterio.open(rgb_tmp, "w", **profile, count=3, dtype="uint8", nodata=None,
-                                                photometric="RGB"))
-        blocks = range(0, grid.height, BLOCK_ROWS)
+        profile = {"tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate", "BIGTIFF": "IF_SAFER",
+                   "driver": "GTiff"}
+        dst = stack.enter_context(rasterio.open(
+            path, "w", **profile, crs=read.crs, transform=read.transform, width=read.width, height=read.height,
+            count=len(names), dtype="uint16", nodata=0))
+        rgb = stack.enter_context(rasterio.open(
+            rgb_tmp, "w", **profile, crs=grid.crs, transform=grid.transform, width=grid.width, height=grid.height,
+            count=3, dtype="uint8", nodata=None, photometric="RGB"))
+        blocks = range(0, read.height, BLOCK_ROWS)
         for k, y in enumerate(blocks):
-            block = grid.rows(y, min(BLOCK_ROWS, grid.height - y))
+            block = read.rows(y, min(BLOCK_ROWS, read.height - y))
             area = inside(query.geometry, block)
             mosaic = np.zeros((len(names), block.height, block.width), np.float32)
-            filled = ~area                       # outside the polygon counts as done
+            filled = np.zeros(area.shape, bool)  # clear data taken
+            seen = np.zeros(area.shape, bool)    # some item has data here (cloudy or not)
             cloudy = np.zeros(area.shape, bool)  # seen, but cloud in every item so far
             for n, (item, _) in enumerate(ranked):
                 if filled.all():
@@ -268,29 +287,35 @@ def fetch_area(query: Query, items: Sequence[Item], out_dir: Path, *, bands: Seq
                 has = data[0] > 0
                 clouds = item.clouds(block) & has
                 take = has & ~clouds & ~filled
-                np.copyto(mosaic, data, where=take)
+                np.copyto(mosaic, data, where=(take | (has & ~seen & ~filled))[None])  # cloudy pixels until clear
                 filled |= take
+                seen |= has
                 cloudy |= clouds
-                used[n] = used.get(n, 0) + int(take.sum())
+                used[n] = used.get(n, 0) + int((take & area).sum())
             clear = area & filled
-            cloudy &= ~filled
+            cloudy &= area & ~filled
             counts["area"] += int(area.sum())
             counts["clear"] += int(clear.sum())
             counts["cloud"] += int(cloudy.sum())
-            np.copyto(mosaic, 0, where=~clear)
-            window = Window(0, y, block.width, block.height)
-            dst.write(np.clip(np.round(mosaic), 0, 65535).astype(np.uint16), window=window)
-            if len(rgb_names) == 3:
-                colour = np.clip(mosaic[[names.index(b) for b in rgb_names]] / 10000.0 / RGB_MAX_REFLECTANCE * 255,
-                                 0, 255).astype(np.uint8)
-                rgb.write(colour, window=window)
-                rgb.write_mask(np.where(clear, 255, 0).astype(np.uint8), window=window)
+            dst.write(np.clip(np.round(mosaic), 0, 65535).astype(np.uint16), window=Window(0, y, block.width,
+                                                                                          block.height))
+            # The area's own rows and columns of this block: what is kept, and the true-colour image.
+            top, bottom = max(y, margin), min(y + block.height, margin + grid.height)
+            if bottom > top:
+                rows, cols = slice(top - y, bottom - y), slice(margin, margin + grid.width)
+                keep[top - margin:bottom - margin] = clear[rows, cols]
+                window = Window(0, top - margin, grid.width, bottom - top)
+                if len(rgb_names) == 3:
+                    colour = mosaic[[names.index(b) for b in rgb_names]][:, rows, cols]
+                    colour = np.clip(colour / 10000.0 / RGB_MAX_REFLECTANCE * 255, 0, 255).astype(np.uint8)
+                    rgb.write(colour, window=window)
+                    rgb.write_mask(np.where(clear[rows, cols], 255, 0).astype(np.uint8), window=window)
             if progress:
                 progress(k + 1, len(blocks))
         for i, band in enumerate(names, start=1):
             dst.set_band_description(i, band)
         dst.update_tags(SOURCE="; ".join(sorted({item.item.source for item, _ in ranked})),
-                        ITEMS=",".join(item.item.id for item, _ in ranked))
+                        ITEMS=",".join(item.item.id for item, _ in ranked), MARGIN=str(margin))
     write_cog(rgb_tmp, rgb_path, nodata=None, resampling="average", mask=True)
     rgb_tmp.unlink()
     clear_total = max(1, counts["clear"])
@@ -300,7 +325,7 @@ def fetch_area(query: Query, items: Sequence[Item], out_dir: Path, *, bands: Seq
     if not counts["clear"]:
         hint = "every scene found is cloudy there" if counts["cloud"] else "no scene found has pixels there"
         raise ImageryError(f"no clear imagery inside this area: {hint}; widen the dates or choose another area")
-    return AreaImagery(path, rgb_path, grid, names, counts["area"], counts["clear"], counts["cloud"],
-                       counts["area"] - counts["clear"] - counts["cloud"], summaries)
+    return AreaImagery(path, rgb_path, grid, read, margin, keep, names, counts["area"], counts["clear"],
+                       counts["cloud"], counts["area"] - counts["clear"] - counts["cloud"], summaries)
 
 

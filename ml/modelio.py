@@ -40,6 +40,11 @@ LEVELS = ("L1C", "L2A", "any")  # the Sentinel-2 processing level a model expect
 SCENE_TILE = 512
 
 
+# Pixels of real imagery read around an area for a network's context (640 m at 10 m), measured: with it a
+# pixel's class agrees between a small and a large polygon around it (tests/landcover/api/test_area_edges.py).
+CONTEXT = 64
+
+
 class ModelFormatError(PermanentError):
     """A model folder cannot be loaded; the message names the problem."""
 
@@ -179,6 +184,10 @@ class Predictor:
         # The tiles' overlap when mapping a scene: the card's params.scene_overlap, else an eighth of a tile.
         overlap = card.get("params", {}).get("scene_overlap")
         self.scene_overlap = None if overlap is None else int(overlap)
+        # The pixels around an area read with it, so every pixel's class sees real neighbours: the card's
+        # params.context, else CONTEXT (bag of colours classifies each pixel from its own tile: none).
+        context = card.get("params", {}).get("context")
+        self.context = int(context) if context is not None else (0 if family == "forest" else CONTEXT)
 
     def prepare(self, batch: np.ndarray, dn_offset: float | None = None) -> np.ndarray:
         """Raw pixels (N, H, W, bands) → the network's input: normalised bands, or for a coarse-map

@@ -36,7 +36,9 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio.crs import CRS
 from rasterio.io import DatasetReader
+from rasterio.transform import Affine
 from rasterio.windows import Window
 
 from .bands import BandError, band_indexes, file_band_names
@@ -217,11 +219,21 @@ def infer_strip(strip: np.ndarray, rows: int, plan: TilePlan, predictor: Predict
         on_batch(len(batch_cols))
 
 
+@dataclass(frozen=True)
+class OutputGrid:
+    """The grid the outputs are written on: the input's, or a window of it (an area inside its margin)."""
+
+    crs: CRS
+    transform: Affine
+    width: int
+    height: int
+
+
 class MapWriter:
     """Finished rows → a land-cover GeoTIFF of simplified-IGBP codes (and optionally the class probabilities,
     one band per model class ×255 plus the top-1 confidence), counted as written."""
 
-    def __init__(self, path: Path, src: DatasetReader, source: str, predictor: Predictor,
+    def __init__(self, path: Path, src: DatasetReader | OutputGrid, source: str, predictor: Predictor,
                  probabilities: Path | None = None) -> None:
         """Open the outputs on the grid of `src`; rows arrive top to bottom."""
         self.areas = ClassAreas(src)
@@ -274,12 +286,14 @@ class MapWriter:
 
 def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overlap: int | None = None,
                   batch_size: int | None = None, tile: int | None = None, dn_offset: float | None = None,
-                  probabilities: Path | None = None,
+                  probabilities: Path | None = None, window: Window | None = None, keep: np.ndarray | None = None,
                   progress: Callable[[int, int], None] | None = None) -> SceneResult:
     """Map a scene: plan tiles, infer one strip at a time, write each row once no later tile touches it.
     `batch_size`: tiles per forward pass (default: the model card's, which says what fits in memory, scaled
     to the same pixels per pass when `tile` differs from the card's input size); `tile`: the tile side for a
-    fully convolutional network (default: the predictor's scene tile)."""
+    fully convolutional network (default: the predictor's scene tile). With `window`, the whole scene is the
+    model's context but only that window of it is written and counted (an area read with a margin around it);
+    `keep` (a boolean array of the window's shape) says which of its pixels to map, the rest being nodata."""
     tile = tile or predictor.scene_tile
     if tile != predictor.input_size and (predictor.method == "bagofcolours" or tile % predictor.size_multiple):
         raise SceneError(f"tile {tile}: this {predictor.method} model takes tiles of {predictor.input_size} px, or "
@@ -294,6 +308,13 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
         except DataError as exc:
             raise SceneError(str(exc)) from None
         indexes = validate_scene(src, predictor, src_path.name)
+        window = window or Window(0, 0, src.width, src.height)
+        col0, row0, out_w, out_h = int(window.col_off), int(window.row_off), int(window.width), int(window.height)
+        if col0 < 0 or row0 < 0 or col0 + out_w > src.width or row0 + out_h > src.height:
+            raise SceneError(f"the window {window} is not inside the {src.width} × {src.height} scene")
+        if keep is not None and keep.shape != (out_h, out_w):
+            raise SceneError(f"the mask to keep is {keep.shape[1]} × {keep.shape[0]}, the window {out_w} × {out_h}")
+        out = OutputGrid(src.crs, src.window_transform(window), out_w, out_h)
         scale = reflectance_scale(src) if predictor.input_kind == "image" else 1.0
         plan = plan_tiles(src.height, src.width, tile, predictor.size_multiple,
                           predictor.scene_overlap if overlap is None else overlap)
@@ -310,7 +331,7 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
         with tempfile.TemporaryDirectory(prefix=".predict-", dir=staging) as tmp_dir:
             tmp_path = Path(tmp_dir) / "classes.tif"
             probabilities_tmp = Path(tmp_dir) / "probabilities.tif"
-            writer = MapWriter(tmp_path, src, src_path.name, predictor,
+            writer = MapWriter(tmp_path, out, src_path.name, predictor,
                                probabilities_tmp if probabilities is not None else None)
             # One strip ahead: GDAL decompresses the next strip (releasing the GIL) while the model runs.
             reader = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="hrmars-read"))
@@ -324,14 +345,22 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
                 infer_strip(strip, rows, plan, predictor, acc, batch_size=batch_size, dn_offset=dn_offset,
                             on_batch=on_batch)
                 for offset, finished, finished_valid in acc.take(plan.flush_to(k) - y):
-                    writer.write(y + offset, finished, finished_valid)
+                    first = y + offset  # the scene's row of finished[0]
+                    top, bottom = max(first, row0), min(first + finished_valid.shape[0], row0 + out_h)
+                    if bottom <= top:
+                        continue
+                    rows, cols = slice(top - first, bottom - first), slice(col0, col0 + out_w)
+                    valid = finished_valid[rows, cols]
+                    if keep is not None:
+                        valid = valid & keep[top - row0:bottom - row0]
+                    writer.write(top - row0, finished[rows, cols], valid)
             writer.close()
             write_cog(tmp_path, dst_path)
             if probabilities is not None:
                 write_cog(probabilities_tmp, probabilities, nodata=None, resampling="average", mask=True)
         crs = src.crs.to_string()
     classes = sorted({int(code) for code in predictor.class_codes})
-    return SceneResult(dst_path, plan.width, plan.height, crs, writer.areas.table(classes), writer.areas.valid_pixels,
+    return SceneResult(dst_path, out_w, out_h, crs, writer.areas.table(classes), writer.areas.valid_pixels,
                        plan.tiles, time.perf_counter() - started, probabilities, writer.confidence.to_dict())
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import rasterio
 from pyproj import Proj, Transformer
 from rasterio.crs import CRS
-from rasterio.io import DatasetReader
+from rasterio.transform import Affine
 from rasterio.windows import Window
 
 from .classes import DFC, DFC_COLOURS, DFC_NAMES, MODEL_CLASSES, NODATA
@@ -38,7 +39,23 @@ def areal_scale(crs: CRS, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
 _PROJECTIONS: dict[str, tuple[Proj, Transformer]] = {}
 
 
-def pixel_areas_km2(src: DatasetReader, row0: int, rows: int) -> np.ndarray:
+class RasterGrid(Protocol):
+    """What a pixel's area needs of a raster: an open dataset, or a grid (a window of one)."""
+
+    @property
+    def crs(self) -> CRS:
+        """Its coordinate reference system."""
+
+    @property
+    def transform(self) -> Affine:
+        """Its affine transform."""
+
+    @property
+    def width(self) -> int:
+        """Its width in pixels."""
+
+
+def pixel_areas_km2(src: RasterGrid, row0: int, rows: int) -> np.ndarray:
     """Ground area of one pixel in each of `rows` rows, km², on the ellipsoid: for a projected CRS the pixel's
     area in the CRS's units divided by the projection's areal scale at the row's middle (UTM's 0.9992–1.002 is
     taken out; the error left across a 20 km wide area is below 0.02 %), spherical for geographic CRSs."""
@@ -71,8 +88,8 @@ def statistics_table(counts: np.ndarray, area_km2: np.ndarray, classes: Sequence
 class ClassAreas:
     """Running pixel counts and areas per class code, fed one block of rows at a time."""
 
-    def __init__(self, src: DatasetReader) -> None:
-        """`src`: the dataset (open in rasterio) whose CRS and transform give each row's pixel area."""
+    def __init__(self, src: RasterGrid) -> None:
+        """`src`: the dataset (open in rasterio) or grid whose CRS and transform give each row's pixel area."""
         self.src = src
         self.counts = np.zeros(256, np.int64)
         self.areas = np.zeros(256, np.float64)
@@ -115,8 +132,8 @@ class ConfidenceHistogram:
     """Pixels and areas per (class code, confidence level): enough to give the statistics at any
     `min_confidence` afterwards without reading the map again."""
 
-    def __init__(self, src: DatasetReader) -> None:
-        """`src`: the dataset whose CRS and transform give each row's pixel area."""
+    def __init__(self, src: RasterGrid) -> None:
+        """`src`: the dataset or grid whose CRS and transform give each row's pixel area."""
         self.src = src
         self.pixels = np.zeros((256, CONFIDENCE_LEVELS), np.int64)
         self.areas = np.zeros((256, CONFIDENCE_LEVELS), np.float64)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.gis.geos import MultiPolygon
+from rasterio.windows import Window
 
 from ml.imagery import Query, fetch_area
 
@@ -30,6 +31,9 @@ from .lifecycle import Progress
 from .products import MAP_FILES, TIFF, Collection, File, Layer, Product
 
 FETCH_SHARE = 30  # % of the progress bar for finding and reading the imagery
+# How an area is mapped, in the request's key: 2 reads a margin of context and masks after the model (before,
+# zeros around the polygon and clouds changed the classes near them), so no stored map of the old way is reused.
+AREA_METHOD = 2
 
 
 def query_of(area: AreaMap) -> Query:
@@ -48,8 +52,12 @@ def build(area: AreaMap, work: Path, progress: Progress) -> dict:
     predictor = predictor_for(area.model_version)
     query = query_of(area)
     items = search(query, area.imagery_source)
-    imagery = fetch_area(query, items, work, bands=predictor.bands, progress=_part(progress, 0, FETCH_SHARE))
-    statistics = map_image(imagery.path, work, predictor, _part(progress, FETCH_SHARE, 100))
+    imagery = fetch_area(query, items, work, bands=predictor.bands, margin=predictor.context,
+                         progress=_part(progress, 0, FETCH_SHARE))
+    # The model reads the area and the margin around it; the map keeps the area's clear pixels only.
+    window = Window(imagery.margin, imagery.margin, imagery.grid.width, imagery.grid.height)
+    statistics = map_image(imagery.path, work, predictor, _part(progress, FETCH_SHARE, 100), window=window,
+                           keep=imagery.keep)
     imagery.path.unlink()  # the bands are not kept: image.tif shows the pixels used, the scenes are listed
     summary = imagery.summary()
     mapped_km2 = sum(row["area_km2"] for row in statistics)
@@ -118,9 +126,11 @@ AREA_PRODUCT: AreaProduct = products.register(AreaProduct(AREA_JOB))
 
 def area_key(geometry: MultiPolygon, start: date | None, end: date | None, max_cloud: float, source: str,
              version: ModelVersion) -> str:
-    """What makes two requests the same: the polygon (to 1e-7°), dates, cloud limit, source, model and engine."""
+    """What makes two requests the same: the polygon (to 1e-7°), dates, cloud limit, source, model, engine and
+    the way areas are mapped (AREA_METHOD)."""
     rounded = json.dumps(_round(json.loads(geometry.geojson)["coordinates"]), separators=(",", ":"))
-    text = "|".join([rounded, str(start), str(end), f"{max_cloud:g}", source, version.name, version.engine])
+    text = "|".join([rounded, str(start), str(end), f"{max_cloud:g}", source, version.name, version.engine,
+                     f"method{AREA_METHOD}"])
     return hashlib.sha256(text.encode()).hexdigest()
 
 

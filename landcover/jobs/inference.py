@@ -13,6 +13,9 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+from rasterio.windows import Window
+
 from ml.modelio import Predictor, load_model
 from ml.outputs import preview_png
 from ml.predict import predict_scene
@@ -37,11 +40,13 @@ def predictor_for(version: ModelVersion) -> Predictor:
     return _predictor(version.path, card.stat().st_mtime if card.exists() else 0.0, version.engine)
 
 
-def map_image(source: Path, work: Path, predictor: Predictor, progress: Progress) -> list[dict]:
+def map_image(source: Path, work: Path, predictor: Predictor, progress: Progress, window: Window | None = None,
+              keep: np.ndarray | None = None) -> list[dict]:
     """map.tif (COG), preview.png, probabilities.tif (COG) and confidence.json of `source` in `work`;
-    returns the per-class statistics."""
+    returns the per-class statistics. With `window` and `keep`, the whole source is the model's context and
+    only the window's `keep` pixels are mapped (an area read with a margin: `ml.predict.predict_scene`)."""
     result = predict_scene(source, work / "map.tif", predictor, probabilities=work / PROBABILITIES,
-                           progress=progress)
+                           window=window, keep=keep, progress=progress)
     preview_png(work / "map.tif", work / "preview.png")
     (work / CONFIDENCE).write_text(json.dumps(result.confidence, separators=(",", ":")))
     return result.statistics

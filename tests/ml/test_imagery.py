@@ -37,12 +37,20 @@ def scene_window(path, bands: list[str], col0: int, row0: int, width: int, heigh
 
 def mosaic_window(result, bands: list[str], col0: int, row0: int, width: int, height: int) -> np.ndarray:
     """The mosaic's pixels of the scene's columns/rows (the grid is the scene's, shifted)."""
+    with rasterio.open(result.path) as src:
+        t = src.transform
+        c = round((SCENE_LEFT + 10 * col0 - t.c) / 10)
+        r = round((t.f - (SCENE_TOP - 10 * row0)) / 10)
+        names = list(src.descriptions)
+        return src.read([names.index(b) + 1 for b in bands], window=Window(c, r, width, height))
+
+
+def kept_window(result, col0: int, row0: int, width: int, height: int) -> np.ndarray:
+    """Which of the scene's columns/rows the area keeps (inside the polygon and clear)."""
     t = result.grid.transform
     c = round((SCENE_LEFT + 10 * col0 - t.c) / 10)
     r = round((t.f - (SCENE_TOP - 10 * row0)) / 10)
-    with rasterio.open(result.path) as src:
-        names = list(src.descriptions)
-        return src.read([names.index(b) + 1 for b in bands], window=Window(c, r, width, height))
+    return result.keep[r:r + height, c:c + width]
 
 
 @pytest.fixture(scope="module")
@@ -56,14 +64,14 @@ def scene():
 
 def test_local_window_is_the_scene_and_the_polygon_clips_it(scene, tmp_path):
     catalogue = LocalCatalogue.from_files([scene])
-    # A triangle inside the scene: pixels outside it are nodata, those inside are the scene's own.
+    # A triangle inside the scene: the model reads real pixels everywhere around it; what is kept is the triangle.
     x0, y0 = SCENE_LEFT + 10 * 400, SCENE_TOP - 10 * 900
     ring = [[x0, y0], [x0 + 3000, y0], [x0, y0 + 3000], [x0, y0]]
     triangle = transform_geom("EPSG:32618", "EPSG:4326", {"type": "Polygon", "coordinates": [ring]})
     query = Query(triangle)
     items = search_all([catalogue], query)
     assert [i.id for i in items] == ["delmarva_l1c"]
-    result = fetch_area(query, items, tmp_path)
+    result = fetch_area(query, items, tmp_path / "plain")
     assert result.grid.crs.to_epsg() == 32618 and result.grid.transform.a == 10
     assert abs(result.area_pixels - 300 * 300 / 2) < 400  # the triangle's 45,000 pixel centres, about
     assert result.clear_pixels == result.area_pixels and result.cloud_pixels == 0 and result.missing_pixels == 0
@@ -73,12 +81,20 @@ def test_local_window_is_the_scene_and_the_polygon_clips_it(scene, tmp_path):
         t = src.transform
     col, row = round((t.c - SCENE_LEFT) / 10), round((SCENE_TOP - t.f) / 10)
     original = scene_window(scene, ["B4"], col, row, data.shape[1], data.shape[0])[0]
-    inside = data > 0
-    assert inside.sum() == result.area_pixels
-    assert np.array_equal(data[inside], original[inside])  # same grid: the pixels are the scene's, unresampled
-    assert not inside[:5, -5:].any() and inside[-5:-1, 1:5].all()  # the hypotenuse cuts off the north-east corner
+    assert np.array_equal(data, original)  # same grid: the scene's own pixels, unresampled, outside the polygon too
+    keep = result.keep
+    assert keep.shape == data.shape and keep.sum() == result.area_pixels
+    assert not keep[:5, -5:].any() and keep[-5:-1, 1:5].all()  # the hypotenuse cuts off the north-east corner
     with rasterio.open(result.rgb_path) as rgb:
         assert rgb.count == 3 and rgb.overviews(1) or rgb.width < 512
+
+    # With a margin the model reads real pixels around the area as well; the area's own pixels are the same.
+    wide = fetch_area(query, items, tmp_path / "wide", margin=16)
+    assert wide.grid == result.grid and wide.read_grid.width == result.grid.width + 32 and wide.margin == 16
+    with rasterio.open(wide.path) as src:
+        around = src.read(4)
+    assert np.array_equal(around[16:-16, 16:-16], data) and (around > 0).all()
+    assert np.array_equal(wide.keep, keep) and wide.area_pixels == result.area_pixels
 
 
 def test_nothing_there_is_a_clear_error(scene, tmp_path):
@@ -181,13 +197,17 @@ def test_least_cloudy_over_the_area_first_and_clouds_filled_from_the_other_scene
 
 def test_cloud_in_every_scene_is_counted_as_cloud_not_mapped(stac_api, tmp_path):
     """Rows 700–800, columns 200–300 are cloud in `west`; asking only for scenes before June 15 leaves them
-    cloudy: nodata in the bands, counted as cloud."""
+    cloudy: counted as cloud and not kept, but their real pixels are in the bands the model reads, so the
+    classes of the clear pixels around the cloud are those a cloud-free reading would give."""
     source = StacSource(stac_api.url, ["sentinel-2-l2a"])
     query = Query(scene_polygon(150, 650, 350, 850), end=__import__("datetime").date(2024, 6, 15))
     result = fetch_area(query, source.search(query), tmp_path, bands=["B2", "B3", "B4", "B8"])
     assert result.cloud_pixels == 100 * 100 and result.clear_pixels == 200 * 200 - 100 * 100
     assert result.summary()["cloud_percent"] == 25.0
-    assert not mosaic_window(result, ["B4"], 200, 700, 100, 100).any()
+    cloud = mosaic_window(result, ["B4"], 200, 700, 100, 100)
+    scene = scene_window(stac_api.scene, ["B4"], 200, 700, 100, 100)
+    assert np.array_equal(cloud, 7000 + scene % 1000)  # the cloud's own bright pixels (tests/stac_server.py), not 0
+    assert not kept_window(result, 200, 700, 100, 100).any() and kept_window(result, 150, 650, 50, 200).all()
 
 
 def test_adjacent_scenes_join_without_a_seam_and_only_the_window_is_read(stac_api, tmp_path):
