@@ -29,6 +29,14 @@ class NotFound(LandcoverError):
     """What was asked for does not exist, or cannot (404)."""
 
 
+class NotSignedIn(LandcoverError):
+    """A signed-in user is needed (401): what this acts on belongs to whoever asked for it."""
+
+
+class Forbidden(LandcoverError):
+    """The requester may see this but not change it (403): it is not theirs."""
+
+
 class NotReady(LandcoverError):
     """The job is not in a state that allows this (409): not done yet, not failed, already over."""
 

@@ -22,7 +22,7 @@ from ..errors import InvalidInput, NotFound, NotReady
 from ..jobs import areas, products
 from ..models import AreaMap
 from ..validation import areas as aoi
-from .factory import Detail, Resource, links
+from .factory import LIST_PARAMETERS, Detail, Resource, links, own_list
 from .limits import count_new_computation
 from .serializers import AreaSerializer, job_answer
 
@@ -106,11 +106,14 @@ def area_representation(area: AreaMap, request) -> dict:
             "model": version.name, "engine": version.engine, "synthetic_model": version.synthetic_training,
             "attribution": version.card.get("attribution", ""), "created_at": area.created_at,
             "finished_at": area.finished_at, "seconds": area.seconds}
-    if area.status in (AreaMap.Status.QUEUED, AreaMap.Status.RUNNING):
+    mine = products.may_manage(areas.AREA_PRODUCT, area, request.user)
+    data["private"] = area.requested_by_id is not None
+    if area.status in (AreaMap.Status.QUEUED, AreaMap.Status.RUNNING) and mine:
         data["cancel"] = url + "cancel/"
     if area.status in (AreaMap.Status.FAILED, AreaMap.Status.CANCELLED):
         data["error"] = area.error or "cancelled"
-        data["retry"] = url + "retry/"
+        if mine:
+            data["retry"] = url + "retry/"
     if area.status == AreaMap.Status.DONE:
         data["statistics"] = products.class_rows(area.statistics)
         data["imagery"] = area.imagery
@@ -119,9 +122,16 @@ def area_representation(area: AreaMap, request) -> dict:
 
 
 class AreaList(APIView):
-    """Map an area of interest anywhere. 200 with the stored map when the same area, dates, cloud limit, source
-    and model were asked before; else 202 and the job URL (also in Location) to poll."""
+    """GET: your areas, newest first, paginated (signed in). POST: map an area of interest anywhere. 200 with the
+    stored map when the same area, dates, cloud limit, source and model were asked before; else 202 and the job
+    URL (also in Location) to poll. A signed-in user's areas are theirs alone; an area asked for without signing
+    in is public (anybody with its URL sees it) and nobody can cancel it."""
     parser_classes = [parsers.JSONParser, parsers.MultiPartParser]
+
+    @extend_schema(operation_id="v1_areas_list", parameters=LIST_PARAMETERS,
+                   responses={200: AreaSerializer(many=True), 401: OpenApiResponse(description="Not signed in")})
+    def get(self, request):
+        return own_list(areas.AREA_PRODUCT, request, area_representation)
 
     @extend_schema(
         operation_id="v1_areas_create",
@@ -162,10 +172,15 @@ class AreaList(APIView):
 class AreaRetry(APIView):
     """Queue a failed or cancelled area map again."""
 
-    @extend_schema(request=None, responses={202: AreaSerializer,
-                                            409: OpenApiResponse(description="It has not failed")})
+    @extend_schema(request=None, responses={202: AreaSerializer, 401: OpenApiResponse(description="Not signed in"),
+                                            403: OpenApiResponse(description="Not yours"),
+                                            404: OpenApiResponse(description="No such area map of yours"),
+                                            409: OpenApiResponse(description="It has not failed"),
+                                            429: OpenApiResponse(description="Too many new map computations")})
     def post(self, request, pk: int):
+        products.require_sign_in(areas.AREA_PRODUCT, request.user, "retry")
         area = products.find(areas.AREA_PRODUCT, pk, request.user)
+        products.check_manage(areas.AREA_PRODUCT, area, request.user, "retry")
         if area.status not in (AreaMap.Status.FAILED, AreaMap.Status.CANCELLED):
             raise NotReady(f"Area map {pk} is {area.status}; only failed or cancelled maps can be retried.")
         count_new_computation(request)

@@ -13,7 +13,7 @@ from ..jobs import change as jobs
 from ..jobs import products
 from ..jobs.products import StoredMap
 from ..models import ChangeMap
-from .factory import Detail, Resource, detail_url, links
+from .factory import LIST_PARAMETERS, Detail, Resource, detail_url, links, own_list
 from .limits import count_new_computation
 from .params import probability
 from .serializers import ChangeSerializer, job_answer
@@ -57,7 +57,13 @@ def change_representation(change: ChangeMap, request) -> dict:
 
 
 class ChangeList(APIView):
-    """Compare two done maps of one place: 202 and the job URL (200 with the result when asked before)."""
+    """GET: your changes (those of your uploads), newest first, paginated. POST: compare two done maps of one
+    place: 202 and the job URL (200 with the result when asked before)."""
+
+    @extend_schema(operation_id="v1_changes_list", parameters=LIST_PARAMETERS,
+                   responses={200: ChangeSerializer(many=True), 401: OpenApiResponse(description="Not signed in")})
+    def get(self, request):
+        return own_list(jobs.CHANGE_PRODUCT, request, change_representation)
 
     @extend_schema(
         operation_id="v1_changes_create",

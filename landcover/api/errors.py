@@ -11,10 +11,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..errors import InvalidInput, LandcoverError, LimitReached, NotFound, NotReady, Unavailable
+from ..errors import Forbidden, InvalidInput, LandcoverError, LimitReached, NotFound, NotReady, NotSignedIn, Unavailable
 
 STATUS: dict[type[LandcoverError], int] = {
     InvalidInput: status.HTTP_400_BAD_REQUEST,
+    NotSignedIn: status.HTTP_401_UNAUTHORIZED,
+    Forbidden: status.HTTP_403_FORBIDDEN,
     NotFound: status.HTTP_404_NOT_FOUND,
     NotReady: status.HTTP_409_CONFLICT,
     LimitReached: status.HTTP_429_TOO_MANY_REQUESTS,

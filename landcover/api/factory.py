@@ -27,12 +27,13 @@ from typing import Any, cast
 from django.urls import URLPattern, path, reverse
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..errors import NotFound
+from ..errors import NotFound, NotSignedIn
 from ..jobs import lifecycle, products
 from ..jobs.products import Product
 from . import analysis
@@ -44,6 +45,7 @@ from .wmts import capabilities_response
 
 RENDERERS: dict[str, Callable[..., bytes]] = {"classes": render_tile, "image": render_image_tile,
                                                "palette": render_palette_tile}
+MAX_PAGE_SIZE = 200
 NOT_DONE = OpenApiResponse(description="The job is not done (or failed): the body says which")
 NO_SUCH = OpenApiResponse(description="No such result, or not yours")
 FILE_RESPONSES = {(200, "image/tiff"): OpenApiTypes.BINARY, (200, "image/png"): OpenApiTypes.BINARY,
@@ -91,12 +93,15 @@ class ProductFileView(ProductView, FileView):
     """A product view answering files: errors still JSON."""
 
 
-def job_fields(product_: Product, row, url: str) -> dict:
-    """What every job's representation starts with: id, URL, state, timing, and what can be done with it."""
+def job_fields(product_: Product, row, url: str, user) -> dict:
+    """What every job's representation starts with: id, URL, state, timing, and what the requester can do with
+    it (cancel: its owner alone)."""
     data: dict[str, Any] = {"id": row.pk, "kind": product_.kind, "url": url, "status": row.status,
                             "progress": row.progress, "created_at": row.created_at,
-                            "finished_at": row.finished_at, "seconds": row.seconds}
-    if product_.job.cancelled is not None and row.status in product_.job.active:
+                            "finished_at": row.finished_at, "seconds": row.seconds,
+                            "private": product_.private(row)}
+    if product_.job.cancelled is not None and row.status in product_.job.active and \
+            products.may_manage(product_, row, user):
         data["cancel"] = url + "cancel/"
     if row.status in (product_.job.failed, product_.job.cancelled):
         data["error"] = row.error or row.status
@@ -121,7 +126,7 @@ def generic_representation(product_: Product, row, request) -> dict:
     """A product's representation when its resource module gives none: the job, and once done its
     statistics and links."""
     url = detail_url(product_, row.pk, request)
-    data = job_fields(product_, row, url)
+    data = job_fields(product_, row, url, request.user)
     data.update(model=product_.model_name(row), bounds=list(product_.bounds(row)))
     if row.status == product_.job.done:
         if product_.land_cover:
@@ -133,6 +138,28 @@ def generic_representation(product_: Product, row, request) -> dict:
 def detail_url(product_: Product, pk: int, request) -> str:
     """The absolute URL of a row's detail."""
     return request.build_absolute_uri(reverse(f"api:{product_.kind}-detail", args=[pk]))
+
+
+LIST_PARAMETERS = [OpenApiParameter("page", int, description="page number (1: the newest)"),
+                   OpenApiParameter("page_size", int, description=f"results per page (at most {MAX_PAGE_SIZE})")]
+
+
+class OwnPages(PageNumberPagination):
+    """Pages of one's own results: `count`, `next`, `previous`, `results`."""
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = MAX_PAGE_SIZE
+
+
+def own_list(product_: Product, request, represent: Callable[[Any, Any], dict]) -> Response:
+    """The requester's own rows of a product, newest first, one page of them (NotSignedIn when anonymous)."""
+    if not getattr(request.user, "is_authenticated", False):
+        raise NotSignedIn(f"Sign in to list your {product_.prefix}: those asked for without signing in belong to "
+                          "nobody.")
+    rows = product_.rows().filter(**{product_.owner_field: request.user}).order_by("-created_at", "-pk")
+    paginator = OwnPages()
+    page = paginator.paginate_queryset(rows, request)
+    return paginator.get_paginated_response([represent(row, request) for row in page or []])
 
 
 @dataclass(frozen=True)
@@ -159,14 +186,19 @@ class Detail(ProductView):
 
 
 class Cancel(ProductView):
-    """Cancel a queued or running job (whoever may see it; its owner for private results)."""
+    """Cancel a queued or running job: its owner alone (401 when not signed in, 404 for somebody else's, 403
+    for one asked for without signing in, which is public and runs to its end)."""
     operation = "cancel"
     represent: Callable[[Any, Any], dict] | None = None
 
-    @extend_schema(request=None, responses={200: OpenApiResponse(description="Cancelled"), 404: NO_SUCH,
+    @extend_schema(request=None, responses={200: OpenApiResponse(description="Cancelled"),
+                                            401: OpenApiResponse(description="Not signed in"),
+                                            403: OpenApiResponse(description="Not yours"), 404: NO_SUCH,
                                             409: OpenApiResponse(description="Already over")})
     def post(self, request, pk: int):
+        products.require_sign_in(self.product, request.user, "cancel")
         row = self.row(request, pk)
+        products.check_manage(self.product, row, request.user, "cancel")
         lifecycle.cancel_or_refuse(self.product.job, row, self.product.noun)
         row.refresh_from_db()
         if self.represent is not None:

@@ -302,8 +302,9 @@ class AreaSerializer(JobSerializer):
     engine = serializers.CharField()
     synthetic_model = serializers.BooleanField()
     attribution = serializers.CharField(allow_blank=True)
-    cancel = serializers.URLField(required=False, help_text="POST here to cancel (queued or running jobs only)")
-    retry = serializers.URLField(required=False, help_text="POST here to queue a failed or cancelled map again")
+    private = serializers.BooleanField(help_text="Asked for by a signed-in user: theirs alone. Otherwise public")
+    cancel = serializers.URLField(required=False, help_text="POST here to cancel (your queued or running jobs only)")
+    retry = serializers.URLField(required=False, help_text="POST here to queue your failed or cancelled map again")
     imagery = serializers.DictField(required=False, help_text="Done maps: the scenes used, cloud and missing shares")
     links = serializers.DictField(child=serializers.CharField(), required=False, help_text="Done maps only")
 

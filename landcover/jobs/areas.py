@@ -93,7 +93,7 @@ class AreaProduct(Product):
                                               "Sentinel-2 true colour of the pixels used"), products.CLASS_LAYERS[1])
     geometry_field = "geometry"
     datetime_field = "acquired"
-    kept_by = ("requested_by",)
+    owner_field = "requested_by"  # a signed-in user's areas are theirs alone; anonymous ones are public
     related = ("model_version",)
 
     def bounds(self, row) -> tuple[float, float, float, float]:
@@ -125,12 +125,12 @@ AREA_PRODUCT: AreaProduct = products.register(AreaProduct(AREA_JOB))
 
 
 def area_key(geometry: MultiPolygon, start: date | None, end: date | None, max_cloud: float, source: str,
-             version: ModelVersion) -> str:
-    """What makes two requests the same: the polygon (to 1e-7°), dates, cloud limit, source, model, engine and
-    the way areas are mapped (AREA_METHOD)."""
+             version: ModelVersion, owner=None) -> str:
+    """What makes two requests the same: the polygon (to 1e-7°), dates, cloud limit, source, model, engine,
+    the way areas are mapped (AREA_METHOD) and whose it is (a signed-in user's own; anonymous ones shared)."""
     rounded = json.dumps(_round(json.loads(geometry.geojson)["coordinates"]), separators=(",", ":"))
     text = "|".join([rounded, str(start), str(end), f"{max_cloud:g}", source, version.name, version.engine,
-                     f"method{AREA_METHOD}"])
+                     f"method{AREA_METHOD}", f"owner{owner.pk}" if owner is not None else "public"])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -146,12 +146,13 @@ def request_area(geometry: MultiPolygon, area_km2: float, *, start: date | None,
     """The area map for this request and whether it was created now (and queued); an existing one is returned
     as it is (a lost job is queued again). `before_new` runs before a new one is created (a rate limit)."""
     refuse_coarse(version)
-    key = area_key(geometry, start, end, max_cloud, source, version)
+    owner = user if user is not None and user.is_authenticated else None
+    key = area_key(geometry, start, end, max_cloud, source, version, owner)
     return lifecycle.find_or_queue(
         AREA_JOB, {"key": key}, {"token": secrets.token_urlsafe(24), "geometry": geometry, "area_km2": area_km2,
                                  "start": start, "end": end, "max_cloud": max_cloud, "imagery_source": source,
                                  "model_version": version,
-                                 "requested_by": user if user and user.is_authenticated else None},
+                                 "requested_by": owner},
         settings.MAP_STALE_SECONDS, before_new)
 
 

@@ -29,7 +29,7 @@ from django.db.models import Q
 from django.db.models.signals import post_delete
 from django.utils import timezone
 
-from ..errors import InvalidInput, NotFound, NotReady
+from ..errors import Forbidden, InvalidInput, NotFound, NotReady, NotSignedIn
 from .inference import CONFIDENCE, confident_statistics
 from .lifecycle import JobKind
 
@@ -273,6 +273,29 @@ def find(product_: Product, pk: int, user) -> Any:
     if row is None:
         raise NotFound(f"No {product_.noun} {pk}.")
     return row
+
+
+def may_manage(product_: Product, row, user) -> bool:
+    """Whether `user` may cancel or retry this row: its owner alone. A result nobody owns (asked for without
+    signing in, or a public catalogue map) is managed by nobody through the API; staff use the admin."""
+    owner = product_.owner_id(row)
+    return owner is not None and getattr(user, "is_authenticated", False) and owner == user.pk
+
+
+def require_sign_in(product_: Product, user, action: str) -> None:
+    """NotSignedIn (401) for an anonymous requester: asked before anything is looked up, so it says nothing of
+    whether the row exists."""
+    if not getattr(user, "is_authenticated", False):
+        raise NotSignedIn(f"Sign in to {action} a {product_.noun}: only the person who asked for it may.")
+
+
+def check_manage(product_: Product, row, user, action: str) -> None:
+    """NotSignedIn (401) for an anonymous requester, Forbidden (403) for a signed-in one who does not own the
+    row (a row somebody else owns is not even visible to them: `find` said 404 before this)."""
+    require_sign_in(product_, user, action)
+    if not may_manage(product_, row, user):
+        raise Forbidden(f"Only the person who asked for this {product_.noun} may {action} it; one asked for without "
+                        "signing in is public and runs to its end.")
 
 
 def done(product_: Product, row) -> Any:

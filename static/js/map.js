@@ -406,18 +406,22 @@ function followArea(job) {
     area.compareWith = null;
     return;
   }
+  // Only whoever asked for an area may cancel or retry it (the API sends those links to them alone); an area
+  // asked for without signing in is public and runs to its end.
+  const whose = job.private ? "" : `<p class="help">Asked for without signing in: this map is public and cannot be `
+    + "cancelled. Sign in to keep your areas to yourself.</p>";
   if (job.status === "failed" || job.status === "cancelled") {
     const card = showCard("area", `<p class="notice notice-error">This area could not be mapped: ${escapeHtml(job.error || job.status)}</p>`
-      + `<button type="button" class="button small retry">Try again</button>`);
-    card.querySelector(".retry").addEventListener("click", async () => {
+      + (job.retry ? `<button type="button" class="button small retry">Try again</button>` : whose));
+    card.querySelector(".retry")?.addEventListener("click", async () => {
       try { followArea((await api(job.retry, { method: "POST" })).body); }
       catch (error) { showCard("area", `<p class="notice notice-error">${escapeHtml(error.message)}</p>`); }
     });
     return;
   }
   const card = showCard("area", progressHtml(job.progress, job.progress < 30 ? "Reading the imagery…" : "Mapping…")
-    + `<button type="button" class="button small cancel">Cancel</button>`);
-  card.querySelector(".cancel").addEventListener("click", async () => {
+    + (job.cancel ? `<button type="button" class="button small cancel">Cancel</button>` : whose));
+  card.querySelector(".cancel")?.addEventListener("click", async () => {
     clearTimeout(area.poll);
     try { followArea((await api(job.cancel, { method: "POST" })).body); }
     catch (error) { showCard("area", `<p class="notice notice-error">${escapeHtml(error.message)}</p>`); }

@@ -162,7 +162,8 @@ def test_the_same_request_twice_is_one_job(client):
     assert second["Location"].endswith(f"/api/v1/areas/{first.json()['id']}/")
 
 
-def test_cancel_then_retry(client):
+def test_cancel_then_retry(alice):
+    client = alice  # only whoever asked for an area may cancel or retry it (tests/landcover/api/test_ownership.py)
     area = post(client, {"point": [-75.64, 37.67]}).json()
     assert client.post(area["cancel"]).json()["status"] == "cancelled"
     assert client.post(area["url"] + "cancel/").status_code == 409
