@@ -234,8 +234,10 @@ class MapWriter:
     one band per model class ×255 plus the top-1 confidence), counted as written."""
 
     def __init__(self, path: Path, src: DatasetReader | OutputGrid, source: str, predictor: Predictor,
-                 probabilities: Path | None = None) -> None:
-        """Open the outputs on the grid of `src`; rows arrive top to bottom."""
+                 probabilities: Path | None = None, confidence: Path | None = None) -> None:
+        """Open the outputs on the grid of `src`; rows arrive top to bottom. `confidence`: the top-1 confidence
+        alone as well (one band, 0 = nodata: a valid pixel's is at least 1/classes), for cheap tiles at any
+        zoom — a tile of one band of the many-band probabilities file reads every band."""
         self.areas = ClassAreas(src)
         self.confidence = ConfidenceHistogram(src)
         self.codes = predictor.class_codes
@@ -245,6 +247,12 @@ class MapWriter:
                                       card.get("name") or card.get("method", ""))
         self.out.update_tags(ENGINE=predictor.engine, **{key.upper(): str(card[key]) for key in
                                                            ("licence", "citation", "attribution") if card.get(key)})
+        self.confidence_out = None
+        if confidence is not None:
+            self.confidence_out = rasterio.open(confidence, "w", **{
+                **class_profile(src.crs, src.transform, src.width, src.height), "nodata": 0, "tiled": True,
+                "photometric": "MINISBLACK"})
+            self.confidence_out.set_band_description(1, "confidence (top-1 probability) x 255")
         self.probabilities = None
         if probabilities is not None:
             self.probabilities = rasterio.open(probabilities, "w", **{
@@ -271,12 +279,16 @@ class MapWriter:
             window = Window(0, y, width, n)
             self.probabilities.write(np.concatenate([np.moveaxis(p, -1, 0), confidence8[None]]), window=window)
             self.probabilities.write_mask(np.where(valid, 255, 0).astype(np.uint8), window=window)
+        if self.confidence_out is not None:
+            self.confidence_out.write(np.where(valid, np.maximum(confidence8, 1), 0)[None], window=Window(0, y, width, n))
         self.areas.add(classes, y)
         self.confidence.add(classes, confidence8, y)
 
     def close(self) -> None:
         """Finish the files (the class GeoTIFF is turned into a COG by the caller)."""
         self.out.close()
+        if self.confidence_out is not None:
+            self.confidence_out.close()
         if self.probabilities is not None:
             for i, (name, code) in enumerate(zip(self.names, self.codes), start=1):
                 self.probabilities.set_band_description(i, f"P({name} → {DFC_NAMES[int(code)]}) x 255")
@@ -286,12 +298,13 @@ class MapWriter:
 
 def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overlap: int | None = None,
                   batch_size: int | None = None, tile: int | None = None, dn_offset: float | None = None,
-                  probabilities: Path | None = None, window: Window | None = None, keep: np.ndarray | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> SceneResult:
+                  probabilities: Path | None = None, confidence: Path | None = None, window: Window | None = None,
+                  keep: np.ndarray | None = None, progress: Callable[[int, int], None] | None = None) -> SceneResult:
     """Map a scene: plan tiles, infer one strip at a time, write each row once no later tile touches it.
     `batch_size`: tiles per forward pass (default: the model card's, which says what fits in memory, scaled
     to the same pixels per pass when `tile` differs from the card's input size); `tile`: the tile side for a
-    fully convolutional network (default: the predictor's scene tile). With `window`, the whole scene is the
+    fully convolutional network (default: the predictor's scene tile). `probabilities` and `confidence`: COGs
+    of the class probabilities and of the top-1 confidence alone. With `window`, the whole scene is the
     model's context but only that window of it is written and counted (an area read with a margin around it);
     `keep` (a boolean array of the window's shape) says which of its pixels to map, the rest being nodata."""
     tile = tile or predictor.scene_tile
@@ -331,8 +344,10 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
         with tempfile.TemporaryDirectory(prefix=".predict-", dir=staging) as tmp_dir:
             tmp_path = Path(tmp_dir) / "classes.tif"
             probabilities_tmp = Path(tmp_dir) / "probabilities.tif"
+            confidence_tmp = Path(tmp_dir) / "confidence.tif"
             writer = MapWriter(tmp_path, out, src_path.name, predictor,
-                               probabilities_tmp if probabilities is not None else None)
+                               probabilities_tmp if probabilities is not None else None,
+                               confidence_tmp if confidence is not None else None)
             # One strip ahead: GDAL decompresses the next strip (releasing the GIL) while the model runs.
             reader = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="hrmars-read"))
             ahead = reader.submit(read_strip, src, indexes, plan.rows[0], plan, scale)
@@ -358,6 +373,8 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
             write_cog(tmp_path, dst_path)
             if probabilities is not None:
                 write_cog(probabilities_tmp, probabilities, nodata=None, resampling="average", mask=True)
+            if confidence is not None:
+                write_cog(confidence_tmp, confidence, nodata=0, resampling="average")
         crs = src.crs.to_string()
     classes = sorted({int(code) for code in predictor.class_codes})
     return SceneResult(dst_path, out_w, out_h, crs, writer.areas.table(classes), writer.areas.valid_pixels,

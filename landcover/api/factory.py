@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any, cast
 
 from django.urls import URLPattern, path, reverse
@@ -266,8 +267,12 @@ class Tiles(ProductFileView):
             raise NotFound(f"This {product_.noun} has no {layer.segment} layer.")
         render: Callable[..., bytes] = RENDERERS.get(layer.style) or partial(render_confidence_tile,
                                                                              min_confidence=confidence)
-        return tile_response(z, x, y, tile_key(product_, row, layer.segment, confidence, z, x, y),
-                             lambda: product_.path(row, layer.file), product_.cache_control(row), render)
+        def source() -> Path:
+            path = product_.path(row, layer.file)
+            return path if path.is_file() or not layer.fallback else product_.path(row, layer.fallback)
+
+        return tile_response(z, x, y, tile_key(product_, row, layer.segment, confidence, z, x, y), source,
+                             product_.cache_control(row), render)
 
 
 class Wmts(ProductFileView):

@@ -27,6 +27,7 @@ from .lifecycle import Progress
 
 PROBABILITIES = "probabilities.tif"
 CONFIDENCE = "confidence.json"
+CONFIDENCE_COG = "confidence.tif"  # the top-1 confidence alone: its tiles cost one band at any zoom
 
 
 @lru_cache(maxsize=4)
@@ -42,11 +43,12 @@ def predictor_for(version: ModelVersion) -> Predictor:
 
 def map_image(source: Path, work: Path, predictor: Predictor, progress: Progress, window: Window | None = None,
               keep: np.ndarray | None = None) -> list[dict]:
-    """map.tif (COG), preview.png, probabilities.tif (COG) and confidence.json of `source` in `work`;
+    """map.tif (COG), preview.png, probabilities.tif and confidence.tif (COGs) and confidence.json of `source` in
+    `work`;
     returns the per-class statistics. With `window` and `keep`, the whole source is the model's context and
     only the window's `keep` pixels are mapped (an area read with a margin: `ml.predict.predict_scene`)."""
     result = predict_scene(source, work / "map.tif", predictor, probabilities=work / PROBABILITIES,
-                           window=window, keep=keep, progress=progress)
+                           confidence=work / CONFIDENCE_COG, window=window, keep=keep, progress=progress)
     preview_png(work / "map.tif", work / "preview.png")
     (work / CONFIDENCE).write_text(json.dumps(result.confidence, separators=(",", ":")))
     return result.statistics

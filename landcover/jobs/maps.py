@@ -68,7 +68,8 @@ class MapProduct(Product):
         return str(row.pk)
 
     def offers(self, row, name: str) -> bool:
-        return super().offers(row, name) and (name != "probabilities.tif" or row.source == LandCoverMap.Source.MODEL)
+        model_only = ("probabilities.tif", "confidence.tif")
+        return super().offers(row, name) and (name not in model_only or row.source == LandCoverMap.Source.MODEL)
 
     def synthetic(self, row) -> bool:
         return row.synthetic

@@ -65,6 +65,7 @@ class Layer:
     style: str
     wmts_id: str
     title: str
+    fallback: str = ""  # the file to draw from when `file` is missing (results stored before it existed)
 
 
 @dataclass(frozen=True)
@@ -79,13 +80,15 @@ class Collection:
 MAP_FILES = (File("map.tif", TIFF, "Land cover (COG)", ("data",), "data", "cog"),
              File("probabilities.tif", TIFF, "Class probabilities and confidence (×255)", ("data",), "probabilities",
                   "probabilities"),
+             File("confidence.tif", TIFF, "Top-1 confidence (×255; 0 = no data)", ("data",), "confidence",
+                  "confidence_cog"),
              File("preview.png", "image/png", "Preview", ("overview",), "preview", "png"),
              File("statistics.csv", "text/csv", "Per-class statistics (CSV)", ("metadata",), "", "statistics_csv"),
              File("statistics.json", "application/json", "Per-class statistics", ("metadata",), "statistics",
                   "statistics_json"))
 CLASS_LAYERS = (Layer("tiles", "map.tif", "classes", "landcover", "Land cover"),
-                Layer("confidence", "probabilities.tif", "confidence", "confidence",
-                      "Confidence (the less sure, the more opaque)"))
+                Layer("confidence", "confidence.tif", "confidence", "confidence",
+                      "Confidence (the less sure, the more opaque)", fallback="probabilities.tif"))
 
 
 class Product:
@@ -166,7 +169,7 @@ class Product:
 
     def layer_offered(self, row, layer: Layer) -> bool:
         """Whether this row has this tile layer."""
-        return self.offers(row, layer.file)
+        return self.offers(row, layer.file) or bool(layer.fallback and self.offers(row, layer.fallback))
 
     def has_confidence(self, row) -> bool:
         """Whether the row's map has per-pixel confidence (min_confidence applies)."""

@@ -159,7 +159,7 @@ def test_high_resolution_map_is_queued_then_computed_once_and_stored(client, cat
     stored = LandCoverMap.objects.get(pk=m["id"])
     assert stored.attempts == 1 and stored.seconds > 0
     assert sorted(p.name for p in maps.MAP_PRODUCT.folder(stored).iterdir()) == [
-        "confidence.json", "map.tif", "preview.png", "probabilities.tif", "statistics.json"]
+        "confidence.json", "confidence.tif", "map.tif", "preview.png", "probabilities.tif", "statistics.json"]
     assert not any((maps.MAP_PRODUCT.root() / ".tmp").iterdir())  # nothing left behind
     with MemoryFile(b"".join(client.get(m["links"]["cog"]).streaming_content)) as mem, mem.open() as src:
         assert src.crs.to_string() == patch.crs and src.tags()["CLASS_6"] == "Croplands"
@@ -177,6 +177,14 @@ def test_probabilities_confidence_tiles_and_statistics_at_a_confidence_threshold
         assert "confidence" in src.descriptions[8]
     with MemoryFile(b"".join(client.get(m["links"]["cog"]).streaming_content)) as mem, mem.open() as src:
         classes = src.read(1)
+    # The confidence alone, one band with overviews and nodata 0 (issue 23, finding 15): a low-zoom tile of the
+    # many-band probabilities file read every band at full resolution (16 s for a z0 tile of a 4,096² map);
+    # this one reads one small overview.
+    stored = LandCoverMap.objects.get(pk=m["id"])
+    with rasterio.open(maps.MAP_PRODUCT.path(stored, "confidence.tif")) as src:
+        assert src.count == 1 and src.nodata == 0 and (src.overviews(1) or src.width <= 512)
+        alone = src.read(1)
+    assert np.array_equal(alone[alone > 0], confidence[alone > 0]) and ((alone > 0) == (classes > 0)).all()
 
     plain = client.get(m["links"]["statistics"]).json()
     assert "uncertain" not in plain
@@ -300,7 +308,7 @@ def test_twenty_concurrent_requests_start_one_computation_in_a_real_worker(catal
     stored = [p for p in maps.MAP_PRODUCT.root().iterdir() if p.name != ".tmp"]
     modis = LandCoverMap.objects.filter(source="modis").count()
     assert len(stored) == modis + 1  # one new folder: the MODIS maps from ingestion plus this one
-    assert sorted(p.name for p in maps.MAP_PRODUCT.folder(m).iterdir()) == ["confidence.json", "map.tif", "preview.png",
+    assert sorted(p.name for p in maps.MAP_PRODUCT.folder(m).iterdir()) == ["confidence.json", "confidence.tif", "map.tif", "preview.png",
                                                                      "probabilities.tif", "statistics.json"]
 
 

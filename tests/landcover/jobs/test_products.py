@@ -66,7 +66,7 @@ def build_toy(row: AreaMap, work: Path, progress: Progress) -> dict:
 class ToyProduct(Product):
     kind, prefix, noun, root_setting = "toy", "toys", "toy map", "AREAS_DIR"
     collection = Collection("toys", "Toy maps", "A kind registered by a test.")
-    files = tuple(f for f in MAP_FILES if f.name != "probabilities.tif")
+    files = tuple(f for f in MAP_FILES if f.name not in ("probabilities.tif", "confidence.tif"))
     layers = (products.CLASS_LAYERS[0],)
     geometry_field = "geometry"
     related = ("model_version",)

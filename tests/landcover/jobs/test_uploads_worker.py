@@ -46,7 +46,7 @@ def test_killed_worker_the_job_runs_again_after_a_restart(tiny_unet, django_user
         assert done.attempts == 2  # started once by each worker, finished once
         assert sum(r["pixels"] for r in done.statistics) == 2048 * 2048
         folder = uploads.UPLOAD_PRODUCT.folder(done)
-        assert sorted(p.name for p in folder.iterdir()) == ["confidence.json", "map.tif", "preview.png",
+        assert sorted(p.name for p in folder.iterdir()) == ["confidence.json", "confidence.tif", "map.tif", "preview.png",
                                                             "probabilities.tif", "source.tif"]
         assert second.log().count("succeeded") == 1
     finally:
