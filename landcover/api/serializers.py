@@ -306,6 +306,8 @@ class AreaSerializer(JobSerializer):
     cancel = serializers.URLField(required=False, help_text="POST here to cancel (your queued or running jobs only)")
     retry = serializers.URLField(required=False, help_text="POST here to queue your failed or cancelled map again")
     imagery = serializers.DictField(required=False, help_text="Done maps: the scenes used, cloud and missing shares")
+    warnings = serializers.ListField(child=serializers.CharField(), required=False,
+                                     help_text="Done maps: what the map cannot say (e.g. undated imagery for dates)")
     links = serializers.DictField(child=serializers.CharField(), required=False, help_text="Done maps only")
 
 
@@ -330,6 +332,8 @@ class ChangeSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
     seconds = serializers.FloatField(allow_null=True)
     warning = serializers.CharField(required=False, help_text="When the two maps come from different models")
+    warnings = serializers.ListField(child=serializers.CharField(), required=False,
+                                     help_text="Done: e.g. both maps made from the same imagery")
     error = serializers.CharField(required=False)
     change = serializers.DictField(required=False, help_text="Done: transitions, classes, what was not compared")
     links = serializers.DictField(child=serializers.CharField(), required=False)

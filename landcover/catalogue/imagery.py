@@ -69,7 +69,16 @@ def search(query: Query, which: str = "auto") -> list[Item]:
             if which != "auto":
                 raise
             log.warning("imagery source %s skipped: %s", source.name, exc)
+    if not items and not settings.STAC_URL and which != "stac" and \
+            not local_catalogue().search(Query(query.geometry)):  # not even ignoring the dates and clouds
+        raise ImageryError(NO_SOURCE_HERE)
     return items
+
+
+# Offline, a place outside the local scenes has no imagery at all: say why and what to set, not "widen the dates".
+NO_SOURCE_HERE = ("no imagery of this place on this site: no STAC API is configured (HRMARS_STAC_URL), and the local "
+                  "imagery catalogue covers only its own scenes (GET /api/v1/imagery/ lists them). An administrator "
+                  "sets HRMARS_STAC_URL, e.g. https://earth-search.aws.element84.com/v1, to map any place on Earth")
 
 
 def country_borders() -> Path | None:

@@ -34,6 +34,8 @@ FETCH_SHARE = 30  # % of the progress bar for finding and reading the imagery
 # How an area is mapped, in the request's key: 2 reads a margin of context and masks after the model (before,
 # zeros around the polygon and clouds changed the classes near them), so no stored map of the old way is reused.
 AREA_METHOD = 2
+UNDATED = ("The imagery used ({items}) has no acquisition date, so the dates asked ({start} to {end}) could not be "
+           "checked: this map may not show that period, and a change against another period may show no change.")
 
 
 def query_of(area: AreaMap) -> Query:
@@ -68,6 +70,9 @@ def build(area: AreaMap, work: Path, progress: Progress) -> dict:
         summary[f"{name}_ha"] = round(km2 * 100, 4)
     summary["mapped_km2"] = round(mapped_km2, 6)
     summary["mapped_ha"] = round(mapped_km2 * 100, 4)
+    undated = [i["id"] for i in summary["items"] if not i.get("datetime")]
+    if (area.start or area.end) and undated:
+        summary["warnings"] = [UNDATED.format(items=", ".join(undated), start=area.start or "…", end=area.end or "…")]
     return {"statistics": statistics, "imagery": summary, "acquired": first_acquisition(summary)}
 
 
@@ -113,6 +118,9 @@ class AreaProduct(Product):
 
     def about(self, row) -> dict:
         return {"area_km2": row.area_km2, "imagery": row.imagery}
+
+    def scenes(self, row) -> tuple[str, ...]:
+        return tuple(sorted(i["id"] for i in row.imagery.get("items", [])))
 
     def download_name(self, row, name: str) -> str:
         return f"area-{row.pk}-landcover{products.download_suffix(name)}"

@@ -25,6 +25,8 @@ from . import lifecycle, products
 from .lifecycle import Progress
 from .products import TIFF, Collection, File, Layer, Product, StoredMap, stored_map
 
+SAME_IMAGERY = ("Both maps were made from the same imagery ({scenes}): what differs is the model or the settings, "
+                "not the land. Ask for maps of two periods (dates that only different scenes meet) to see change.")
 TRANSITION_COLUMNS = ["from", "from_name", "to", "to_name", "code", "pixels", "km2", "ha", "percent"]
 
 
@@ -41,6 +43,8 @@ def build(change: ChangeMap, work: Path, progress: Progress) -> dict:
                           "nothing to compare")
     summary = result.to_dict()
     summary.update(before=before.label, after=after.label)
+    if before.scenes and before.scenes == after.scenes:
+        summary["warnings"] = [SAME_IMAGERY.format(scenes=", ".join(before.scenes))]
     (work / "transitions.json").write_text(json.dumps(summary, indent=1))
     with open(work / "transitions.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, TRANSITION_COLUMNS)

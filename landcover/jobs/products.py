@@ -199,6 +199,10 @@ class Product:
         """A short human name: 'area 3 (2024-06-10)'."""
         return f"{self.noun} {row.pk}"
 
+    def scenes(self, row) -> tuple[str, ...]:
+        """The ids of the imagery the row's map was made from, where known."""
+        return ()
+
     def acquired(self, row) -> datetime | None:
         """When the imagery was taken, if known."""
         return getattr(row, self.datetime_field) if self.datetime_field else None
@@ -325,6 +329,7 @@ class StoredMap:
     label: str
     owner_id: int | None
     statistics: list[dict]
+    scenes: tuple[str, ...] = ()  # the imagery it was made from, where known (areas)
 
 
 def stored_map(kind: str, pk: int, user=None, check_access: bool = True) -> StoredMap:
@@ -341,7 +346,7 @@ def stored_map(kind: str, pk: int, user=None, check_access: bool = True) -> Stor
     probabilities = product_.path(row, "probabilities.tif") if product_.has_confidence(row) else None
     return StoredMap(kind, pk, product_.path(row, product_.main_file), probabilities,
                      product_.model_name(row) or "MODIS", product_.bounds(row), product_.label(row),
-                     product_.owner_id(row), row.statistics)
+                     product_.owner_id(row), row.statistics, product_.scenes(row))
 
 
 # ---------------------------------------------------------------------- statistics, one shape

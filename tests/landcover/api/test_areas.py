@@ -213,5 +213,5 @@ def test_a_worker_maps_an_area_of_the_demo_scene(client, celery_worker):
     from landcover.jobs.areas import AREA_PRODUCT
 
     folder = AREA_PRODUCT.folder(AreaMap.objects.get(pk=done["id"]))
-    assert sorted(p.name for p in folder.iterdir()) == ["confidence.json", "confidence.tif", "image.tif", "map.tif", "preview.png",
-                                                        "probabilities.tif"]
+    assert sorted(p.name for p in folder.iterdir()) == ["confidence.json", "confidence.tif", "image.tif", "map.tif",
+                                                        "preview.png", "probabilities.tif"]

@@ -308,8 +308,8 @@ def test_twenty_concurrent_requests_start_one_computation_in_a_real_worker(catal
     stored = [p for p in maps.MAP_PRODUCT.root().iterdir() if p.name != ".tmp"]
     modis = LandCoverMap.objects.filter(source="modis").count()
     assert len(stored) == modis + 1  # one new folder: the MODIS maps from ingestion plus this one
-    assert sorted(p.name for p in maps.MAP_PRODUCT.folder(m).iterdir()) == ["confidence.json", "confidence.tif", "map.tif", "preview.png",
-                                                                     "probabilities.tif", "statistics.json"]
+    assert sorted(p.name for p in maps.MAP_PRODUCT.folder(m).iterdir()) == [
+        "confidence.json", "confidence.tif", "map.tif", "preview.png", "probabilities.tif", "statistics.json"]
 
 
 def test_deleting_a_map_removes_its_files_and_the_next_request_recomputes_it(client, admin_client, catalogue,
