@@ -34,6 +34,19 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# CORS (django-cors-headers): web GIS clients on other origins (OpenLayers, Leaflet, geotiff.js, STAC Browser) read
+# the API — tiles, STAC, COG downloads with byte ranges, WMTS. Reads only, and never with credentials: a browser
+# sends no cookie cross-origin, so another site can only read what an anonymous client may (a private result
+# stays a 404); scripts that use a token send it themselves. HRMARS_CORS_ORIGINS narrows the origins ("*": any).
+CORS_URLS_REGEX = r"^/api/v1/.*$"
+_cors_origins = env_list("HRMARS_CORS_ORIGINS", ["*"])
+CORS_ALLOW_ALL_ORIGINS = _cors_origins == ["*"]
+CORS_ALLOWED_ORIGINS = [] if CORS_ALLOW_ALL_ORIGINS else _cors_origins
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ("GET", "HEAD", "OPTIONS")
+CORS_ALLOW_HEADERS = ("accept", "authorization", "range", "if-none-match", "if-modified-since")
+CORS_EXPOSE_HEADERS = ("Content-Range", "Accept-Ranges", "Content-Length", "Content-Disposition", "Location")
+CORS_PREFLIGHT_MAX_AGE = 86400
 
 # --- HTTPS hardening: on by default outside DEBUG; the embedded run script
 # serves plain HTTP on loopback and turns it off with HRMARS_HTTPS=0.
@@ -70,6 +83,7 @@ INSTALLED_APPS = [
     "django_ratelimit",
     "axes",
     "csp",
+    "corsheaders",
     "leaflet",
     "rest_framework_gis",
     "hrmars_site",
@@ -82,6 +96,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "corsheaders.middleware.CorsMiddleware",  # before CommonMiddleware, as django-cors-headers asks
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

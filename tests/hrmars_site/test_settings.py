@@ -104,3 +104,20 @@ def test_the_embedded_tile_cache_is_a_store_of_its_own(tmp_path):
     caches = json.loads(result.stdout.strip().splitlines()[-1])
     assert caches["tiles"]["LOCATION"] != caches["default"]["LOCATION"]
     assert caches["tiles"]["OPTIONS"]["MAX_ENTRIES"] == 1234
+
+
+@pytest.mark.django_db
+def test_public_api_reads_carry_cors_and_never_credentials(client):
+    """A web GIS client on another origin reads the API (issue 23, finding 9): tiles, STAC, COGs with byte ranges;
+    never with the user's cookies, and only reads."""
+    origin = "https://gis.example.org"
+    answer = client.get("/api/v1/stac/", HTTP_ORIGIN=origin)
+    assert answer.status_code == 200 and answer["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in answer
+    assert "Content-Range" in answer["Access-Control-Expose-Headers"]
+    preflight = client.options("/api/v1/maps/1/map.tif", HTTP_ORIGIN=origin,
+                               HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET", HTTP_ACCESS_CONTROL_REQUEST_HEADERS="range")
+    assert preflight["Access-Control-Allow-Origin"] == "*" and "range" in preflight["Access-Control-Allow-Headers"]
+    assert "POST" not in preflight["Access-Control-Allow-Methods"]  # reads only
+    page = client.get("/", HTTP_ORIGIN=origin)
+    assert "Access-Control-Allow-Origin" not in page  # the site's pages are not shared
