@@ -94,6 +94,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "hrmars_site.bodylimits.BodySizeLimit",  # before anything reads the body: a large one is refused unread
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "corsheaders.middleware.CorsMiddleware",  # before CommonMiddleware, as django-cors-headers asks
@@ -307,6 +308,8 @@ UPLOAD_MAX_SIDE = env_int("HRMARS_UPLOAD_MAX_SIDE", 11000)   # pixels, width and
 UPLOAD_MAX_ACTIVE = env_int("HRMARS_UPLOAD_MAX_ACTIVE", 2)    # queued or running jobs per user
 UPLOAD_DAILY_LIMIT = env_int("HRMARS_UPLOAD_DAILY_LIMIT", 20)  # uploads per user per 24 h
 FILE_UPLOAD_TEMP_DIR = str(DATA_DIR / "tmp")                  # large uploads stream to disk here
+# Bodies of any other route (forms, JSON): refused above this by their Content-Length (hrmars_site/bodylimits.py).
+MAX_BODY_KB = env_int("HRMARS_MAX_BODY_KB", 2560)
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
 
 # --- Areas of interest: maps of any area, from a STAC API or the local imagery catalogue.

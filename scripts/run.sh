@@ -67,6 +67,9 @@ else
   log "demo model, whose maps of real places are not meaningful. Add it with: HRMARS_DYNAMICWORLD=FOLDER_OR_URL $0"
 fi
 
+# Nothing is in flight yet: what an earlier run left half-received (a restart mid-upload) goes.
+find "$HRMARS_DATA_DIR/tmp" "$HRMARS_DATA_DIR/uploads/.incoming" -mindepth 1 -delete 2>/dev/null || true
+
 pids=()
 cleanup() {
   trap - EXIT INT TERM

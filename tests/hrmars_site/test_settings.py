@@ -121,3 +121,25 @@ def test_public_api_reads_carry_cors_and_never_credentials(client):
     assert "POST" not in preflight["Access-Control-Allow-Methods"]  # reads only
     page = client.get("/", HTTP_ORIGIN=origin)
     assert "Access-Control-Allow-Origin" not in page  # the site's pages are not shared
+
+
+@pytest.mark.django_db
+def test_a_body_over_its_routes_limit_is_refused_unread_and_nothing_is_kept(client, settings, tmp_path):
+    """Issue 23, finding 21: a 300 MB post to /api/v1/areas/ (files up to 5 MB) was written to disk in full. Now
+    the declared size is refused with 413 before a byte is read; within the limit the view answers as before."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path)
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0  # every file would stream to FILE_UPLOAD_TEMP_DIR
+    settings.AREA_MAX_FILE_KB = 4
+    def big():
+        return SimpleUploadedFile("area.geojson", b"{" + b" " * 200_000 + b"}")
+
+    answer = client.post("/api/v1/areas/", {"file": big()})
+    assert answer.status_code == 413 and "accepts at most" in answer.json()["detail"]
+    assert client.post("/api/v1/maps/1/accuracy/", {"file": big()}).status_code == 413
+    assert not list(tmp_path.iterdir())  # nothing was written
+    small = client.post("/api/v1/areas/", {"file": SimpleUploadedFile("area.geojson", b"{}")})
+    assert small.status_code == 400  # read and refused by the view, for what it is
+    settings.MAX_BODY_KB = 1
+    assert client.post("/api/v1/changes/", {"before": "x" * 5000}, content_type="application/json").status_code == 413

@@ -2,10 +2,15 @@
 the product registry, rows and folders together. Never a result a user owns (an upload, a change or export of
 one, an area somebody signed in asked for) and never a job that is still queued or running. Catalogue maps
 and anonymous areas are recomputed if somebody asks again. Run it daily (cron, a systemd timer)."""
+import time
+from pathlib import Path
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from ...jobs import products
+
+TEMP_FILE_HOURS = 24  # no upload takes this long to arrive
 
 
 class Command(BaseCommand):
@@ -32,3 +37,11 @@ class Command(BaseCommand):
                 self.stdout.write(f"{product.prefix}: {len(rows)} {'would go' if dry_run else 'removed'}")
         self.stdout.write(f"{total} result(s) not asked for in {days:g} days {'would be' if dry_run else 'were'} "
                           "removed; results a user owns are kept.")
+        stale = [p for p in Path(settings.FILE_UPLOAD_TEMP_DIR).glob("*")
+                 if p.is_file() and p.stat().st_mtime < time.time() - TEMP_FILE_HOURS * 3600]
+        if not dry_run:
+            for path in stale:
+                path.unlink(missing_ok=True)
+        if stale:
+            self.stdout.write(f"{len(stale)} upload temp file(s) older than {TEMP_FILE_HOURS} h (a restart mid-upload) "
+                              f"{'would be' if dry_run else 'were'} removed.")
