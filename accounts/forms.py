@@ -33,6 +33,6 @@ class ProfileForm(forms.ModelForm):
         email = self.cleaned_data["email"].strip().lower()
         if not email:
             raise forms.ValidationError("An e-mail address is required to reset your password.")
-        if User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk).exists():
-            raise forms.ValidationError("Another account already uses this e-mail address.")
+        # Whether another account uses it is not said (that would tell anybody whose it is): the view writes to
+        # the new address instead, and the change takes effect once its owner confirms it.
         return email

@@ -188,6 +188,8 @@ AXES_VERBOSE = False
 
 FEEDBACK_RATE = env_str("HRMARS_FEEDBACK_RATE", "5/10m")
 SIGNUP_RATE = env_str("HRMARS_SIGNUP_RATE", "10/h")
+PASSWORD_RESET_RATE = env_str("HRMARS_PASSWORD_RESET_RATE", "10/h")                  # per client IP
+PASSWORD_RESET_ADDRESS_RATE = env_str("HRMARS_PASSWORD_RESET_ADDRESS_RATE", "3/h")  # per e-mail address
 
 # --- Celery.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
@@ -325,6 +327,7 @@ EXPORTS_DIR = env_path("HRMARS_EXPORTS_DIR", DATA_DIR / "exports")  # vectors an
 # Work a web request may do itself: exporting (vectors, samples) a map of up to this many pixels; a larger one
 # is an export job of the worker and the request answers 202 with its URL (2,000² px: about a second).
 INLINE_MAX_PIXELS = env_int("HRMARS_INLINE_MAX_PIXELS", 4_000_000)
+EXPORT_RATE = env_str("HRMARS_EXPORT_RATE", "60/h")  # new export variants per client (made ones are read freely)
 # `manage.py prune` removes results nobody has asked for in this many days (never one a user owns).
 PRUNE_DAYS = env_int("HRMARS_PRUNE_DAYS", 90)
 # A STAC API with Sentinel-2 collections (empty: the local imagery catalogue only, which works offline).

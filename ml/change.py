@@ -8,7 +8,7 @@ Everything else is counted apart — no data or cloud in either map, outside the
 never guessed.
 
 Outputs (`change_map`): a change COG of uint8 codes `(from − 1) × 10 + to` (1–100; 0 = not compared)
-with a colour table (unchanged pixels grey, changed ones in the colour of the class they became) and
+with a colour table (unchanged pixels white, changed ones in the colour of the class they became) and
 every code's "from → to" name in its metadata; the transition matrix in pixels, km², ha and % of the
 compared area; each class's area at both times and its net change.
 """
@@ -36,7 +36,9 @@ CLASSES = tuple(DFC)  # 1–10
 
 class ChangeError(PermanentError):
     """The two maps cannot be compared; the message says why."""
-UNCHANGED_COLOUR = (200, 200, 200, 255)
+# Unchanged: white, apart from every class colour (a grey was nearly Urban/Built-up's #a5a5a5, so a new town
+# and the unchanged land looked alike). Opaque: a GeoTIFF colour table holds no alpha.
+UNCHANGED_COLOUR = (255, 255, 255, 255)
 
 
 def change_code(before: int, after: int) -> int:
@@ -45,7 +47,7 @@ def change_code(before: int, after: int) -> int:
 
 
 def change_colours() -> dict[int, tuple[int, int, int, int]]:
-    """Colour table of the change COG: unchanged grey, changed in the colour of the class it became."""
+    """Colour table of the change COG: unchanged white, changed in the colour of the class it became."""
     table: dict[int, tuple[int, int, int, int]] = {0: (0, 0, 0, 0)}
     for a in CLASSES:
         for b in CLASSES:

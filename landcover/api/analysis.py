@@ -8,7 +8,9 @@
 
 Samples and vectors read the whole map, so they are exports (`landcover.jobs.exports`): made in the request
 for a map of up to HRMARS_INLINE_MAX_PIXELS pixels, else a job whose URL the answer (202) gives; each
-variant is made once and kept as its own result.
+variant is made once and kept as its own result, and a new one counts against the client's limit on new exports
+(HRMARS_EXPORT_RATE; a job, against HRMARS_MAP_RATE too), so nobody fills the disk with variants; `prune` removes
+those nobody reads.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ from ..jobs import exports, products
 from ..jobs.products import Product, StoredMap
 from ..validation.reference import read_reference
 from .files import FileView, ranged_file
-from .limits import count_new_computation
+from .limits import count_new_computation, count_new_export
 from .params import int_param
 
 STRATIFIED_NOTE = ("Area estimates and their 95 % confidence intervals are by the stratified estimator of Olofsson et "
@@ -126,8 +128,9 @@ class Export(AnalysisView, FileView):
                 if pixels > settings.VECTOR_MAX_PIXELS:
                     raise InvalidInput("mmu", f"This map has {pixels:,} pixels; vector export is offered up to "
                                               f"{settings.VECTOR_MAX_PIXELS:,} (HRMARS_VECTOR_MAX_PIXELS).")
+            count_new_export(request)  # every new variant is work and disk: the client's limit applies
             if exports.pixels_of(stored.path) > settings.INLINE_MAX_PIXELS:
-                count_new_computation(request)  # a job for the worker: the clients' limit on new work applies
+                count_new_computation(request)  # a job for the worker, as a new map is
 
         row, _ = exports.request_export(stored, self.what, self.fmt, params, name, request.user, before_new)
         if row.status == exports.EXPORT_JOB.done:

@@ -2,18 +2,25 @@
 and the land-cover classes. Answers are cached rendered (`caching`)."""
 from __future__ import annotations
 
+import io
+from functools import lru_cache
+
+from django.http import HttpResponse
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from PIL import Image, ImageDraw  # Pillow: matplotlib's dependency
 from rest_framework import generics
-from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_gis.pagination import GeoJsonPagination
 
-from ml.classes import DFC, MODEL_CLASSES
+from ml.classes import DFC
 
 from ..catalogue.queries import of_dataset
+from ..catalogue.registry import class_legend
 from ..models import Patch, Scene
 from .caching import cached
+from .files import FileView
 from .params import BBOX_PARAM, DATASET, LAT, LON, SEASON, dataset_param, filter_bbox, point_from
 from .places import no_patch_message, patches_here
 from .serializers import ClassSerializer, DatasetSerializer, PatchFeatureSerializer, SceneFeatureSerializer
@@ -114,9 +121,34 @@ class PatchAtPoint(APIView):
 
 
 class ClassList(APIView):
-    """The simplified IGBP classes (DFC2020 codes) with colours; models predict all but Savanna and Snow/Ice."""
+    """The simplified IGBP classes (DFC2020 codes) with colours and the registered models that predict each
+    (MODIS maps hold all ten)."""
 
     @extend_schema(responses=ClassSerializer(many=True))
     def get(self, request):
-        return Response([{"code": c, "name": n, "colour": col, "predicted": c in MODEL_CLASSES}
-                         for c, (n, col) in DFC.items()])
+        return cached(request, class_legend)
+
+
+class ClassLegend(FileView):
+    """The classes' colours and names as a PNG legend (what WMTS clients such as QGIS show beside a layer)."""
+
+    @extend_schema(operation_id="v1_classes_legend", responses={(200, "image/png"): OpenApiTypes.BINARY})
+    def get(self, request):
+        response = HttpResponse(legend_png(), content_type="image/png")
+        response["Cache-Control"] = "public, max-age=86400"
+        return response
+
+
+@lru_cache(maxsize=1)
+def legend_png() -> bytes:
+    """A 10-row legend: each class's colour, code and name."""
+    row = 20
+    image = Image.new("RGBA", (200, row * len(DFC) + 8), (255, 255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    for i, (code, (name, colour)) in enumerate(DFC.items()):
+        y = 4 + i * row
+        draw.rectangle([6, y + 2, 22, y + row - 4], fill=colour, outline=(51, 51, 51))
+        draw.text((30, y + 3), f"{code} {name}", fill=(20, 20, 20))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()

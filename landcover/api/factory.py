@@ -288,8 +288,10 @@ class Wmts(ProductFileView):
         layers = {layer.wmts_id: (f"{layer.title} ({model})" if layer.style == "classes" and model else layer.title,
                                   url + layer.segment + "/{z}/{x}/{y}.png")
                   for layer in product_.layers if product_.layer_offered(row, layer)}
+        legend = request.build_absolute_uri(reverse("api:class-legend"))
+        legends = {layer.wmts_id: legend for layer in product_.layers if layer.style == "classes"}
         return capabilities_response(f"HR-MARS {product_.label(row)}", product_.bounds(row), layers, url + "wmts/",
-                                     product_.cache_control(row))
+                                     product_.cache_control(row), legends)
 
 
 def routes(product_: Product, resource: Resource | None = None) -> list[URLPattern]:

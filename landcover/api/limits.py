@@ -13,3 +13,11 @@ def count_new_computation(request) -> None:
     if is_ratelimited(request, group="map-computations", key="user_or_ip", rate=settings.MAP_RATE, increment=True):
         raise LimitReached(f"You have started the most new map computations allowed ({settings.MAP_RATE}); wait "
                            "before asking for more. Maps that are already computed can be viewed at any time.")
+
+
+def count_new_export(request) -> None:
+    """One more export variant (vectors, a sample) made for this client; LimitReached past HRMARS_EXPORT_RATE.
+    Variants already made are read without limit."""
+    if is_ratelimited(request, group="exports", key="user_or_ip", rate=settings.EXPORT_RATE, increment=True):
+        raise LimitReached(f"You have asked for the most new exports allowed ({settings.EXPORT_RATE}); wait before "
+                           "asking for more. Exports already made can be downloaded at any time.")

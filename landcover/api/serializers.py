@@ -176,7 +176,9 @@ class ClassSerializer(serializers.Serializer):
     code = serializers.IntegerField()
     name = serializers.CharField()
     colour = serializers.CharField()
-    predicted = serializers.BooleanField(help_text="Whether models predict this class (MODIS maps hold all ten)")
+    predicted = serializers.BooleanField(help_text="Whether a registered model predicts this class (MODIS maps hold all "
+                                                   "ten)")
+    predicted_by = serializers.ListField(child=serializers.CharField(), help_text="The registered models that do")
 
 
 class StatisticsRowSerializer(serializers.Serializer):

@@ -20,6 +20,7 @@ def product_routes() -> list:
 urlpatterns = [
     path("datasets/", catalogue.DatasetList.as_view(), name="dataset-list"),
     path("classes/", catalogue.ClassList.as_view(), name="class-list"),
+    path("classes/legend.png", catalogue.ClassLegend.as_view(), name="class-legend"),
     path("scenes/", catalogue.SceneList.as_view(), name="scene-list"),
     path("patches/", catalogue.PatchList.as_view(), name="patch-list"),
     path("patches/at/", catalogue.PatchAtPoint.as_view(), name="patch-at"),

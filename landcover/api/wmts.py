@@ -2,7 +2,9 @@
 
 The tiles are the API's own (Web Mercator, 256 px, `{z}/{x}/{y}.png`); the document describes them in
 WMTS 1.0 RESTful terms: the GoogleMapsCompatible well-known tile matrix set (zoom 0–22) and one
-ResourceURL template per layer. Built with ElementTree, so names and URLs are always escaped.
+ResourceURL template per layer; OperationsMetadata offers GetCapabilities and GetTile in the RESTful encoding,
+and class layers carry a LegendURL (the classes' colours and names as a PNG). Built with ElementTree, so names
+and URLs are always escaped.
 """
 from __future__ import annotations
 
@@ -30,14 +32,27 @@ def _sub(parent: ET.Element, ns: str, tag: str, text: str | None = None, **attrs
     return element
 
 
+def _operation(parent: ET.Element, name: str, href: str) -> None:
+    """One operation of OperationsMetadata, offered in the RESTful encoding only (as the tiles are)."""
+    operation = _sub(parent, OWS, "Operation", name=name)
+    get = _sub(_sub(_sub(operation, OWS, "DCP"), OWS, "HTTP"), OWS, "Get", **{f"{{{XLINK}}}href": href})
+    allowed = _sub(_sub(get, OWS, "Constraint", name="GetEncoding"), OWS, "AllowedValues")
+    _sub(allowed, OWS, "Value", "RESTful")
+
+
 def capabilities(title: str, bounds: tuple[float, float, float, float], layers: dict[str, tuple[str, str]],
-                 self_url: str) -> bytes:
-    """The capabilities XML: `layers` maps an identifier to (title, XYZ template with {z}, {x}, {y})."""
+                 self_url: str, legends: dict[str, str] | None = None) -> bytes:
+    """The capabilities XML: `layers` maps an identifier to (title, XYZ template with {z}, {x}, {y}); `legends` an
+    identifier to the URL of its legend image (a PNG)."""
+    legends = legends or {}
     root = ET.Element(f"{{{WMTS}}}Capabilities", {"version": "1.0.0"})
     service = _sub(root, OWS, "ServiceIdentification")
     _sub(service, OWS, "Title", title)
     _sub(service, OWS, "ServiceType", "OGC WMTS")
     _sub(service, OWS, "ServiceTypeVersion", "1.0.0")
+    operations = _sub(root, OWS, "OperationsMetadata")
+    _operation(operations, "GetCapabilities", self_url)
+    _operation(operations, "GetTile", self_url.rsplit("wmts/", 1)[0])
     contents = _sub(root, WMTS, "Contents")
     west, south, east, north = bounds
     for identifier, (layer_title, template) in layers.items():
@@ -49,6 +64,8 @@ def capabilities(title: str, bounds: tuple[float, float, float, float], layers: 
         _sub(layer, OWS, "Identifier", identifier)
         style = _sub(layer, WMTS, "Style", isDefault="true")
         _sub(style, OWS, "Identifier", "default")
+        if identifier in legends:
+            _sub(style, WMTS, "LegendURL", format="image/png", **{f"{{{XLINK}}}href": legends[identifier]})
         _sub(layer, WMTS, "Format", "image/png")
         link = _sub(layer, WMTS, "TileMatrixSetLink")
         _sub(link, WMTS, "TileMatrixSet", MATRIX_SET)
@@ -72,8 +89,8 @@ def capabilities(title: str, bounds: tuple[float, float, float, float], layers: 
 
 
 def capabilities_response(title: str, bounds: tuple[float, float, float, float], layers: dict[str, tuple[str, str]],
-                          self_url: str, cache_control: str) -> HttpResponse:
+                          self_url: str, cache_control: str, legends: dict[str, str] | None = None) -> HttpResponse:
     """The capabilities document as an XML response."""
-    response = HttpResponse(capabilities(title, bounds, layers, self_url), content_type="application/xml")
+    response = HttpResponse(capabilities(title, bounds, layers, self_url, legends), content_type="application/xml")
     response["Cache-Control"] = cache_control
     return response

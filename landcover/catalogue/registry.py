@@ -7,6 +7,7 @@ from pathlib import Path
 from django.db import transaction
 
 from ml import methods
+from ml.classes import DFC
 from ml.modelio import ModelFormatError, engine_file, load_model, read_card
 
 from ..errors import InvalidInput, Unavailable
@@ -83,3 +84,14 @@ def refuse_coarse(version: ModelVersion) -> ModelVersion:
         raise InvalidInput("model", f"{version.name} refines MODIS land-cover maps and cannot map an image; choose a "
                                     "model that reads Sentinel-2 bands (see /api/v1/models/).")
     return version
+
+
+def class_legend() -> list[dict]:
+    """The simplified-IGBP classes with their colours and which registered models predict each (from their cards:
+    Dynamic World maps Snow/Ice, our DFC2020-trained models never Savanna nor Snow/Ice; MODIS maps hold all ten)."""
+    cards = {m.name: {c["code"] for c in m.card.get("classes", []) if "code" in c}
+             for m in ModelVersion.objects.only("name", "card")}
+    return [{"code": code, "name": name, "colour": colour,
+             "predicted_by": sorted(model for model, codes in cards.items() if code in codes),
+             "predicted": any(code in codes for codes in cards.values())}
+            for code, (name, colour) in DFC.items()]

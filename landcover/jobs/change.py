@@ -87,7 +87,7 @@ class ChangeProduct(Product):
                   "transitions_json"),
              File("transitions.csv", "text/csv; charset=utf-8", "Transition matrix (CSV)", ("metadata",), "", "transitions_csv"),
              File("chart.png", "image/png", "Net change", ("overview",), "chart", "chart"))
-    layers = (Layer("tiles", "change.tif", "palette", "change", "Change (unchanged grey, changed in the colour of the "
+    layers = (Layer("tiles", "change.tif", "palette", "change", "Change (unchanged white, changed in the colour of the "
                                                               "new class)"),)
     land_cover = False
     owner_field = "owner"

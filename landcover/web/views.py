@@ -8,8 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 
-from ml.classes import DFC, MODEL_CLASSES
-
+from ..catalogue.registry import class_legend
 from ..jobs import uploads
 from ..models import ModelVersion, Upload
 
@@ -21,8 +20,7 @@ class MapPageView(TemplateView):
         context = super().get_context_data(**kwargs)
         context["nav"] = "map"
         context["stac_configured"] = bool(settings.STAC_URL)
-        context["classes"] = [{"code": c, "name": n, "colour": col, "predicted": c in MODEL_CLASSES}
-                              for c, (n, col) in DFC.items()]
+        context["classes"] = class_legend()
         context["map_config"] = {
             "api": {
                 "scenes": reverse("api:scene-list"),

@@ -82,15 +82,41 @@ def test_sign_up_is_rate_limited(client):
     assert User.objects.count() == 2
 
 
-def test_profile_edit(client):
+def test_profile_edit_never_tells_whose_an_address_is(client, mailoutbox):
+    """Issue 23, finding 22: the profile said "Another account already uses this e-mail address". Now a new address
+    takes effect once its owner follows a link sent to it; for an address another account has, that account's
+    owner is told instead, and the page says the same either way."""
     user = User.objects.create_user("dana", "dana@example.org", PASSWORD)
     User.objects.create_user("finn", "finn@example.org", PASSWORD)
     client.force_login(user)
-    response = client.post(reverse("accounts:profile"), {"first_name": "Dana", "last_name": "K", "email": "finn@example.org"})
-    assert response.status_code == 400 and "Another account" in response.content.decode()
-    client.post(reverse("accounts:profile"), {"first_name": "Dana", "last_name": "K", "email": "dk@example.org"})
+    url = reverse("accounts:profile")
+    taken = client.post(url, {"first_name": "Dana", "last_name": "K", "email": "finn@example.org"}, follow=True)
+    free = client.post(url, {"first_name": "Dana", "last_name": "K", "email": "dk@example.org"}, follow=True)
+    assert taken.status_code == free.status_code == 200
+    assert as_seen(taken, "dana", "finn@example.org") == as_seen(free, "dana", "dk@example.org").replace(
+        "dk@example.org", "MAIL")
+    assert "Another account" not in taken.content.decode()
     user.refresh_from_db()
-    assert (user.first_name, user.email) == ("Dana", "dk@example.org")
+    assert (user.first_name, user.email) == ("Dana", "dana@example.org")  # nothing changes before confirming
+    assert [m.to for m in mailoutbox] == [["finn@example.org"], ["dk@example.org"]]
+    assert "tried to add this e-mail address" in mailoutbox[0].body
+    link = re.search(r"https?://[^/]+(/accounts/email/confirm/\S+/)", mailoutbox[1].body).group(1)
+    client.get(link)
+    user.refresh_from_db()
+    assert user.email == "dk@example.org"
+    client.force_login(User.objects.get(username="finn"))
+    client.get(link)  # somebody else's link changes nothing of theirs
+    assert User.objects.get(username="finn").email == "finn@example.org"
+
+
+def test_password_resets_are_throttled_per_address_and_client(client, mailoutbox, settings):
+    """Issue 23, finding 22: twelve reset e-mails to one address in seconds. Now at most
+    HRMARS_PASSWORD_RESET_ADDRESS_RATE per address (registered or not: the limit says nothing of whose it is)."""
+    User.objects.create_user("dana", "dana@example.org", PASSWORD)
+    answers = [client.post(reverse("password_reset"), {"email": "dana@example.org"}).status_code for _ in range(5)]
+    assert answers == [302, 302, 302, 429, 429] and len(mailoutbox) == 3
+    unknown = [client.post(reverse("password_reset"), {"email": "nobody@example.org"}).status_code for _ in range(4)]
+    assert unknown == [302, 302, 302, 429]  # the same for an address nobody has
 
 
 def test_password_change(client):

@@ -50,7 +50,7 @@ def test_transition_matrix_by_hand(tmp_path):
         assert codes[0, 1] == change_code(1, 6) == 6 and codes[1, 2] == change_code(6, 7) == 57
         assert codes[0, 0] == 1 and (codes[3] == 0).all() and codes[0, 4] == 0 and codes[2, 0] == 0
         assert src.tags()["CHANGE_57"] == "Croplands → Urban/Built-up"
-        assert src.colormap(1)[1] == (200, 200, 200, 255)  # unchanged: grey
+        assert src.colormap(1)[1] == (255, 255, 255, 255)  # unchanged: white, unlike Urban's grey
 
 
 def test_uncertain_pixels_are_left_out(tmp_path):

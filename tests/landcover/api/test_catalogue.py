@@ -17,6 +17,17 @@ def test_datasets_and_classes(client, catalogue):
     classes = client.get("/api/v1/classes/").json()
     assert [c["code"] for c in classes] == list(range(1, 11))
     assert [c["code"] for c in classes if not c["predicted"]] == [3, 8]
+    assert classes[0]["predicted_by"] == ["tiny-unet"]
+    # A model whose card maps Snow/Ice (Dynamic World does): the legend no longer says "MODIS only" (issue 23, 7).
+    from landcover.catalogue.version import bump_catalogue_version
+    from landcover.models import ModelVersion
+
+    ModelVersion.objects.create(name="snowy", method="pretrained", path="/nowhere",
+                                card={"classes": [{"name": "snow_and_ice", "code": 8}, {"name": "water", "code": 10}]})
+    bump_catalogue_version()
+    classes = client.get("/api/v1/classes/").json()
+    assert [c["code"] for c in classes if not c["predicted"]] == [3] and classes[7]["predicted_by"] == ["snowy"]
+    assert "MODIS maps only" not in client.get("/map/").content.decode().split("Snow/Ice")[1][:80]
 
 
 def test_footprints_are_geojson_filtered_by_bbox_and_paginated(client, catalogue):

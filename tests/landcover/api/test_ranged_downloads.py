@@ -73,6 +73,12 @@ def test_wmts_capabilities_read_by_owslib_and_its_tiles_served(cog, live_server)
                         row=_tile_row(north - (north - south) / 2, 14), column=_tile_col(west + (east - west) / 2, 14),
                         format="image/png")
     assert tile.read()[:8] == b"\x89PNG\r\n\x1a\n"
+    # What QGIS reads besides (issue 23, finding 7): the operations, RESTful only, and the class layer's legend.
+    assert {op.name for op in wmts.operations} == {"GetCapabilities", "GetTile"} and wmts.restonly
+    legend = layer.styles["default"]["legend"]
+    assert legend.endswith("/api/v1/classes/legend.png")
+    image = requests.get(legend, timeout=10)
+    assert image.status_code == 200 and image.content[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def _tile_col(lon: float, z: int) -> int:

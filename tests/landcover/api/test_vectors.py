@@ -86,3 +86,18 @@ def test_a_large_map_is_exported_by_a_job_not_in_the_request(low_map, settings, 
     features = json.loads(content(served))["features"]
     again = client.get(m["url"] + "vectors.geojson", {"mmu": 4})
     assert again.status_code == 200 and json.loads(content(again))["features"] == features
+
+
+def test_new_export_variants_count_against_the_clients_limit(low_map, settings):
+    """Issue 23, finding 19: every `mmu` value wrote a new file kept forever, anonymously. Each new variant now counts
+    against HRMARS_EXPORT_RATE; a variant already made is served without counting."""
+    client, m = low_map
+    settings.EXPORT_RATE = "2/h"
+    assert client.get(m["url"] + "vectors.geojson", {"mmu": 1}).status_code == 200
+    assert client.get(m["url"] + "vectors.geojson", {"mmu": 2}).status_code == 200
+    refused = client.get(m["url"] + "vectors.geojson", {"mmu": 3})
+    assert refused.status_code == 429
+    assert client.get(m["url"] + "vectors.geojson", {"mmu": 1}).status_code == 200  # made already: read freely
+    from landcover.models import Export
+
+    assert Export.objects.count() == 2

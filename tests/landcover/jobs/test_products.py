@@ -102,10 +102,10 @@ def reload_urls() -> None:
 @pytest.fixture
 def toy_kind():
     products.register(TOY)
-    reload_urls()
     try:
+        reload_urls()
         yield TOY
-    finally:
+    finally:  # whatever happened, the next test sees the registry and URLs as they were
         products.unregister(TOY.kind)
         reload_urls()
 
