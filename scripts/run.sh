@@ -80,8 +80,22 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 
-"$VENV/bin/celery" -A hrmars_site worker --loglevel INFO --concurrency "${HRMARS_WORKER_CONCURRENCY:-1}" \
-  --hostname "hrmars@%h" --logfile "$HRMARS_DATA_DIR/logs/worker.log" &
+# The worker is supervised: if it dies (killed, out of memory) it is started again and says so, and its lost
+# jobs are queued again when somebody looks at them (landcover.api.factory); the site never goes on without
+# a worker, nor stops in silence.
+(
+  child=""
+  trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; wait 2>/dev/null; exit 0' INT TERM
+  while true; do
+    "$VENV/bin/celery" -A hrmars_site worker --loglevel INFO --concurrency "${HRMARS_WORKER_CONCURRENCY:-1}" \
+      --hostname "hrmars@%h" --logfile "$HRMARS_DATA_DIR/logs/worker.log" &
+    child=$!
+    code=0
+    wait "$child" || code=$?
+    log "the worker stopped (exit status $code); starting it again in 2 s (log: $HRMARS_DATA_DIR/logs/worker.log)"
+    sleep 2
+  done
+) &
 pids+=($!)
 "$VENV/bin/gunicorn" hrmars_site.wsgi --bind "$HOST:$PORT" --workers "${HRMARS_WEB_WORKERS:-2}" --threads 4 \
   --graceful-timeout 10 --access-logfile - --error-logfile - --log-level warning &

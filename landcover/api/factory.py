@@ -25,6 +25,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
+from django.conf import settings
 from django.urls import URLPattern, path, reverse
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
@@ -79,8 +80,12 @@ class ProductView(APIView):
         return super().get_permissions()
 
     def row(self, request, pk: int) -> Any:
-        """The row if the requester may see it, else NotFound."""
-        return products.find(self.product, pk, request.user)
+        """The row if the requester may see it, else NotFound. A job whose task was lost (its worker was killed,
+        the broker emptied) is queued again here, when somebody looks at it: an upload nobody asks for again would
+        otherwise stay "running" for good, holding one of its owner's active slots."""
+        row = products.find(self.product, pk, request.user)
+        lifecycle.requeue_if_stale(self.product.job, row, settings.MAP_STALE_SECONDS)
+        return row
 
     def done_row(self, request, pk: int) -> Any:
         """The row if the requester may see it and its job is done; reading it counts as asking for it (once an

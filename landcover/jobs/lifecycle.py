@@ -173,7 +173,8 @@ def progress_reporter(kind: JobKind, pk: int) -> Progress:
     def report(percent: int) -> None:
         if kind.cancelled is not None and rows.filter(status=kind.cancelled).exists():
             raise Cancelled()
-        rows.filter(status=kind.running).update(progress=percent)
+        # updated_at is the job's heartbeat: a running job that reports progress is never taken for lost.
+        rows.filter(status=kind.running).update(progress=percent, updated_at=timezone.now())
 
     return throttled_progress(report)
 

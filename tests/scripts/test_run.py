@@ -161,6 +161,22 @@ def test_run_command_serves_the_site_with_a_worker(embedded_site, tmp_path):
     assert new_maps == {202: 6 - asked, 429: 14 + asked}  # 6 per day
 
     data_dir = env["HRMARS_DATA_DIR"]
+    # The worker is supervised (issue 23, finding 20): killed, it used to take the site down with exit status 0;
+    # now run.sh says so, starts it again, and tasks go through it.
+    worker_log = os.path.join(data_dir, "logs", "worker.log")
+    main = subprocess.run(["pgrep", "-of", worker_log], capture_output=True, text=True).stdout.split()
+    assert main, "the worker's main process"
+    os.kill(int(main[0]), signal.SIGKILL)
+    wait_for(lambda: "the worker stopped (exit status 137); starting it again" in log_text(log), timeout=30,
+             message="run.sh to start the killed worker again")
+    assert proc.poll() is None and requests.get(url, timeout=10).status_code == 200
+    again = subprocess.run(
+        [sys.executable, "-c",
+         "import json; from hrmars_site.tasks import ping; print(json.dumps(ping.delay().get(timeout=90)))"],
+        cwd=ROOT, env={**env, "SECRET_KEY": "x" * 50}, capture_output=True, text=True, timeout=120,
+    )
+    assert again.returncode == 0 and json.loads(again.stdout.strip().splitlines()[-1])["pong"], again.stderr
+
     assert os.path.exists(os.path.join(data_dir, "hrmars.sqlite3"))
     assert os.stat(os.path.join(data_dir, "admin-password.txt")).st_mode & 0o777 == 0o600
 

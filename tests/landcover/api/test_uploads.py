@@ -111,6 +111,26 @@ def test_cancel_a_queued_job_and_the_worker_skips_it(alice, scene_bytes):
     assert alice.post(job["url"] + "cancel/").status_code == 409
 
 
+def test_an_upload_whose_task_was_lost_is_queued_again_when_its_owner_looks(alice, scene_bytes,
+                                                                          django_capture_on_commit_callbacks):
+    """Issue 23, finding 20: with the worker's main process killed, an upload stayed "running 13 %" for good,
+    holding one of its owner's two active slots. Looking at a job whose heartbeat (updated_at, refreshed by every
+    progress report) is older than HRMARS_MAP_STALE_SECONDS queues it again, once."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    job = post(alice, "scene.tif", scene_bytes).json()
+    Upload.objects.filter(pk=job["id"]).update(status="running", progress=13,
+                                               updated_at=timezone.now() - timedelta(hours=1))
+    with django_capture_on_commit_callbacks() as queued:
+        seen = alice.get(job["url"]).json()
+        again = alice.get(job["url"]).json()
+    assert seen["status"] == again["status"] == "queued" and seen["progress"] == 0 and len(queued) == 1
+    assert process_upload.apply(args=[job["id"]]).get()["status"] == "done"
+    assert Upload.objects.get(pk=job["id"]).attempts == 1
+
+
 def test_per_user_limits(alice, scene_bytes, settings):
     settings.UPLOAD_MAX_ACTIVE = 1
     assert post(alice, "a.tif", scene_bytes).status_code == 202
