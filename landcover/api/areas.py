@@ -16,6 +16,8 @@ from rest_framework import parsers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from hrmars_site.parsers import JSONBodyParser
+
 from ..catalogue.imagery import SOURCES, country_borders, local_catalogue
 from ..catalogue.registry import find_model
 from ..errors import InvalidInput, NotFound, NotReady
@@ -127,7 +129,7 @@ class AreaList(APIView):
     stored map when the same area, dates, cloud limit, source and model were asked before; else 202 and the job
     URL (also in Location) to poll. A signed-in user's areas are theirs alone; an area asked for without signing
     in is public (anybody with its URL sees it) and nobody can cancel it."""
-    parser_classes = [parsers.JSONParser, parsers.MultiPartParser]
+    parser_classes = [JSONBodyParser, parsers.MultiPartParser]
 
     @extend_schema(operation_id="v1_areas_list", parameters=LIST_PARAMETERS,
                    responses={200: AreaSerializer(many=True), 401: OpenApiResponse(description="Not signed in")})

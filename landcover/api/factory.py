@@ -27,13 +27,14 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.urls import URLPattern, path, reverse
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from hrmars_site.schema import AutoSchema as SiteSchema
 
 from ..errors import NotFound, NotSignedIn
 from ..jobs import lifecycle, products
@@ -57,8 +58,9 @@ TILE_RESPONSES = {(200, "image/png"): OpenApiTypes.BINARY, 400: OpenApiResponse(
                   404: NO_SUCH, 409: NOT_DONE}
 
 
-class ProductSchema(AutoSchema):
-    """Operation ids from the product and the route (`v1_areas_statistics`), unique whatever the path."""
+class ProductSchema(SiteSchema):
+    """The site's schema (every error answer documented), with operation ids from the product and the route
+    (`v1_areas_statistics`), unique whatever the path."""
 
     def get_operation_id(self):
         view = cast("ProductView", self.view)

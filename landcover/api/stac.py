@@ -20,6 +20,7 @@ from pathlib import Path
 
 import rasterio
 from django.contrib.gis.db.models import Extent
+from django.contrib.gis.gdal import GDALException
 from django.contrib.gis.geos import GEOSException, GEOSGeometry
 from django.db.models import DateTimeField, F, Max, Min, QuerySet
 from django.db.models.functions import Coalesce
@@ -193,7 +194,7 @@ def parse_search(data, visible: list[str], from_query: bool = True) -> Search:
             search.geometry = GEOSGeometry(text, srid=4326)
             if search.geometry.empty or not search.geometry.valid:
                 raise ValueError
-        except (GEOSException, ValueError, TypeError, RecursionError):
+        except (GEOSException, GDALException, ValueError, TypeError, RecursionError):
             raise InvalidInput("intersects", "intersects must be a valid GeoJSON geometry.") from None
     if data.get("datetime") not in (None, ""):
         search.start, search.end = _parse_datetime(str(data.get("datetime")))

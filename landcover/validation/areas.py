@@ -18,11 +18,13 @@ from collections.abc import Iterable
 
 from defusedxml import ElementTree
 from django.conf import settings
+from django.contrib.gis.gdal import GDALException
 from django.contrib.gis.geos import GEOSException, GEOSGeometry, MultiPolygon, Polygon
 from pyproj import CRS, Geod, Transformer
 
 from ..errors import InvalidInput
 from .bbox import parse_bbox
+from .zips import member_errors
 
 GEOD = Geod(ellps="WGS84")
 KML_NS = "{http://www.opengis.net/kml/2.2}"
@@ -77,23 +79,38 @@ def from_geojson(value: object, field: str = "geometry") -> GEOSGeometry:
             value = json.loads(value)
         except (ValueError, UnicodeDecodeError):
             raise InvalidInput(field, "The area is not readable GeoJSON (invalid JSON).") from None
+        except RecursionError:
+            raise InvalidInput(field, "The area's GeoJSON is nested too deeply to be an area.") from None
     if not isinstance(value, dict):
         raise InvalidInput(field, "The area must be a GeoJSON object (Polygon, MultiPolygon, Feature or "
                                   "FeatureCollection).")
     kind = value.get("type")
     if kind == "FeatureCollection":
-        parts = [from_geojson(f, field) for f in value.get("features") or [] if isinstance(f, dict)]
+        features = value.get("features")
+        if not isinstance(features, list):
+            raise InvalidInput(field, "A FeatureCollection's features must be a list of Features.")
+        parts = [from_geojson(f, field) for f in features if isinstance(f, dict)]
         return _union_of(parts, field)
     if kind == "Feature":
         return from_geojson(value.get("geometry"), field)
     if kind not in ("Polygon", "MultiPolygon"):
         raise InvalidInput(field, f"The area must be a Polygon or MultiPolygon, not {kind!r}.")
+    if not _numbers_only(value.get("coordinates")):
+        raise InvalidInput(field, f"The {kind}'s coordinates must be nested lists of numbers ([lon, lat] positions).")
     try:
         geometry = GEOSGeometry(json.dumps({"type": kind, "coordinates": value.get("coordinates")}), srid=4326)
-    except (GEOSException, ValueError, TypeError):
+    except (GEOSException, GDALException, ValueError, TypeError):
         raise InvalidInput(field, f"The {kind}'s coordinates are not readable (a ring needs at least four "
                                   "[lon, lat] positions, the last equal to the first).") from None
     return geometry
+
+
+def _numbers_only(value: object, depth: int = 0) -> bool:
+    """Whether GeoJSON coordinates are nested lists (at most four deep: a MultiPolygon's) of finite numbers (an
+    empty list is left to the check that says the area is empty)."""
+    if isinstance(value, (list, tuple)):
+        return depth < 4 and all(_numbers_only(v, depth + 1) for v in value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _union_of(parts: Iterable[GEOSGeometry], field: str) -> GEOSGeometry:
@@ -221,7 +238,8 @@ def from_shapefile_zip(data: bytes) -> GEOSGeometry:
         raise InvalidInput("file", "The Shapefile is too large once unzipped.")
 
     def member(ext: str) -> io.BytesIO:
-        return io.BytesIO(archive.read(members[f"{stem}{ext}"]))
+        with member_errors(lambda reason: InvalidInput("file", reason)):
+            return io.BytesIO(archive.read(members[f"{stem}{ext}"]))
 
     transform = None
     if f"{stem}.prj" in members:

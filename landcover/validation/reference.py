@@ -24,8 +24,8 @@ NAMES = {name.lower(): code for code, name in DFC_NAMES.items()}
 
 def class_code(value: object, where: str) -> int:
     """Our code of a class given as a code or a name."""
-    text = str(value).strip()
-    if text.isdigit() and int(text) in DFC_NAMES:
+    text = str(value).strip()[:100]  # no code or name is longer; int() of 5,000 digits is refused by Python itself
+    if text.isdigit() and len(text) <= 3 and int(text) in DFC_NAMES:
         return int(text)
     if text.lower() in NAMES:
         return NAMES[text.lower()]
@@ -65,6 +65,8 @@ def _from_geojson(text: str) -> list[tuple[float, float, int]]:
         doc = json.loads(text)
     except ValueError:
         raise InvalidInput("file", "The GeoJSON is not readable (invalid JSON).") from None
+    except RecursionError:
+        raise InvalidInput("file", "The GeoJSON is nested too deeply to be reference points.") from None
     features = doc.get("features") if isinstance(doc, dict) and doc.get("type") == "FeatureCollection" else None
     if not isinstance(features, list):
         raise InvalidInput("file", "The GeoJSON must be a FeatureCollection of Point features.")
@@ -75,9 +77,11 @@ def _from_geojson(text: str) -> list[tuple[float, float, int]]:
         if not isinstance(geometry, dict) or geometry.get("type") != "Point":
             raise InvalidInput("file", f"{where}: not a Point feature.")
         coordinates = geometry.get("coordinates") or []
-        if len(coordinates) < 2:
+        if not isinstance(coordinates, list) or len(coordinates) < 2:
             raise InvalidInput("file", f"{where}: a Point needs [lon, lat].")
         properties = feature.get("properties") or {}
+        if not isinstance(properties, dict):
+            raise InvalidInput("file", f"{where}: properties must be an object.")
         value = next((properties[k] for k in CLASS_FIELDS if k in properties), None)
         if value is None:
             raise InvalidInput("file", f"{where}: no class (a property named {', '.join(CLASS_FIELDS)}).")
@@ -94,7 +98,10 @@ def _from_csv(text: str) -> list[tuple[float, float, int]]:
     if not (lon and lat and cls):
         raise InvalidInput("file", "The CSV needs a header with lon, lat and class columns (GeoJSON also works).")
     points = []
-    for i, row in enumerate(reader, start=2):
-        where = f"line {i}"
-        points.append((*_point(row.get(lon), row.get(lat), where), class_code(row.get(cls), where)))
+    try:
+        for i, row in enumerate(reader, start=2):
+            where = f"line {i}"
+            points.append((*_point(row.get(lon), row.get(lat), where), class_code(row.get(cls), where)))
+    except csv.Error as exc:  # a field over the csv module's 128 KB limit, a NUL byte, a broken quote
+        raise InvalidInput("file", f"line {reader.line_num}: not readable as CSV ({exc}).") from None
     return points

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from ml.outputs import GDAL_ENV
 from ml.rasterio_io import DataError, is_tiff, open_geotiff, sample_windows, stack_bands
 
 from ..errors import InvalidInput
+from .zips import member_errors
 
 ZIP_MAGIC = b"PK\x03\x04"
 MAX_BLOCK_PIXELS = 4096 * 4096      # per strip or tile (a 10,980-px-wide strip of 256 rows is 2.8 M)
@@ -60,6 +60,16 @@ class Checked:
     bands: int
     crs: str
     footprint: Polygon
+
+
+def copy_at_most(src, dst, size: int, chunk: int = 1 << 20) -> None:
+    """Copy a zip member of the declared `size`; one that holds more is refused (its header lied)."""
+    left = size
+    while data := src.read(min(chunk, left + 1)):
+        left -= len(data)
+        if left < 0:
+            raise UploadError("The zip file is damaged or cannot be read (a member holds more than its header says).")
+        dst.write(data)
 
 
 def _check_zip(path: Path, work: Path, zip_name: str) -> Path:
@@ -102,11 +112,12 @@ def _check_zip(path: Path, work: Path, zip_name: str) -> Path:
             raise UploadError(f"The zip holds bands {', '.join(order)}; give 4 (B2, B3, B4, B8), 10, 12 or 13 "
                               "Sentinel-2 bands.")
         extracted = {}
-        for band in order:
-            target = work / f"{band}.tif"
-            with archive.open(bands[band]) as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)  # sizes were checked above
-            extracted[band] = target
+        with member_errors(UploadError):
+            for band in order:
+                target = work / f"{band}.tif"
+                with archive.open(bands[band]) as src, open(target, "wb") as dst:
+                    copy_at_most(src, dst, bands[band].file_size)  # a false size cannot write more
+                extracted[band] = target
     return _stack(extracted, order, work / "stacked.tif", zip_name)
 
 
