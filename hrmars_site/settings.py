@@ -267,6 +267,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # System fonts: ReDoc would fetch Google Fonts, which the Content-Security-Policy blocks (templates/drf_spectacular).
+    "REDOC_UI_SETTINGS": {"theme": {"typography": {"fontFamily": "system-ui, -apple-system, 'Segoe UI', sans-serif",
+                                                   "headings": {"fontFamily": "system-ui, sans-serif"}}}},
 }
 
 # --- I18N.

@@ -70,6 +70,10 @@ fi
 # Nothing is in flight yet: what an earlier run left half-received (a restart mid-upload) goes.
 find "$HRMARS_DATA_DIR/tmp" "$HRMARS_DATA_DIR/uploads/.incoming" -mindepth 1 -delete 2>/dev/null || true
 
+# One line per request (every tile, every byte range a GIS client reads) drowns what matters: off unless asked for.
+access_log=()
+[ "${HRMARS_ACCESS_LOG:-0}" = 1 ] && access_log=(--access-logfile -)
+
 pids=()
 cleanup() {
   trap - EXIT INT TERM
@@ -98,7 +102,7 @@ trap 'exit 0' INT TERM
 ) &
 pids+=($!)
 "$VENV/bin/gunicorn" hrmars_site.wsgi --bind "$HOST:$PORT" --workers "${HRMARS_WEB_WORKERS:-2}" --threads 4 \
-  --graceful-timeout 10 --access-logfile - --error-logfile - --log-level warning &
+  --graceful-timeout 10 "${access_log[@]}" --error-logfile - --log-level warning &
 pids+=($!)
 
 url="http://$HOST:$PORT/"

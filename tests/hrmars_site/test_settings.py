@@ -143,3 +143,11 @@ def test_a_body_over_its_routes_limit_is_refused_unread_and_nothing_is_kept(clie
     assert small.status_code == 400  # read and refused by the view, for what it is
     settings.MAX_BODY_KB = 1
     assert client.post("/api/v1/changes/", {"before": "x" * 5000}, content_type="application/json").status_code == 413
+
+
+@pytest.mark.django_db
+def test_the_api_docs_fetch_nothing_from_elsewhere(client):
+    """Issue 23, finding 13: ReDoc linked Google Fonts, which the Content-Security-Policy blocked."""
+    page = client.get("/api/redoc/")
+    assert page.status_code == 200 and "fonts.googleapis" not in page.content.decode()
+    assert "system-ui" in page.content.decode()  # ReDoc draws with the system's fonts
