@@ -41,6 +41,10 @@ class NotReady(LandcoverError):
     """The job is not in a state that allows this (409): not done yet, not failed, already over."""
 
 
+class Damaged(LandcoverError):
+    """A stored file cannot be read (500, saying so): the server's fault, not the request's."""
+
+
 class LimitReached(LandcoverError):
     """A per-user or per-client limit (429)."""
 

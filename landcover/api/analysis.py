@@ -26,13 +26,14 @@ from rest_framework.views import APIView
 
 from ml.accuracy import assess, confusion_counts, map_values
 
-from ..errors import InvalidInput, NotReady
+from ..errors import Damaged, InvalidInput, NotReady
 from ..jobs import exports, products
 from ..jobs.products import Product, StoredMap
 from ..validation.reference import read_reference
 from .files import FileView, ranged_file
 from .limits import count_new_computation, count_new_export
 from .params import int_param
+from .tiles import DAMAGED, UNREADABLE
 
 STRATIFIED_NOTE = ("Area estimates and their 95 % confidence intervals are by the stratified estimator of Olofsson et "
                    "al. (2014), with this map's classes as strata: they hold only if the points are a stratified "
@@ -86,7 +87,10 @@ class Accuracy(AnalysisView):
             raise InvalidInput("design", "design must be stratified (a stratified random sample of this map's "
                                          "classes) or unknown.")
         points = read_reference(upload.name, upload.read())
-        values = map_values(stored.path, [(x, y) for x, y, _ in points])
+        try:
+            values = map_values(stored.path, [(x, y) for x, y, _ in points])
+        except UNREADABLE as exc:
+            raise Damaged(DAMAGED) from exc
         pairs = [(m, r) for m, (_, _, r) in zip(values, points) if m]
         if not pairs:
             raise InvalidInput("file", "None of the points falls on a mapped pixel of this map.")
@@ -146,7 +150,9 @@ class Export(AnalysisView, FileView):
             url = request.build_absolute_uri(reverse("api:export-detail", args=[row.pk]))
             return Response({"id": row.pk, "url": url, "status": row.status, "progress": row.progress},
                             status=status.HTTP_202_ACCEPTED, headers={"Location": url})
-        raise NotReady(f"The export failed: {row.error or row.status}.")
+        if row.status == exports.EXPORT_JOB.failed:
+            raise Damaged(f"The export could not be made: {row.error or 'no reason recorded'}.")
+        raise NotReady(f"The export is {row.status}.")
 
 
 class Sample(Export):

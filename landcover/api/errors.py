@@ -6,12 +6,26 @@ message} for bad input). DRF's own exceptions keep DRF's handling.
 """
 from __future__ import annotations
 
+import logging
+
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..errors import Forbidden, InvalidInput, LandcoverError, LimitReached, NotFound, NotReady, NotSignedIn, Unavailable
+from ..errors import (
+    Damaged,
+    Forbidden,
+    InvalidInput,
+    LandcoverError,
+    LimitReached,
+    NotFound,
+    NotReady,
+    NotSignedIn,
+    Unavailable,
+)
+
+log = logging.getLogger(__name__)
 
 STATUS: dict[type[LandcoverError], int] = {
     InvalidInput: status.HTTP_400_BAD_REQUEST,
@@ -21,6 +35,7 @@ STATUS: dict[type[LandcoverError], int] = {
     NotReady: status.HTTP_409_CONFLICT,
     LimitReached: status.HTTP_429_TOO_MANY_REQUESTS,
     Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    Damaged: status.HTTP_500_INTERNAL_SERVER_ERROR,
 }
 
 
@@ -36,6 +51,8 @@ def exception_handler(exc, context):
     """REST_FRAMEWORK["EXCEPTION_HANDLER"]: our errors by the table, the rest as DRF does (a validation error
     that is not per field becomes {"detail": [messages]})."""
     if isinstance(exc, LandcoverError):
+        if isinstance(exc, Damaged):
+            log.error("damaged stored file: %s (%s)", exc, context.get("request").path if context.get("request") else "")
         body = exc.body() if isinstance(exc, InvalidInput) else {"detail": str(exc)}
         return Response(body, status=status_of(exc))
     if isinstance(exc, ValidationError) and not isinstance(exc.detail, dict):

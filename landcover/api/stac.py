@@ -84,7 +84,7 @@ def _raster_properties(path: Path, classes: bool) -> tuple[dict, dict]:
                      "proj:transform": list(src.transform)[:6]}
             asset = {"raster:bands": [{"data_type": src.dtypes[0], "nodata": 0,
                                        "spatial_resolution": abs(src.res[0])}], "file:size": path.stat().st_size}
-    except (rasterio.errors.RasterioError, OSError):
+    except (rasterio.errors.RasterioError, rasterio.errors.CRSError, OSError):
         return {}, {}
     if classes:
         asset["classification:classes"] = CLASSES

@@ -22,14 +22,19 @@ from django.http import HttpResponse
 
 # Imported here, not in a view: a first import from two request threads at once trips
 # rio-tiler's circular imports ("partially initialized module").
-from rio_tiler.errors import TileOutsideBounds
+from rasterio.errors import CRSError, RasterioError
+from rio_tiler.errors import RioTilerError, TileOutsideBounds
 from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
 
 from ml.classes import colormap
 from ml.stats import confidence_threshold
 
-from ..errors import NotFound
+from ..errors import Damaged, NotFound
+
+DAMAGED = "This result's stored file is damaged and cannot be read; an administrator has been told."
+# What reading a damaged COG raises: GDAL's errors, an unreadable CRS from a cut header, rio-tiler's own, the OS's.
+UNREADABLE = (RasterioError, CRSError, RioTilerError, OSError)
 
 OPEN_READERS = 16  # per request thread
 _local = threading.local()
@@ -115,7 +120,10 @@ def tile_response(z: int, x: int, y: int, key: str, path_of: Callable[[], Path],
         path = path_of()
         if not path.is_file():
             raise NotFound("The result's file is missing on the server; an administrator has been told.")
-        content = render(path, z, x, y)
+        try:
+            content = render(path, z, x, y)
+        except UNREADABLE as exc:  # a truncated or corrupted COG: say so, for this result alone
+            raise Damaged(DAMAGED) from exc
         cache.set(key, content, settings.API_CACHE_SECONDS)
     response = HttpResponse(content, content_type="image/png")
     response["Cache-Control"] = cache_control

@@ -19,11 +19,13 @@ from typing import Any
 
 import rasterio
 from django.conf import settings
+from rasterio.errors import CRSError, RasterioError
 
 from ml.accuracy import draw_sample
+from ml.rasterio_io import DataError
 from ml.vectors import vectorise
 
-from ..errors import InvalidInput
+from ..errors import Damaged, InvalidInput
 from ..models import Export
 from . import lifecycle, products
 from .lifecycle import Progress
@@ -35,9 +37,13 @@ SAMPLE_COLUMNS = ["id", "lon", "lat", "map_class", "map_name", "class"]
 
 
 def pixels_of(path: Path) -> int:
-    """How many pixels a map has (from its header)."""
-    with rasterio.open(path) as src:
-        return src.width * src.height
+    """How many pixels a map has (from its header); Damaged when the header cannot be read."""
+    try:
+        with rasterio.open(path) as src:
+            return src.width * src.height
+    except (RasterioError, CRSError):
+        raise Damaged("This map's stored file is damaged and cannot be read; an administrator has been told.") \
+            from None
 
 
 def write_vectors(source: Path, target: Path, mmu: int, progress: Progress | None = None) -> None:
@@ -72,9 +78,12 @@ def write(stored: StoredMap, what: str, params: dict[str, Any], target: Path, pr
 
 
 def build(export: Export, work: Path, progress: Progress) -> dict:
-    """The export's file in `work`."""
+    """The export's file in `work`; a map that cannot be read fails the export at once, saying so."""
     stored = stored_map(export.map_kind, export.map_id, check_access=False)
-    write(stored, export.what, export.params, work / export.filename, progress)
+    try:
+        write(stored, export.what, export.params, work / export.filename, progress)
+    except (RasterioError, CRSError, OSError) as exc:
+        raise DataError(f"the stored map cannot be read: it is damaged ({str(exc).splitlines()[0][:200]})") from None
     return {}
 
 
