@@ -26,7 +26,7 @@ from ..models import AreaMap
 from ..validation import areas as aoi
 from .factory import LIST_PARAMETERS, Detail, Resource, links, own_list
 from .limits import count_new_computation
-from .serializers import AreaSerializer, job_answer
+from .serializers import AreaPageSerializer, AreaSerializer, job_answer
 
 AREA_REQUEST = {"type": "object", "properties": {
     "geometry": {"type": "object", "description": "GeoJSON Polygon, MultiPolygon, Feature or FeatureCollection "
@@ -132,7 +132,8 @@ class AreaList(APIView):
     parser_classes = [JSONBodyParser, parsers.MultiPartParser]
 
     @extend_schema(operation_id="v1_areas_list", parameters=LIST_PARAMETERS,
-                   responses={200: AreaSerializer(many=True), 401: OpenApiResponse(description="Not signed in")})
+                   responses={200: AreaPageSerializer, 401: OpenApiResponse(description="Not signed in"),
+                              404: OpenApiResponse(description="No such page")})
     def get(self, request):
         return own_list(areas.AREA_PRODUCT, request, area_representation)
 

@@ -16,7 +16,7 @@ from ..models import ChangeMap
 from .factory import LIST_PARAMETERS, Detail, Resource, detail_url, links, own_list
 from .limits import count_new_computation
 from .params import probability
-from .serializers import ChangeSerializer, job_answer
+from .serializers import ChangePageSerializer, ChangeSerializer, job_answer
 
 DIFFERENT_MODELS = ("The two maps come from different models ({before} and {after}): part of the change shown is the "
                     "models' disagreement, not the land's. Compare maps of one model to measure change.")
@@ -62,7 +62,8 @@ class ChangeList(APIView):
     place: 202 and the job URL (200 with the result when asked before)."""
 
     @extend_schema(operation_id="v1_changes_list", parameters=LIST_PARAMETERS,
-                   responses={200: ChangeSerializer(many=True), 401: OpenApiResponse(description="Not signed in")})
+                   responses={200: ChangePageSerializer, 401: OpenApiResponse(description="Not signed in"),
+                              404: OpenApiResponse(description="No such page")})
     def get(self, request):
         return own_list(jobs.CHANGE_PRODUCT, request, change_representation)
 

@@ -341,6 +341,21 @@ class ChangeSerializer(serializers.Serializer):
     links = serializers.DictField(child=serializers.CharField(), required=False)
 
 
+class PageSerializer(serializers.Serializer):
+    """One page of one's own results (landcover.api.factory.own_list)."""
+    count = serializers.IntegerField(help_text="How many there are in all")
+    next = serializers.URLField(allow_null=True, help_text="The next page, if any")
+    previous = serializers.URLField(allow_null=True, help_text="The page before, if any")
+
+
+class AreaPageSerializer(PageSerializer):
+    results = AreaSerializer(many=True)
+
+
+class ChangePageSerializer(PageSerializer):
+    results = ChangeSerializer(many=True)
+
+
 def job_answer(data: dict, done: bool) -> Response:
     """The answer to a request that creates or finds a job: 200 with the result when it is stored, else 202
     with the job's URL (also in Location) to poll."""
