@@ -25,7 +25,7 @@ from ..jobs import areas, products
 from ..models import AreaMap
 from ..validation import areas as aoi
 from .factory import LIST_PARAMETERS, Detail, Resource, links, own_list
-from .limits import count_new_computation
+from .limits import count_area_file, count_new_computation
 from .serializers import AreaPageSerializer, AreaSerializer, job_answer
 
 AREA_REQUEST = {"type": "object", "properties": {
@@ -82,6 +82,7 @@ def area_from(request):
                                        "([west, south, east, north]) or file (GeoJSON, KML, zipped Shapefile).")
     kind = given[0]
     if upload is not None:
+        count_area_file(request)  # reading a file is work for the web process: refused ones count too
         if upload.size > settings.AREA_MAX_FILE_KB * 1024:
             raise InvalidInput("file", f"The file is larger than {settings.AREA_MAX_FILE_KB:,} KB.")
         geometry = aoi.from_file(upload.name, upload.read())

@@ -21,3 +21,11 @@ def count_new_export(request) -> None:
     if is_ratelimited(request, group="exports", key="user_or_ip", rate=settings.EXPORT_RATE, increment=True):
         raise LimitReached(f"You have asked for the most new exports allowed ({settings.EXPORT_RATE}); wait before "
                            "asking for more. Exports already made can be downloaded at any time.")
+
+
+def count_area_file(request) -> None:
+    """One more area file read for this client, refused ones included (parsing a file of many features costs the
+    web process seconds); LimitReached past HRMARS_AREA_FILE_RATE."""
+    if is_ratelimited(request, group="area-files", key="user_or_ip", rate=settings.AREA_FILE_RATE, increment=True):
+        raise LimitReached(f"You have sent the most area files allowed in a while ({settings.AREA_FILE_RATE}, refused "
+                           "ones included); wait before sending another.")

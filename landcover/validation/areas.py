@@ -89,6 +89,7 @@ def from_geojson(value: object, field: str = "geometry") -> GEOSGeometry:
         features = value.get("features")
         if not isinstance(features, list):
             raise InvalidInput(field, "A FeatureCollection's features must be a list of Features.")
+        _check_features(len(features), field)
         parts = [from_geojson(f, field) for f in features if isinstance(f, dict)]
         return _union_of(parts, field)
     if kind == "Feature":
@@ -103,6 +104,14 @@ def from_geojson(value: object, field: str = "geometry") -> GEOSGeometry:
         raise InvalidInput(field, f"The {kind}'s coordinates are not readable (a ring needs at least four "
                                   "[lon, lat] positions, the last equal to the first).") from None
     return geometry
+
+
+def _check_features(count: int, field: str) -> None:
+    """Refuse a file of more polygons than an area has (each costs the web process time to read and join)."""
+    if count > settings.AREA_MAX_FEATURES:
+        raise InvalidInput(field, f"The file holds {count:,} features; an area is at most {settings.AREA_MAX_FEATURES:,} "
+                                  "(HRMARS_AREA_MAX_FEATURES). Statistics for many units come from a map of their whole "
+                                  "region.")
 
 
 def _numbers_only(value: object, depth: int = 0) -> bool:
@@ -251,7 +260,10 @@ def from_shapefile_zip(data: bytes) -> GEOSGeometry:
             transform = Transformer.from_crs(crs, 4326, always_xy=True)
     try:
         reader = shapefile.Reader(shp=member(".shp"), shx=member(".shx"), dbf=member(".dbf"))
+        _check_features(len(reader), "file")
         shapes = list(reader.shapes())
+    except InvalidInput:
+        raise
     except Exception as exc:
         raise InvalidInput("file", f"The Shapefile is not readable ({type(exc).__name__}).") from None
     parts = []

@@ -134,3 +134,18 @@ def test_stac_intersects_with_words_for_coordinates_is_a_400(client):
                  {"intersects": {"type": "Polygon", "coordinates": "x"}}, {"bbox": ["a", 1, 2, 3]}):
         answer = client.post("/api/v1/stac/search", body, format="json")
         assert answer.status_code == 400, (body, answer.status_code, answer.content[:200])
+
+
+def test_area_files_of_too_many_features_are_refused_and_every_file_counts(client, settings):
+    """Issue 23, finding 22: a 20,000-feature area file cost the web process 3–7 s before being refused, and refused
+    files counted against no limit. Now a file of more than HRMARS_AREA_MAX_FEATURES polygons is refused before
+    they are read, and every area file, refused ones included, counts against HRMARS_AREA_FILE_RATE."""
+    settings.AREA_MAX_FEATURES = 50
+    settings.AREA_FILE_RATE = "3/h"
+    square = [[[-75.65, 37.67], [-75.649, 37.67], [-75.649, 37.671], [-75.65, 37.671], [-75.65, 37.67]]]
+    many = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": square}}] * 51}
+    answer = area_file(client, "units.geojson", json.dumps(many).encode())
+    assert answer.status_code == 400 and "51 features" in answer.json()["file"][0]
+    answers = [area_file(client, "bad.geojson", b"{not json").status_code for _ in range(4)]
+    assert answers == [400, 400, 429, 429]  # the refused 51-feature file counted as the first
