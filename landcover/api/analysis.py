@@ -49,17 +49,23 @@ EXPORT_RESPONSES = {(200, "application/geo+json"): OpenApiTypes.OBJECT, (200, "t
                     409: OpenApiResponse(description="The map is not done")}
 
 
-class AnalysisView(APIView):
-    """A view of one land-cover product (set by `as_view(product=…)`): login-only products say 401."""
+class OneProductView(APIView):
+    """A view of one product (set by `as_view(product=…)`): login-only products say 401 to anonymous clients.
+    The base of these views and of the route factory's (`factory.ProductView`)."""
 
     product: Product = None  # type: ignore[assignment]  # set by as_view(product=…)
-    fmt = ""
 
     def get_permissions(self):
         """IsAuthenticated for login-only products (so the schema documents 401/403 there), else the defaults."""
         if self.product.login_required:
             return [permissions.IsAuthenticated()]
         return super().get_permissions()
+
+
+class AnalysisView(OneProductView):
+    """A view of one land-cover product."""
+
+    fmt = ""
 
     def stored(self, request, pk: int) -> StoredMap:
         """The done map, if the requester may use it."""
@@ -126,17 +132,17 @@ class Export(AnalysisView, FileView):
         tail = "-".join(f"{k}{v}" for k, v in params.items())
         name = f"{self.product.kind}-{pk}-{'landcover' if self.what == 'vectors' else 'sample'}-{tail}.{self.fmt}"
 
+        pixels = exports.pixels_of(stored.path)  # the map's header, read once
+
         def before_new() -> None:  # only for a variant not made yet
-            if self.what == "vectors":
-                pixels = exports.pixels_of(stored.path)
-                if pixels > settings.VECTOR_MAX_PIXELS:
-                    raise InvalidInput("mmu", f"This map has {pixels:,} pixels; vector export is offered up to "
-                                              f"{settings.VECTOR_MAX_PIXELS:,} (HRMARS_VECTOR_MAX_PIXELS).")
+            if self.what == "vectors" and pixels > settings.VECTOR_MAX_PIXELS:
+                raise InvalidInput("mmu", f"This map has {pixels:,} pixels; vector export is offered up to "
+                                          f"{settings.VECTOR_MAX_PIXELS:,} (HRMARS_VECTOR_MAX_PIXELS).")
             count_new_export(request)  # every new variant is work and disk: the client's limit applies
-            if exports.pixels_of(stored.path) > settings.INLINE_MAX_PIXELS:
+            if pixels > settings.INLINE_MAX_PIXELS:
                 count_new_computation(request)  # a job for the worker, as a new map is
 
-        row, _ = exports.request_export(stored, self.what, self.fmt, params, name, request.user, before_new)
+        row, _ = exports.request_export(stored, self.what, self.fmt, params, name, request.user, pixels, before_new)
         if row.status == exports.EXPORT_JOB.done:
             target = exports.EXPORT_PRODUCT.path(row, row.filename)
             if self.what == "vectors":

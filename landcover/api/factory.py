@@ -29,7 +29,6 @@ from django.conf import settings
 from django.urls import URLPattern, path, reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import permissions
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -68,18 +67,11 @@ class ProductSchema(SiteSchema):
         return f"v1_{view.product.prefix}_{view.operation}{suffix}"
 
 
-class ProductView(APIView):
+class ProductView(analysis.OneProductView):
     """A view of one product, set by `as_view(product=…, operation=…)`."""
 
-    product: Product = None  # type: ignore[assignment]  # set by as_view(product=…)
     operation = "detail"
     schema = ProductSchema()
-
-    def get_permissions(self):
-        """Login-only products say 401 to anonymous clients (documented in the schema); others the defaults."""
-        if self.product.login_required:
-            return [permissions.IsAuthenticated()]
-        return super().get_permissions()
 
     def row(self, request, pk: int) -> Any:
         """The row if the requester may see it, else NotFound. A job whose task was lost (its worker was killed,
@@ -88,6 +80,12 @@ class ProductView(APIView):
         row = products.find(self.product, pk, request.user)
         lifecycle.requeue_if_stale(self.product.job, row, settings.MAP_STALE_SECONDS)
         return row
+
+    def described(self, row, request) -> dict:
+        """The row as its resource module represents it (`represent`, set on the view by as_view: a plain
+        function, not a method), else the generic representation."""
+        represent = getattr(self, "represent", None)
+        return represent(row, request) if represent is not None else generic_representation(self.product, row, request)
 
     def done_row(self, request, pk: int) -> Any:
         """The row if the requester may see it and its job is done; reading it counts as asking for it (once an
@@ -187,10 +185,7 @@ class Detail(ProductView):
 
     @extend_schema(responses={200: OpenApiResponse(description="The result"), 404: NO_SUCH})
     def get(self, request, pk: int):
-        row = self.row(request, pk)
-        if self.represent is not None:  # set on the instance by as_view: a plain function, not a method
-            return Response(self.represent(row, request))
-        return Response(generic_representation(self.product, row, request))
+        return Response(self.described(self.row(request, pk), request))
 
 
 class Cancel(ProductView):
@@ -209,9 +204,7 @@ class Cancel(ProductView):
         products.check_manage(self.product, row, request.user, "cancel")
         lifecycle.cancel_or_refuse(self.product.job, row, self.product.noun)
         row.refresh_from_db()
-        if self.represent is not None:
-            return Response(self.represent(row, request))
-        return Response(generic_representation(self.product, row, request))
+        return Response(self.described(row, request))
 
 
 class Statistics(ProductView):

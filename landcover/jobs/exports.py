@@ -119,10 +119,10 @@ EXPORT_PRODUCT: ExportProduct = products.register(ExportProduct(EXPORT_JOB))
 
 
 def request_export(stored: StoredMap, what: str, fmt: str, params: dict[str, Any], download_name: str, user,
-                   before_new=None) -> tuple[Export, bool]:
-    """The export of a stored map (access checked by the caller): made at once for a map of up to
-    HRMARS_INLINE_MAX_PIXELS pixels (in this process, returned done), else queued as a job. Returns
-    (row, created now); the same map, export and parameters give the same row."""
+                   pixels: int, before_new=None) -> tuple[Export, bool]:
+    """The export of a stored map (access checked by the caller) of `pixels` pixels (`pixels_of`): made at once
+    for a map of up to HRMARS_INLINE_MAX_PIXELS pixels (in this process, returned done), else queued as a job;
+    (row, created now). The same map, export and parameters give the same row."""
     filename = f"{what}.{fmt}"
     if filename not in MEDIA:
         raise InvalidInput("format", f"No export {filename!r}; there are {', '.join(MEDIA)}.")
@@ -134,5 +134,5 @@ def request_export(stored: StoredMap, what: str, fmt: str, params: dict[str, Any
         {"token": secrets.token_urlsafe(24), "map_kind": stored.kind, "map_id": stored.pk, "what": what,
          "filename": filename, "params": params, "download_name": download_name, "bounds": list(stored.bounds),
          "owner": owner, "requested_by": requester},
-        settings.MAP_STALE_SECONDS, before_new, run_here=pixels_of(stored.path) <= settings.INLINE_MAX_PIXELS)
+        settings.MAP_STALE_SECONDS, before_new, run_here=pixels <= settings.INLINE_MAX_PIXELS)
     return row, created
