@@ -300,8 +300,8 @@ STORAGES = {
 # --- Land-cover maps: COG + PNG per map, one folder each, outside the static and media paths
 # (the API serves them). Work in progress is written under MAPS_DIR/.tmp and moved in.
 MAPS_DIR = env_path("HRMARS_MAPS_DIR", DATA_DIR / "maps")
-# A map still pending or running after this long is taken as lost (e.g. the broker was
-# emptied) and the next request for it queues it again.
+# A job (any stored result) still queued or running this long without a progress report is taken as lost (the
+# broker was emptied, its worker killed) and queued again when it is next asked for or looked at.
 MAP_STALE_SECONDS = env_int("HRMARS_MAP_STALE_SECONDS", 900)
 # How long catalogue answers (footprints, point look-ups, model lists) and XYZ tiles stay
 # in the cache; ingestion and model changes invalidate catalogue answers at once.
