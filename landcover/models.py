@@ -114,6 +114,9 @@ class QueuedJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     requested_at = models.DateTimeField(default=timezone.now, db_index=True,
                                         help_text="When somebody last asked for this result (prune reads it)")
+    warnings = models.JSONField(default=list, blank=True,
+                                help_text="What the result cannot say, in words (e.g. imagery of another processing "
+                                          "level than the model's, undated imagery for dates asked)")
 
     class Meta:
         abstract = True
@@ -169,6 +172,8 @@ class Upload(QueuedJob):
     bands = models.PositiveSmallIntegerField()
     crs = models.CharField(max_length=2000)
     footprint = models.PolygonField(srid=4326)
+    level = models.CharField(max_length=3, blank=True, help_text="The Sentinel-2 processing level (L1C, L2A) the "
+                                                                  "file or its name gives; blank: unknown")
 
     class Meta(QueuedJob.Meta):
         pass

@@ -34,6 +34,7 @@ from rasterio.windows import Window
 
 from .classes import N_MODEL_CLASSES
 from .errors import EngineError
+from .levels import file_level
 from .modelio import ModelFormatError, Predictor, load_model, read_card, write_card
 from .predict import SceneError, validate_scene
 from .runtime import (
@@ -191,7 +192,10 @@ def quantise(folder: Path, calibration: Sequence[Path], held_out: Sequence[Path]
     unknown = set(engines) - set(ENGINE_PREFERENCE)
     if unknown or not engines:
         raise EngineError(f"engines to measure: one or more of {', '.join(ENGINE_PREFERENCE)} (got {sorted(unknown)})")
-    measured_on = {"measured_on": [Path(p).name for p in held_out]}
+    # The level of every held-out image, when all are known: an engine is used on those levels alone (ml.levels).
+    levels = [file_level(Path(p)) for p in held_out]
+    known = sorted({level for level in levels if level})
+    measured_on = {"measured_on": [Path(p).name for p in held_out], **({"levels": known} if all(levels) else {})}
     # Built and measured beside the model in a temporary folder, moved in only when all went well: a failed
     # run leaves the model as it was (a card's engine never names a half-written file).
     with tempfile.TemporaryDirectory(prefix=".quantise-", dir=folder) as tmp:

@@ -314,8 +314,11 @@ def fetch_area(query: Query, items: Sequence[Item], out_dir: Path, *, bands: Seq
                 progress(k + 1, len(blocks))
         for i, band in enumerate(names, start=1):
             dst.set_band_description(i, band)
+        # The processing level, when every scene shares one: the mapping checks it against the model (ml.levels).
+        levels = {item.item.level for item, _ in ranked}
         dst.update_tags(SOURCE="; ".join(sorted({item.item.source for item, _ in ranked})),
-                        ITEMS=",".join(item.item.id for item, _ in ranked), MARGIN=str(margin))
+                        ITEMS=",".join(item.item.id for item, _ in ranked), MARGIN=str(margin),
+                        PROCESSING_LEVEL=levels.pop() if len(levels) == 1 else "mixed")
     write_cog(rgb_tmp, rgb_path, nodata=None, resampling="average", mask=True)
     rgb_tmp.unlink()
     clear_total = max(1, counts["clear"])

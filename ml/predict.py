@@ -44,6 +44,7 @@ from rasterio.windows import Window
 from .bands import BandError, band_indexes, file_band_names
 from .classes import DFC_NAMES, NODATA
 from .errors import PermanentError
+from .levels import file_level, fit_to_level
 from .modelio import Predictor, load_model
 from .outputs import GDAL_ENV, class_profile, open_class_geotiff, write_cog
 from .rasterio_io import DataError, open_geotiff, reflectance_scale
@@ -422,7 +423,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from tqdm import tqdm
 
     try:
-        predictor = load_model(args.model, args.engine)
+        predictor, warnings = fit_to_level(load_model(args.model, args.engine), file_level(args.input),
+                                           lambda engine: load_model(args.model, engine))
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         bar = tqdm(total=None, unit="tile", desc="predicting", file=sys.stderr)
 
         def progress(done: int, total: int) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import rasterio
+from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
@@ -133,16 +135,29 @@ def reflectance_scale(src: DatasetReader) -> float:
     return 10000.0 if 0 < peak <= 2.0 else 1.0
 
 
-def stack_bands(sources: Mapping[str, Path | bytes], order: Sequence[str], out: Path,
-                check: Callable[[int, int, CRS | None], None] | None = None, tags: dict | None = None,
-                opener: Callable[..., AbstractContextManager[DatasetReader]] = open_geotiff) -> Path:
-    """One uint16 GeoTIFF of DNs from one single-band GeoTIFF per band (paths or bytes), on the finest band's
-    grid; coarser bands (20 m, 60 m) are resampled bilinearly and every band is described by its name.
-    Bands must share one CRS and cover the same ground (to within one of their pixels): they are stacked
-    by georeference, never by pixel shape. Float reflectances (0…2) become DNs (× 10000), NaN becomes 0.
-    `check(width, height, crs)` runs before anything is written (limits, a missing CRS). Sentinel-2
-    products and BigEarthNet ship their bands this way. `opener` opens one band: GeoTIFFs only by default
-    (users' files); our own downloaded data (JPEG 2000 bands of a SAFE product) passes its own."""
+STACK_ROWS = 512  # rows of the stack written at once: 512 × 10,980 float64 is 45 MB
+STACK_CACHE_MB = 128
+
+
+@dataclass
+class StackPlan:
+    """The grid of a stack of single-band files, found from their headers: what `write_stack` writes."""
+    order: tuple[str, ...]
+    crs: CRS
+    transform: Affine
+    width: int
+    height: int
+    finest: str
+    scales: dict[str, float]  # per band: what turns its values into DNs (10000 for reflectances, else 1)
+
+
+def plan_stack(sources: Mapping[str, Path | bytes], order: Sequence[str],
+               check: Callable[[int, int, CRS | None], None] | None = None,
+               opener: Callable[..., AbstractContextManager[DatasetReader]] = open_geotiff) -> StackPlan:
+    """The stack's grid from the bands' headers (and a few small windows of each): the finest band's grid.
+    Bands must share one CRS and cover the same ground (to within one of their pixels): they are stacked by
+    georeference, never by pixel shape. `check(width, height, crs)` runs on the grid (limits, a missing CRS).
+    Cheap whatever the bands' size: a web request can afford it, the stacking itself is a job's."""
     grids = {}
     for band in order:
         with opener(sources[band], name=f"band {band}") as src:
@@ -170,19 +185,51 @@ def stack_bands(sources: Mapping[str, Path | bytes], order: Sequence[str], out: 
                             f"{offset:,.0f} {unit} apart; give bands of one tile")
     if check is not None:
         check(width, height, crs)
-    profile = dict(driver="GTiff", width=width, height=height, count=len(order), dtype="uint16", crs=crs,
-                   transform=transform, tiled=True, compress="deflate", BIGTIFF="IF_SAFER")
-    with rasterio.open(out, "w", **profile) as dst:
-        for i, band in enumerate(order, start=1):
+    return StackPlan(tuple(order), crs, transform, width, height, finest,
+                     {band: grid[5] for band, grid in grids.items()})
+
+
+def write_stack(plan: StackPlan, sources: Mapping[str, Path | bytes], out: Path, tags: dict | None = None,
+                opener: Callable[..., AbstractContextManager[DatasetReader]] = open_geotiff,
+                progress: Callable[[int, int], None] | None = None) -> Path:
+    """Write the planned stack: one uint16 GeoTIFF of DNs, each band resampled bilinearly onto the plan's grid
+    and described by its name; float reflectances (0…2) become DNs (× 10000), NaN becomes 0."""
+    profile = dict(driver="GTiff", width=plan.width, height=plan.height, count=len(plan.order), dtype="uint16",
+                   crs=plan.crs, transform=plan.transform, tiled=True, compress="deflate", BIGTIFF="IF_SAFER")
+    # GDAL's block cache (5 % of the machine's memory by default) would otherwise hold a whole tile's bands.
+    with rasterio.Env(GDAL_CACHEMAX=STACK_CACHE_MB), rasterio.open(out, "w", **profile) as dst:
+        for i, band in enumerate(plan.order, start=1):
             with opener(sources[band], name=f"band {band}") as src:
-                try:
-                    values = src.read(1, out_shape=(height, width), resampling=Resampling.bilinear).astype("float64")
-                except RasterioError as exc:
-                    raise DataError(f"band {band}'s pixels cannot be read; is it damaged or truncated? "
-                                    f"({_reason(exc, sources[band], f'band {band}')})") from None
-            values = np.nan_to_num(values * grids[band][5], nan=0.0, posinf=0.0, neginf=0.0)
-            dst.write(np.clip(np.rint(values), 0, 65535).astype(np.uint16), i)
+                # Block by block (memory stays at a block's, whatever the tile's size): each block of the plan's
+                # grid reads the band's matching (fractional) window, resampled onto it.
+                to_src = ~src.transform * plan.transform
+                for y in range(0, plan.height, STACK_ROWS):
+                    rows = min(STACK_ROWS, plan.height - y)
+                    x0, y0 = to_src * (0, y)
+                    x1, y1 = to_src * (plan.width, y + rows)
+                    window = Window(x0, y0, x1 - x0, y1 - y0)
+                    try:
+                        values = src.read(1, window=window, out_shape=(rows, plan.width),
+                                          resampling=Resampling.bilinear).astype("float64")
+                    except RasterioError as exc:
+                        raise DataError(f"band {band}'s pixels cannot be read; is it damaged or truncated? "
+                                        f"({_reason(exc, sources[band], f'band {band}')})") from None
+                    values = np.nan_to_num(values * plan.scales[band], nan=0.0, posinf=0.0, neginf=0.0)
+                    dst.write(np.clip(np.rint(values), 0, 65535).astype(np.uint16), i,
+                              window=Window(0, y, plan.width, rows))
             dst.set_band_description(i, band)
+            if progress:
+                progress(i, len(plan.order))
         if tags:
             dst.update_tags(**tags)
     return Path(out)
+
+
+def stack_bands(sources: Mapping[str, Path | bytes], order: Sequence[str], out: Path,
+                check: Callable[[int, int, CRS | None], None] | None = None, tags: dict | None = None,
+                opener: Callable[..., AbstractContextManager[DatasetReader]] = open_geotiff) -> Path:
+    """One uint16 GeoTIFF of DNs from one single-band GeoTIFF per band (paths or bytes), on the finest band's
+    grid (`plan_stack`, then `write_stack`). Sentinel-2 products and BigEarthNet ship their bands this way.
+    `opener` opens one band: GeoTIFFs only by default (users' files); our own downloaded data (JPEG 2000 bands
+    of a SAFE product) passes its own."""
+    return write_stack(plan_stack(sources, order, check, opener), sources, out, tags, opener)

@@ -120,7 +120,7 @@ def area_representation(area: AreaMap, request) -> dict:
     if area.status == AreaMap.Status.DONE:
         data["statistics"] = products.class_rows(area.statistics)
         data["imagery"] = area.imagery
-        data["warnings"] = area.imagery.get("warnings", [])
+        data["warnings"] = area.warnings
         data["links"] = links(areas.AREA_PRODUCT, area, url)
     return data
 

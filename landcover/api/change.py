@@ -51,7 +51,7 @@ def change_representation(change: ChangeMap, request) -> dict:
     if change.status in (ChangeMap.Status.FAILED, ChangeMap.Status.CANCELLED):
         data["error"] = change.error or change.status
     if change.status == ChangeMap.Status.DONE:
-        data["warnings"] = change.change.get("warnings", [])
+        data["warnings"] = change.warnings
         data["change"] = change.change
         data["links"] = links(jobs.CHANGE_PRODUCT, change, url)
     return data

@@ -41,7 +41,7 @@ from ..jobs.products import Product
 from . import analysis
 from .files import FileView, download, statistics_rows
 from .params import MIN_CONFIDENCE, check_tile, min_confidence
-from .serializers import StatisticsSerializer
+from .serializers import StatisticsSerializer, links
 from .tiles import render_confidence_tile, render_image_tile, render_palette_tile, render_tile, tile_response
 from .wmts import capabilities_response
 
@@ -114,20 +114,6 @@ def job_fields(product_: Product, row, url: str, user) -> dict:
     return data
 
 
-def links(product_: Product, row, url: str) -> dict:
-    """Links of a done row: every file and tile layer it offers, statistics and the WMTS."""
-    found = {f.link: url + f.name for f in product_.files if f.link and product_.offers(row, f.name)}
-    for layer in product_.layers:
-        if product_.layer_offered(row, layer):
-            found["tiles" if layer.segment == "tiles" else f"{layer.segment}_tiles"] = \
-                url + layer.segment + "/{z}/{x}/{y}.png"
-    if product_.layers:
-        found["wmts"] = url + "wmts/"
-    if product_.land_cover:
-        found["statistics"] = url + "statistics/"
-    return found
-
-
 def generic_representation(product_: Product, row, request) -> dict:
     """A product's representation when its resource module gives none: the job, and once done its
     statistics and links."""
@@ -135,6 +121,7 @@ def generic_representation(product_: Product, row, request) -> dict:
     data = job_fields(product_, row, url, request.user)
     data.update(model=product_.model_name(row), bounds=list(product_.bounds(row)))
     if row.status == product_.job.done:
+        data["warnings"] = row.warnings
         if product_.land_cover:
             data["statistics"] = products.class_rows(row.statistics)
         data["links"] = links(product_, row, url)

@@ -43,23 +43,18 @@ def query_of(area: AreaMap) -> Query:
     return Query(json.loads(area.geometry.geojson), area.start, area.end, area.max_cloud)
 
 
-def _part(progress: Progress, low: int, high: int) -> Progress:
-    def report(done: int, total: int) -> None:
-        progress(low * total + (high - low) * done, 100 * total)
-    return report
-
-
 def build(area: AreaMap, work: Path, progress: Progress) -> dict:
     """Imagery, map and statistics of the area in `work`; the fields to store."""
     predictor = predictor_for(area.model_version)
     query = query_of(area)
     items = search(query, area.imagery_source)
     imagery = fetch_area(query, items, work, bands=predictor.bands, margin=predictor.context,
-                         progress=_part(progress, 0, FETCH_SHARE))
+                         progress=lifecycle.share(progress, 0, FETCH_SHARE))
     # The model reads the area and the margin around it; the map keeps the area's clear pixels only.
     window = Window(imagery.margin, imagery.margin, imagery.grid.width, imagery.grid.height)
-    statistics = map_image(imagery.path, work, predictor, _part(progress, FETCH_SHARE, 100), window=window,
-                           keep=imagery.keep)
+    mapped = map_image(imagery.path, work, predictor, lifecycle.share(progress, FETCH_SHARE, 100), window=window,
+                       keep=imagery.keep)
+    statistics, warnings = mapped.statistics, mapped.warnings
     imagery.path.unlink()  # the bands are not kept: image.tif shows the pixels used, the scenes are listed
     summary = imagery.summary()
     mapped_km2 = sum(row["area_km2"] for row in statistics)
@@ -72,8 +67,8 @@ def build(area: AreaMap, work: Path, progress: Progress) -> dict:
     summary["mapped_ha"] = round(mapped_km2 * 100, 4)
     undated = [i["id"] for i in summary["items"] if not i.get("datetime")]
     if (area.start or area.end) and undated:
-        summary["warnings"] = [UNDATED.format(items=", ".join(undated), start=area.start or "…", end=area.end or "…")]
-    return {"statistics": statistics, "imagery": summary, "acquired": first_acquisition(summary)}
+        warnings.append(UNDATED.format(items=", ".join(undated), start=area.start or "…", end=area.end or "…"))
+    return {"statistics": statistics, "imagery": summary, "acquired": first_acquisition(summary), "warnings": warnings}
 
 
 def first_acquisition(imagery: dict) -> datetime | None:

@@ -43,15 +43,16 @@ def build(change: ChangeMap, work: Path, progress: Progress) -> dict:
                           "nothing to compare")
     summary = result.to_dict()
     summary.update(before=before.label, after=after.label)
-    if before.scenes and before.scenes == after.scenes:
-        summary["warnings"] = [SAME_IMAGERY.format(scenes=", ".join(before.scenes))]
+    warnings = [SAME_IMAGERY.format(scenes=", ".join(before.scenes))] if before.scenes and \
+        before.scenes == after.scenes else []
+    summary["warnings"] = warnings
     (work / "transitions.json").write_text(json.dumps(summary, indent=1))
     with open(work / "transitions.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, TRANSITION_COLUMNS)
         writer.writeheader()
         writer.writerows(summary["transitions"])
     net_change_chart(summary["classes"], work / "chart.png", f"{before.label} → {after.label}")
-    return {"change": summary}
+    return {"change": summary, "warnings": warnings}
 
 
 def net_change_chart(classes: list[dict], path: Path, title: str) -> None:

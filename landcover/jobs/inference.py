@@ -10,12 +10,14 @@ computed without reading the map again. Catalogue maps and uploads store the sam
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from rasterio.windows import Window
 
+from ml.levels import file_level, fit_to_level
 from ml.modelio import Predictor, load_model
 from ml.outputs import preview_png
 from ml.predict import predict_scene
@@ -35,23 +37,36 @@ def _predictor(path: str, card_mtime: float, engine: str) -> Predictor:
     return load_model(Path(path), engine)
 
 
+def _warm(folder: Path, engine: str) -> Predictor:
+    card = folder / "model.json"
+    return _predictor(str(folder), card.stat().st_mtime if card.exists() else 0.0, engine)
+
+
 def predictor_for(version: ModelVersion) -> Predictor:
     """The loaded model of a registered version on its engine (reloaded when its card changes)."""
-    card = Path(version.path) / "model.json"
-    return _predictor(version.path, card.stat().st_mtime if card.exists() else 0.0, version.engine)
+    return _warm(Path(version.path), version.engine)
+
+
+@dataclass
+class Mapped:
+    """What mapping an image gives a job: per-class statistics, and warnings to show with the map."""
+    statistics: list[dict]
+    warnings: list[str]
 
 
 def map_image(source: Path, work: Path, predictor: Predictor, progress: Progress, window: Window | None = None,
-              keep: np.ndarray | None = None) -> list[dict]:
+              keep: np.ndarray | None = None, level: str | None = None) -> Mapped:
     """map.tif (COG), preview.png, probabilities.tif and confidence.tif (COGs) and confidence.json of `source` in
-    `work`;
-    returns the per-class statistics. With `window` and `keep`, the whole source is the model's context and
-    only the window's `keep` pixels are mapped (an area read with a margin: `ml.predict.predict_scene`)."""
+    `work`. With `window` and `keep`, the whole source is the model's context and only the window's `keep` pixels
+    are mapped (an area read with a margin: `ml.predict.predict_scene`). An image of another processing level than
+    the model's is mapped with a warning, on float32 where the engine was not measured on that level
+    (`ml.levels`); `level`: the level when known otherwise (an upload's file name), else read from `source`."""
+    predictor, warnings = fit_to_level(predictor, level or file_level(source), lambda engine: _warm(predictor.folder, engine))
     result = predict_scene(source, work / "map.tif", predictor, probabilities=work / PROBABILITIES,
                            confidence=work / CONFIDENCE_COG, window=window, keep=keep, progress=progress)
     preview_png(work / "map.tif", work / "preview.png")
     (work / CONFIDENCE).write_text(json.dumps(result.confidence, separators=(",", ":")))
-    return result.statistics
+    return Mapped(result.statistics, warnings)
 
 
 def confident_statistics(folder: Path, rows: list[dict], min_confidence: float) -> tuple[list[dict], dict]:

@@ -49,6 +49,13 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]  # (done, total), as ml.predict reports it
 
 
+def share(progress: Progress, low: int, high: int) -> Progress:
+    """A step's progress reported as the `low`…`high` % part of the whole job's."""
+    def report(done: int, total: int) -> None:
+        progress(low * total + (high - low) * done, 100 * total)
+    return report
+
+
 class Cancelled(Exception):
     """The job was cancelled while it ran; whatever it built is thrown away."""
 

@@ -35,6 +35,7 @@ class MapUnavailable(NotFound):
 def build(m: LandCoverMap, work: Path, progress: Progress) -> dict:
     """The map's files in `work`: MODIS from the patch's lc file, or the model's map of its image."""
     cog = work / "map.tif"
+    warnings: list[str] = []
     if m.source == LandCoverMap.Source.MODIS:
         statistics = modis_map(Path(m.patch.lc_path), cog)
         preview_png(cog, work / "preview.png")
@@ -48,9 +49,10 @@ def build(m: LandCoverMap, work: Path, progress: Progress) -> dict:
                 raise SceneError(f"{version.name} refines MODIS maps, and this patch has none; "
                                  "choose a model that reads Sentinel-2 images")
             source = m.patch.lc_path
-        statistics = map_image(Path(source), work, predictor, progress)
+        mapped = map_image(Path(source), work, predictor, progress)
+        statistics, warnings = mapped.statistics, mapped.warnings
     (work / "statistics.json").write_text(json.dumps(statistics, indent=1))
-    return {"statistics": statistics}
+    return {"statistics": statistics, "warnings": warnings}
 
 
 class MapProduct(Product):

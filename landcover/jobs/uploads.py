@@ -1,8 +1,9 @@
 """Users' uploads as jobs: accept a checked file (nothing kept of a bad one), map it, cancel, delete.
 
-Files live under UPLOADS_DIR/<random token>/: the source (source.tif) and, once mapped, map.tif
-and preview.png. The file is checked (`landcover.validation.uploads`) before the row exists or
-anything is queued; the job itself runs through `landcover.jobs.lifecycle`.
+Files live under UPLOADS_DIR/<random token>/: the source (source.tif, or a zip's band files in bands/ until
+the job stacks them) and, once mapped, map.tif and preview.png. The file is checked
+(`landcover.validation.uploads`) before the row exists or anything is queued; the job itself runs through
+`landcover.jobs.lifecycle`.
 """
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ml.bands import S2_BANDS
+from ml.rasterio_io import plan_stack, write_stack
+
 from ..catalogue.registry import refuse_coarse
 from ..errors import LimitReached
 from ..models import ModelVersion, Upload
@@ -28,12 +32,25 @@ from .inference import map_image, predictor_for
 from .lifecycle import Progress
 from .products import Collection, Product
 
+STACK_SHARE = 20  # % of the progress bar for stacking a zip's bands
+
 
 def build(upload: Upload, work: Path, progress: Progress) -> dict:
-    """The upload's map and preview in `work`."""
-    statistics = map_image(UPLOAD_PRODUCT.path(upload, "source.tif"), work, predictor_for(upload.model_version),
-                           progress)
-    return {"statistics": statistics}
+    """The upload's map and preview in `work`; a zip's band files are stacked into source.tif first (here, not
+    in the web request that accepted them)."""
+    source, bands = UPLOAD_PRODUCT.path(upload, "source.tif"), UPLOAD_PRODUCT.path(upload, "bands")
+    start = 0
+    if bands.is_dir():
+        files = {path.stem: path for path in bands.glob("*.tif")}
+        order = [band for band in S2_BANDS if band in files]
+        staged = source.with_name(".source.tif")
+        write_stack(plan_stack(files, order), files, staged, progress=lifecycle.share(progress, 0, STACK_SHARE))
+        staged.replace(source)
+        shutil.rmtree(bands)
+        start = STACK_SHARE
+    mapped = map_image(source, work, predictor_for(upload.model_version), lifecycle.share(progress, start, 100),
+                       level=upload.level or None)
+    return {"statistics": mapped.statistics, "warnings": mapped.warnings}
 
 
 class UploadProduct(Product):
@@ -121,11 +138,11 @@ def _store(user, uploaded_file, model_version: ModelVersion, source: Path, check
             get_user_model().objects.select_for_update().filter(pk=user.pk).first()
             check_limits(user)  # again, now that this user's other uploads wait for us
             folder.mkdir()
-            shutil.move(str(source), folder / "source.tif")
+            shutil.move(str(source), folder / ("bands" if source.is_dir() else "source.tif"))
             upload = Upload.objects.create(
                 owner=user, token=token, original_name=uploaded_file.name[:255], size_bytes=uploaded_file.size,
                 model_version=model_version, width=checked.width, height=checked.height, bands=checked.bands,
-                crs=checked.crs, footprint=checked.footprint)
+                crs=checked.crs, footprint=checked.footprint, level=checked.level or "")
             lifecycle.enqueue(UPLOAD_JOB, upload.pk)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)

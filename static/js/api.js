@@ -45,3 +45,9 @@ export function progressHtml(percent, label) {
   return `<div class="progress-wrap"><label>${text}</label>`
     + `<progress class="map-progress" max="100" value="${percent}" aria-label="${text}">${percent} %</progress> <span>${percent} %</span></div>`;
 }
+
+// What a result cannot say (the API's `warnings`: imagery of another processing level than the model's,
+// undated imagery for the dates asked, two maps of the same imagery), as notices above the result.
+export function warningsHtml(warnings) {
+  return (warnings || []).map((w) => `<p class="notice notice-warning result-warning">${escapeHtml(w)}</p>`).join("");
+}

@@ -140,6 +140,7 @@ def test_float_reflectance_bands_in_a_zip_become_digital_numbers(alice):
                for band in BANDS}
     response = post(alice, "reflectance.zip", zipped(entries))
     assert response.status_code == 202, response.content
+    assert process_upload.apply(args=[response.json()["id"]]).get()["status"] == "done"  # the job stacks them
     with rasterio.open(uploads.UPLOAD_PRODUCT.folder(Upload.objects.get()) / "source.tif") as src:
         dn = src.read()
     assert dn.dtype == np.uint16 and 200 <= dn.min() and dn.max() <= 3000  # reflectance × 10000

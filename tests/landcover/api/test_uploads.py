@@ -2,15 +2,19 @@
 zip of band files mapped by the job, cancel, delete, per-user limits, and isolation between users."""
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import rasterio
 from rasterio.io import MemoryFile
 from rest_framework.test import APIClient
 
+from landcover.catalogue.registry import register_model
 from landcover.jobs import uploads
 from landcover.models import Upload
 from landcover.tasks import process_upload
+from ml.modelio import read_card, write_card
 from ml.synthetic import make_scene
 from tests.landcover.files import nothing_kept, post, tiff, zipped
 
@@ -92,13 +96,38 @@ def test_a_good_geotiff_is_mapped_with_statistics_downloads_and_tiles(alice, sce
     assert not Upload.objects.exists() and not uploads.UPLOAD_PRODUCT.folder(upload).exists()
 
 
-def test_a_zip_of_band_files_is_stacked_at_10_m(alice):
+def test_an_image_of_another_level_than_the_models_is_mapped_with_a_warning(alice, tiny_unet, tmp_path):
+    """Issue 23 #2: an L2A image given to an L1C model says so in the answer (and on the page, which shows the
+    answer's warnings); an L1C one does not."""
+    folder = tmp_path / "l1c-unet"
+    shutil.copytree(tiny_unet, folder)
+    card = read_card(folder)
+    write_card(folder, {**card, "level": "L1C"})
+    register_model(folder, name="l1c-unet", default=True)
+    for name, level, warned in (("S2B_MSIL2A_scene.tif", "L2A", True), ("S2B_MSIL1C_scene.tif", "L1C", False)):
+        path = make_scene(tmp_path / name, 64, 64, bands=13, seed=6)
+        response = post(alice, name, path.read_bytes())
+        assert response.status_code == 202, response.content
+        upload = Upload.objects.get(pk=response.json()["id"])
+        assert process_upload.apply(args=[upload.pk]).get()["status"] == "done"
+        warnings = alice.get(response.json()["url"]).json()["warnings"]
+        assert bool(warnings) == warned and all(f"Sentinel-2 {level}" in w and "trained on L1C" in w
+                                                for w in warnings), warnings
+
+
+def test_a_zip_of_band_files_is_stacked_at_10_m_by_the_job_not_the_request(alice):
+    """Issue 23 #16: the request checks the bands' headers and a few windows; the job stacks them."""
     bands = {f"S2B_T32UPU_B0{n}.tif": tiff(count=1, fill=800 + n, width=64, height=64) for n in (2, 3, 4, 8)}
     response = post(alice, "bands.zip", zipped(bands))
     assert response.status_code == 202, response.content
     upload = Upload.objects.get()
     assert upload.bands == 4 and (upload.width, upload.height) == (64, 64)
-    with rasterio.open(uploads.UPLOAD_PRODUCT.folder(upload) / "source.tif") as src:
+    folder = uploads.UPLOAD_PRODUCT.folder(upload)
+    assert not (folder / "source.tif").exists()
+    assert sorted(p.name for p in (folder / "bands").iterdir()) == ["B2.tif", "B3.tif", "B4.tif", "B8.tif"]
+    assert process_upload.apply(args=[upload.pk]).get()["status"] == "done"
+    assert not (folder / "bands").exists()
+    with rasterio.open(folder / "source.tif") as src:
         assert src.descriptions == ("B2", "B3", "B4", "B8") and src.read(4).max() == 808
 
 
