@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import dj_database_url
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
 from .env import cache_from_url, env_bool, env_int, env_list, env_path, env_str
@@ -306,6 +307,9 @@ MAP_STALE_SECONDS = env_int("HRMARS_MAP_STALE_SECONDS", 900)
 # How long catalogue answers (footprints, point look-ups, model lists) and XYZ tiles stay
 # in the cache; ingestion and model changes invalidate catalogue answers at once.
 API_CACHE_SECONDS = env_int("HRMARS_API_CACHE_SECONDS", 600)
+# The most pixels of a stored file one XYZ tile may read (a file without overviews that coarse): beyond, a
+# transparent tile at once. Every tile of a COG with overviews reads far fewer.
+TILE_MAX_READ_PIXELS = env_int("HRMARS_TILE_MAX_READ_PIXELS", 4 * 2**20)
 
 # --- Uploads: users' own Sentinel-2 images, outside the static and media paths.
 UPLOADS_DIR = env_path("HRMARS_UPLOADS_DIR", DATA_DIR / "uploads")
@@ -366,11 +370,13 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# --- Content-Security-Policy (django-csp): scripts only from this site, no inline script.
+# --- Content-Security-Policy (django-csp): scripts only from this site, no inline script but for one carrying the
+# request's nonce. Only django-leaflet's admin map widget asks for one (its inline set-up script); a page that
+# never reads request.csp_nonce sends no nonce, so nothing inline runs there.
 _basemap = urlparse(BASEMAP_URL.replace("{s}", "*")) if BASEMAP_URL else None
 CONTENT_SECURITY_POLICY = {"DIRECTIVES": {
     "default-src": ["'self'"],
-    "script-src": ["'self'"],
+    "script-src": ["'self'", NONCE],
     "style-src": ["'self'", "'unsafe-inline'"],  # class colours are inline style attributes; no script runs from them
     "img-src": ["'self'", "data:", *([f"{_basemap.scheme}://{_basemap.netloc}"] if _basemap else [])],
     "connect-src": ["'self'"],

@@ -34,7 +34,8 @@ class JobTask(Task):
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         if args:
-            lifecycle.fail(self.job, args[0], f"{type(exc).__name__}: {exc}")
+            message = lifecycle.storage_message(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+            lifecycle.fail(self.job, args[0], lifecycle.public_message(message))
 
 
 @shared_task(base=JobTask, job=MAP_JOB, name=MAP_JOB.task, **OPTIONS)

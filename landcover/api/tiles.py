@@ -9,6 +9,7 @@ and overview directory again. A stored map never changes in place (a recomputed 
 the key holds the file's modification time, so a reader never outlives its file's content."""
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -22,7 +23,9 @@ from django.http import HttpResponse
 
 # Imported here, not in a view: a first import from two request threads at once trips
 # rio-tiler's circular imports ("partially initialized module").
+from morecantile import Tile
 from rasterio.errors import CRSError, RasterioError
+from rasterio.warp import transform_bounds
 from rio_tiler.errors import RioTilerError, TileOutsideBounds
 from rio_tiler.io import Reader
 from rio_tiler.models import ImageData
@@ -37,6 +40,7 @@ DAMAGED = "This result's stored file is damaged and cannot be read; an administr
 UNREADABLE = (RasterioError, CRSError, RioTilerError, OSError)
 
 OPEN_READERS = 16  # per request thread
+log = logging.getLogger(__name__)
 _local = threading.local()
 
 
@@ -55,6 +59,36 @@ def open_reader(path: Path) -> Reader:
     return reader
 
 
+class TileTooCostly(TileOutsideBounds):
+    """A tile not drawn because of its cost: answered as a tile outside the map is (transparent)."""
+
+
+def read_cost(reader: Reader, x: int, y: int, z: int) -> float:
+    """How many pixels of the file a tile reads: the part of the file it covers, at the file's coarsest
+    overview (GDAL reads no coarser level; a file without overviews reads at full resolution)."""
+    dataset = reader.dataset
+    assert dataset is not None  # an open Reader always has its dataset
+    west, south, east, north = transform_bounds(reader.tms.rasterio_crs, dataset.crs, *reader.tms.xy_bounds(Tile(x, y, z)),
+                                                densify_pts=21)
+    left, bottom, right, top = dataset.bounds
+    width, height = min(east, right) - max(west, left), min(north, top) - max(south, bottom)
+    if width <= 0 or height <= 0:
+        return 0.0
+    factor = max(dataset.overviews(1), default=1)
+    res_x, res_y = dataset.res
+    return (width / (res_x * factor)) * (height / (res_y * factor))
+
+
+def bounded_tile(reader: Reader, x: int, y: int, z: int, **options) -> ImageData:
+    """A 256-px tile, unless it would read more than TILE_MAX_READ_PIXELS of the file (a file whose overviews
+    stop short of this zoom: once 13–95 s of web CPU for a z0 tile): then TileTooCostly, answered transparent."""
+    if read_cost(reader, x, y, z) > settings.TILE_MAX_READ_PIXELS:
+        log.info("tile %s/%s/%s of %s skipped: it would read too many pixels (no overview that coarse)", z, x, y,
+                 reader.input)
+        raise TileTooCostly(f"tile {z}/{x}/{y} would read too many pixels")
+    return reader.tile(x, y, z, tilesize=256, **options)
+
+
 @lru_cache(maxsize=1)
 def empty_tile() -> bytes:
     """A fully transparent 256-px PNG."""
@@ -64,7 +98,7 @@ def empty_tile() -> bytes:
 def render_tile(path: Path, z: int, x: int, y: int) -> bytes:
     """The PNG of tile z/x/y of a land-cover COG, coloured by class."""
     try:
-        img = open_reader(path).tile(x, y, z, tilesize=256, resampling_method="nearest")
+        img = bounded_tile(open_reader(path), x, y, z, resampling_method="nearest")
     except TileOutsideBounds:
         return empty_tile()
     return img.render(img_format="PNG", colormap=colormap())
@@ -74,7 +108,7 @@ def render_palette_tile(path: Path, z: int, x: int, y: int) -> bytes:
     """The PNG of tile z/x/y of a single-band COG in its own colour table (a change map's)."""
     try:
         reader = open_reader(path)
-        img = reader.tile(x, y, z, tilesize=256, resampling_method="nearest")
+        img = bounded_tile(reader, x, y, z, resampling_method="nearest")
     except TileOutsideBounds:
         return empty_tile()
     return img.render(img_format="PNG", colormap=reader.colormap)
@@ -83,7 +117,7 @@ def render_palette_tile(path: Path, z: int, x: int, y: int) -> bytes:
 def render_image_tile(path: Path, z: int, x: int, y: int) -> bytes:
     """The PNG of tile z/x/y of a true-colour RGB COG (transparent where it is masked)."""
     try:
-        img = open_reader(path).tile(x, y, z, tilesize=256, resampling_method="bilinear")
+        img = bounded_tile(open_reader(path), x, y, z, resampling_method="bilinear")
     except TileOutsideBounds:
         return empty_tile()
     return img.render(img_format="PNG")
@@ -104,7 +138,7 @@ def render_confidence_tile(path: Path, z: int, x: int, y: int, min_confidence: f
     try:
         cog = open_reader(path)
         assert cog.dataset is not None  # an open Reader always has its dataset
-        img = cog.tile(x, y, z, tilesize=256, indexes=(cog.dataset.count,), resampling_method="nearest")
+        img = bounded_tile(cog, x, y, z, indexes=(cog.dataset.count,), resampling_method="nearest")
     except TileOutsideBounds:
         return empty_tile()
     return img.render(img_format="PNG", colormap=confidence_colormap(min_confidence))

@@ -23,6 +23,7 @@ Adding a job kind is one module (its `JobKind` and build function) plus one task
 """
 from __future__ import annotations
 
+import errno
 import logging
 import re
 import shutil
@@ -202,13 +203,14 @@ def run(kind: JobKind, pk: int) -> dict:
     if row is None:
         return {kind.name: pk, "status": kind.idle_result}
     started = time.perf_counter()
-    staging = kind.staging(row)
-    staging.mkdir(parents=True, exist_ok=True)
-    prefix = f"{kind.name}-{pk}-"
-    for stale in staging.glob(f"{prefix}*"):  # left by an attempt whose worker was killed
-        shutil.rmtree(stale, ignore_errors=True)
-    work = Path(tempfile.mkdtemp(prefix=prefix, dir=staging))
+    work: Path | None = None
     try:
+        staging = kind.staging(row)
+        staging.mkdir(parents=True, exist_ok=True)
+        prefix = f"{kind.name}-{pk}-"
+        for stale in staging.glob(f"{prefix}*"):  # left by an attempt whose worker was killed
+            shutil.rmtree(stale, ignore_errors=True)
+        work = Path(tempfile.mkdtemp(prefix=prefix, dir=staging))
         fields = kind.build(row, work, progress_reporter(kind, pk))
         publish(work, kind.destination(row))
     except Cancelled:
@@ -220,13 +222,37 @@ def run(kind: JobKind, pk: int) -> dict:
         fail(kind, pk, str(exc))
         log.warning("%s %s failed: %s", kind.name, pk, exc)
         return {kind.name: pk, "status": kind.failed, "error": public_message(str(exc))}
+    except OSError as exc:
+        if exc.errno not in NOT_WRITABLE:
+            raise  # a full disk or a busy one: the task tries again later
+        log.error("%s %s: the storage cannot be written: %s", kind.name, pk, exc)  # the folder, for the admins
+        fail(kind, pk, storage_message(exc))
+        return {kind.name: pk, "status": kind.failed, "error": storage_message(exc)}
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
     seconds = round(time.perf_counter() - started, 3)
     now = timezone.now()
     kind.rows().filter(pk=pk, status__in=kind.active).update(
         status=kind.done, progress=100, seconds=seconds, finished_at=now, updated_at=now, **fields)
     return {kind.name: pk, "status": kind.done, "seconds": seconds}
+
+
+# A storage folder that cannot be written: no later try fixes it, so the job fails at once (not after its retries).
+NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def storage_message(exc: OSError) -> str:
+    """What a job's owner (or an uploader) is told when the server's storage failed: the cause in words, no
+    folder of this machine (the log has it for the administrators)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        why = "is full"
+    elif exc.errno in NOT_WRITABLE:
+        why = "cannot be written (read-only or not permitted)"
+    else:
+        why = f"failed ({exc.strerror or type(exc).__name__})"
+    return (f"The server's storage {why}, so this result could not be stored. Nothing is wrong with your request: "
+            "the site's administrators have to fix this; try again later.")
 
 
 ABSOLUTE_PATH = re.compile(r"(?<![\w.~:/-])/(?:[^\s/'\":]+/)+([^\s/'\":]*)")

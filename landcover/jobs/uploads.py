@@ -7,7 +7,9 @@ the job stacks them) and, once mapped, map.tif and preview.png. The file is chec
 """
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import secrets
 import shutil
 import tempfile
@@ -24,7 +26,7 @@ from ml.bands import S2_BANDS
 from ml.rasterio_io import plan_stack, write_stack
 
 from ..catalogue.registry import refuse_coarse
-from ..errors import LimitReached
+from ..errors import LimitReached, Unavailable
 from ..models import ModelVersion, Upload
 from ..validation.uploads import Checked, check_file
 from . import lifecycle, products
@@ -32,6 +34,7 @@ from .inference import map_image, predictor_for
 from .lifecycle import Progress
 from .products import Collection, Product
 
+log = logging.getLogger(__name__)
 STACK_SHARE = 20  # % of the progress bar for stacking a zip's bands
 
 
@@ -110,6 +113,16 @@ def accept_upload(user, uploaded_file, model_version: ModelVersion) -> Upload:
     whatever fails (a check, the disk, the database, a limit reached meanwhile)."""
     refuse_coarse(model_version)
     check_limits(user)
+    try:
+        return _accept(user, uploaded_file, model_version)
+    except OSError as exc:
+        if exc.errno not in (*lifecycle.NOT_WRITABLE, errno.ENOSPC, errno.EDQUOT):
+            raise
+        log.error("upload refused: the storage cannot be written: %s", exc)
+        raise Unavailable(lifecycle.storage_message(exc)) from None
+
+
+def _accept(user, uploaded_file, model_version: ModelVersion) -> Upload:
     root = UPLOAD_PRODUCT.root()
     (root / ".incoming").mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="in-", dir=root / ".incoming"))

@@ -35,6 +35,7 @@ class MapPageView(TemplateView):
                 "imagery": reverse("api:imagery-list"),
                 "countries": reverse("api:basemap-countries"),
             },
+            "signedIn": self.request.user.is_authenticated,  # whose earlier areas to list
             "areaSizeM": settings.AREA_POINT_SIZE_M,
             "areaMaxKm2": settings.AREA_MAX_KM2,
             "basemap": {"url": settings.BASEMAP_URL, "attribution": settings.BASEMAP_ATTRIBUTION},

@@ -1,15 +1,16 @@
 // The map page: catalogue footprints, a picked patch's low/high-resolution maps, statistics, downloads.
 // Everything comes from the REST API (/api/v1/); Leaflet is django-leaflet's copy (global L).
-import { api, escapeHtml, isActive, progressHtml, statusText } from "./api.js";
+import { api, errorText, escapeHtml, isActive, progressHtml, statusText, warningsHtml } from "./api.js";
 
 const config = JSON.parse(document.getElementById("map-config").textContent);
 const $ = (id) => document.getElementById(id);
 const state = { patch: null, model: null, layers: { high: null, low: null, upload: null },
-                confidence: { high: null, low: null, upload: null },
+                confidence: { high: null, low: null, upload: null, area: null },
                 poll: { high: null, low: null, upload: null },
                 footprintRequest: null, selected: null };
 
 const map = L.map("map", { center: config.center, zoom: config.zoom, worldCopyJump: true, preferCanvas: false });
+L.control.scale({ imperial: false, maxWidth: 150 }).addTo(map);
 // Country borders from Natural Earth under the tiles: what the map shows when no tile server can be reached.
 map.createPane("countries").style.zIndex = 150;
 api(config.api.countries).then(({ body }) => {
@@ -202,7 +203,7 @@ function showMap(resolution, m) {
   const id = `${resolution}-${m.id}`;
   const note = (m.note ? `<p class="badge-synthetic">${escapeHtml(m.note)}</p>` : "")
     + (m.attribution ? `<p class="attribution help">${escapeHtml(m.attribution)}</p>` : "");
-  const card = showCard(resolution, `${note}
+  const card = showCard(resolution, `${warningsHtml(m.warnings)}${note}
     <div class="layer-controls">
       <label><input type="checkbox" class="toggle" checked> Show on map</label>
       <label for="opacity-${id}">Opacity</label>
@@ -215,13 +216,112 @@ function showMap(resolution, m) {
       ${m.links.probabilities ? `<a href="${m.links.probabilities}" download>probabilities (COG)</a> ·` : ""}
       <a href="${m.links.png}" download>PNG</a> ·
       <a href="${m.links.statistics_csv}" download>CSV</a> ·
-      <a href="${m.links.statistics_json}" download>JSON</a></p>`);
+      <a href="${m.links.statistics_json}" download>JSON</a></p>
+    ${extrasHtml(m, id)}`);
   card.dataset.status = "done";
+  bindExtras(card, m);
   card.querySelector(".toggle").addEventListener("change", (e) => {
     if (e.target.checked) layer.addTo(map); else map.removeLayer(layer);
   });
   card.querySelector(".opacity").addEventListener("input", (e) => layer.setOpacity(Number(e.target.value)));
   if (m.links.confidence_tiles) bindConfidence(card, resolution, m, [[south, west], [north, east]]);
+}
+
+// --- What every done land-cover result offers beyond its layer: vector downloads, its WMTS address for a
+// desktop GIS, and an accuracy assessment against the user's own reference points.
+function extrasHtml(m, id) {
+  const l = m.links;
+  if (!l.vectors_geojson) return "";
+  return `<p class="downloads vectors">Polygons:
+      <a href="${l.vectors_geojson}" class="export">GeoJSON</a> ·
+      <a href="${l.vectors_gpkg}" class="export">GeoPackage</a>
+      <span class="export-status help" role="status" aria-live="polite"></span></p>
+    <p class="wmts"><label for="wmts-${id}">WMTS address (QGIS, ArcGIS)</label>
+      <input id="wmts-${id}" class="wmts-url" readonly value="${escapeHtml(l.wmts)}"></p>
+    <details class="accuracy">
+      <summary>Check its accuracy against your reference points</summary>
+      <form class="accuracy-form">
+        <label for="accuracy-file-${id}">Points: CSV (lon, lat, class) or GeoJSON points with a <code>class</code></label>
+        <input type="file" id="accuracy-file-${id}" name="file" accept=".csv,.geojson,.json" required>
+        <label for="accuracy-design-${id}">How the points were drawn</label>
+        <select id="accuracy-design-${id}" name="design">
+          <option value="unknown">Any way (accuracies only)</option>
+          <option value="stratified">A stratified random sample of this map (areas with 95 % intervals)</option>
+        </select>
+        <button type="submit" class="button small">Assess</button>
+      </form>
+      <div class="accuracy-result" role="status" aria-live="polite"></div>
+    </details>`;
+}
+
+function bindExtras(card, m) {
+  const status = card.querySelector(".export-status");
+  for (const link of card.querySelectorAll("a.export")) {
+    link.addEventListener("click", (event) => { event.preventDefault(); exportFile(link.href, status); });
+  }
+  const form = card.querySelector(".accuracy-form");
+  form?.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const target = card.querySelector(".accuracy-result");
+    target.textContent = "Assessing…";
+    try {
+      target.innerHTML = accuracyHtml((await api(m.links.accuracy, { method: "POST", body: new FormData(form) })).body);
+    } catch (error) {
+      target.innerHTML = `<p class="notice notice-error">${escapeHtml(error.message)}</p>`;
+    }
+  });
+}
+
+// A small map's polygons come at once; a large one's are made by a job (202): follow it, then download.
+async function exportFile(url, status) {
+  status.textContent = "Preparing…";
+  try {
+    for (;;) {
+      const response = await fetch(url, { credentials: "same-origin" });
+      if (response.status === 202) {
+        let job = (await response.json());
+        while (isActive(job.status)) {
+          status.textContent = `Making the polygons… ${job.progress} %`;
+          await new Promise((resolve) => { setTimeout(resolve, 1000); });
+          job = (await api(job.url)).body;
+        }
+        if (job.status !== "done") throw new Error(job.error || job.status);
+        continue;  // made: asking again gives the file
+      }
+      if (!response.ok) {
+        let body = null;
+        try { body = await response.json(); } catch (e) { body = null; }
+        throw new Error(errorText(body, response.status));
+      }
+      const name = (response.headers.get("Content-Disposition") || "").match(/filename="?([^";]+)"?/);
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(await response.blob());
+      link.download = name ? name[1] : url.split("/").pop();
+      link.click();
+      URL.revokeObjectURL(link.href);
+      status.textContent = "";
+      return;
+    }
+  } catch (error) {
+    status.textContent = `Could not export: ${error.message}`;
+  }
+}
+
+function accuracyHtml(r) {
+  const pct = (v) => (v === null || v === undefined ? "–" : `${(100 * v).toFixed(1)} %`);
+  const pm = (v) => (v === null || v === undefined ? "" : ` ± ${(100 * v).toFixed(1)}`);
+  const ha = (v) => (v === null || v === undefined ? "–" : v.toFixed(1));
+  const rows = r.classes.map((c) => `<tr><th scope="row"><span class="swatch" style="background:${escapeHtml(colourOf(c.code))}"></span> ${escapeHtml(c.name)}</th>
+      <td>${c.map_points}</td><td>${c.reference_points}</td>
+      <td>${pct(c.users_accuracy)}${r.stratified ? pm(c.users_accuracy_ci95) : ""}</td>
+      <td>${pct(c.producers_accuracy)}${r.stratified ? pm(c.producers_accuracy_ci95) : ""}</td>
+      ${r.stratified ? `<td>${ha(c.mapped_area_ha)}</td><td>${ha(c.estimated_area_ha)}${c.estimated_area_ci95_ha !== null ? ` ± ${ha(c.estimated_area_ci95_ha)}` : ""}</td>` : ""}</tr>`).join("");
+  return `<p class="overall-accuracy">Overall accuracy <strong>${pct(r.overall_accuracy)}</strong>${r.stratified ? pm(r.overall_accuracy_ci95) : ""}
+      from ${r.points} points${r.points_off_the_map ? ` (${r.points_off_the_map} off the map, not counted)` : ""}.</p>
+    <table class="stats-table accuracy-table"><thead><tr><th scope="col">Class</th><th scope="col">map pts</th><th scope="col">ref. pts</th>
+      <th scope="col">user's</th><th scope="col">producer's</th>${r.stratified ? `<th scope="col">mapped ha</th><th scope="col">estimated ha</th>` : ""}</tr></thead>
+      <tbody>${rows}</tbody></table>
+    <p class="help">${escapeHtml(r.note)}</p>`;
 }
 
 // --- Confidence: a layer of where the model is unsure, and statistics that count only sure pixels.
@@ -389,6 +489,8 @@ async function submitArea(keepComparison = false) {
 
 function clearArea() {
   for (const layer of area.layers) map.removeLayer(layer);
+  if (state.confidence.area) map.removeLayer(state.confidence.area);
+  state.confidence.area = null;
   area.layers = [];
   clearTimeout(area.poll);
 }
@@ -446,7 +548,7 @@ function showArea(m) {
   area.layers = [image, cover];
   const im = m.imagery;
   const sources = [...new Set(im.items.map((i) => i.source))].join(", ");
-  const card = showCard("area", `
+  const card = showCard("area", `${warningsHtml(m.warnings)}
     ${m.synthetic_model ? `<p class="badge-synthetic">Mapped by a demo model trained on synthetic data.</p>` : ""}
     ${m.attribution ? `<p class="attribution help">${escapeHtml(m.attribution)}</p>` : ""}
     <dl class="area-facts">
@@ -462,6 +564,7 @@ function showArea(m) {
       <input type="range" id="opacity-area-${m.id}" class="opacity" min="0" max="1" step="0.05" value="0.8">
       <label><input type="checkbox" class="image-toggle" checked> Sentinel-2 image</label>
     </div>
+    ${m.links.confidence_tiles ? confidenceControlsHtml(`area-${m.id}`) : ""}
     <div class="statistics">${chartHtml(m.statistics)}${tableHtml(m.statistics)}</div>
     <p class="downloads">Download:
       <a href="${m.links.cog}" download>GeoTIFF (COG)</a> ·
@@ -470,9 +573,13 @@ function showArea(m) {
       <a href="${m.links.png}" download>PNG</a> ·
       <a href="${m.links.statistics_csv}" download>CSV</a> ·
       <a href="${m.links.statistics_json}" download>JSON</a></p>
+    ${extrasHtml(m, `area-${m.id}`)}
     <p class="compare"><button type="button" class="button small compare-button">Compare with a new map of this area</button>
       <span class="help">Change the dates or the model above first: the new map is made, then compared with this one.</span></p>`);
   card.dataset.status = "done";
+  history.replaceState(null, "", `?area=${m.id}`);  // a permalink: reload or share it to see this area again
+  bindExtras(card, m);
+  if (m.links.confidence_tiles) bindConfidence(card, "area", m, bounds);
   card.querySelector(".compare-button").addEventListener("click", () => {
     area.compareWith = m;
     submitArea(true);
@@ -528,7 +635,7 @@ function showChange(c) {
       <td>${k.before_ha.toFixed(2)}</td><td>${k.after_ha.toFixed(2)}</td><td>${k.net_change_ha > 0 ? "+" : ""}${k.net_change_ha.toFixed(2)}</td></tr>`).join("");
   const excluded = Object.entries(ch.excluded).filter(([, v]) => v.pixels > 0)
     .map(([k, v]) => `${escapeHtml(k.replaceAll("_", " "))}: ${v.ha.toFixed(2)} ha`).join("; ");
-  const card = showCard("change", `
+  const card = showCard("change", `${warningsHtml(c.warnings)}
     ${c.warning ? `<p class="notice notice-warning different-models">${escapeHtml(c.warning)}</p>` : ""}
     <p>${escapeHtml(ch.before)} → ${escapeHtml(ch.after)}: ${ch.changed_percent.toFixed(1)} % of ${ch.compared_ha.toFixed(1)} ha changed.
       ${excluded ? `<span class="help">Not compared: ${excluded}.</span>` : ""}</p>
@@ -562,6 +669,25 @@ async function loadLocalImagery() {
 loadModels();
 loadFootprints();
 loadLocalImagery();
-const uploadId = new URLSearchParams(location.search).get("upload");
+const asked = new URLSearchParams(location.search);
+const uploadId = asked.get("upload");
 if (uploadId && /^\d+$/.test(uploadId)) showUpload(uploadId);
+const areaId = asked.get("area");
+if (areaId && /^\d+$/.test(areaId)) {
+  api(`${config.api.areas}${areaId}/`).then(({ body }) => followArea(body))
+    .catch((error) => showCard("area", `<p class="notice notice-error">${escapeHtml(error.message)}</p>`));
+}
+loadEarlierAreas();
+
+// A signed-in user's earlier areas, newest first: each a permalink back to its map.
+async function loadEarlierAreas() {
+  if (!config.signedIn) return;
+  try {
+    const { body } = await api(`${config.api.areas}?page_size=20`);
+    if (!body.results.length) return;
+    $("earlier-areas-list").innerHTML = body.results.map((a) => `<li><a href="?area=${a.id}">Area ${a.id}</a>
+      · ${a.area_km2.toFixed(2)} km² · ${escapeHtml(a.created_at.slice(0, 10))} · ${escapeHtml(statusText(a.status))}</li>`).join("");
+    $("earlier-areas").hidden = false;
+  } catch (error) { /* the page works without the list */ }
+}
 window.hrmarsMap = map; // for tests and the console

