@@ -30,7 +30,7 @@ from .bands import BAND_SETS
 from .classes import DFC_NAMES, MODEL_CLASSES, dfc_to_index
 from .config import TrainConfig
 from .data import DATASETS, dataset_splits, real_modis_samples
-from .datasets import PatchDataset, Sample
+from .datasets import PatchBatches, Sample
 from .evaluate import CLASS_NAMES, evaluate_predictor, write_report
 from .figures import rgb, side_by_side
 from .metrics import rounded
@@ -113,7 +113,7 @@ def prediction_figure(png: Path, predictors: dict[str, Predictor], samples: Sequ
     for sample in samples[:count]:
         row = {"image": rgb(sample.image(("B2", "B3", "B4"))), reference: sample.labels("fine")}
         for name, predictor in predictors.items():
-            batch = PatchDataset([sample], predictor.normalisation, "fine", 1, inputs=predictor.input_kind)[0][0]
+            batch = PatchBatches([sample], predictor.normalisation, "fine", 1, inputs=predictor.input_kind)[0][0]
             row[titles[name]] = dfc_to_index(predictor.predict_codes(batch))[0]
         rows.append(row)
     side_by_side(png, rows, ["image", reference, *titles.values()])

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from .classes import DFC_NAMES, MODEL_CLASSES, N_MODEL_CLASSES, NODATA, dfc_to_index
 from .data import DATASETS, DEFAULT_LABELS, dataset_splits
-from .datasets import PatchDataset, Sample
+from .datasets import PatchBatches, Sample
 from .metrics import ConfusionMatrix, Scores, plot_confusion
 from .modelio import Predictor, load_model
 from .predict import SceneError, predict_scene
@@ -45,7 +45,7 @@ def evaluate_predictor(predictor: Predictor, samples: Sequence[Sample], labels: 
                        batch_size: int = 8, progress: Callable[[range], Iterable[int]] | None = None
                        ) -> tuple[ConfusionMatrix, float]:
     """Confusion matrix over the samples, and inference speed in patches per second."""
-    data = PatchDataset(samples, predictor.normalisation, labels, batch_size=batch_size, inputs=predictor.input_kind)
+    data = PatchBatches(samples, predictor.normalisation, labels, batch_size=batch_size, inputs=predictor.input_kind)
     cm = ConfusionMatrix(N_MODEL_CLASSES)
     seconds = 0.0
     batches = range(len(data)) if progress is None else progress(range(len(data)))

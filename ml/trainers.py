@@ -18,7 +18,8 @@ from tqdm import tqdm
 from .bands import Normalisation
 from .classes import N_MODEL_CLASSES
 from .config import TrainConfig
-from .datasets import PatchDataset, load_arrays
+from .datasets import load_arrays
+from .datasets.training import PatchDataset
 from .figures import plot_curves, rgb, side_by_side
 from .models.bagofcolours import BagOfColours
 from .models.gan import AdversarialTrainer, build_patch_discriminator, plot_gan_curves

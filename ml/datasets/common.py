@@ -4,9 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import keras
 import numpy as np
 
 from ..bands import S2_BANDS, Normalisation, band_indexes
@@ -81,14 +79,15 @@ def augment(image: np.ndarray, label: np.ndarray, rng: np.random.Generator) -> t
     return np.ascontiguousarray(image), np.ascontiguousarray(label)
 
 
-class PatchDataset(keras.utils.PyDataset):
-    """Streams (image, label) batches from files: only one batch is in memory at a time."""
+class PatchBatches:
+    """Streams (image, label) batches from files: only one batch is in memory at a time. Plain Python, so
+    evaluating a model on ONNX Runtime or OpenVINO never imports TensorFlow (training wraps it for Keras:
+    `ml.datasets.training.PatchDataset`)."""
 
     def __init__(self, samples: Sequence[Sample], normalisation: Normalisation, labels: str = "fine",
                  batch_size: int = 8, augment: bool = False, shuffle: bool = False, seed: int = 0,
-                 inputs: str = "image", **kwargs: Any):
+                 inputs: str = "image"):
         """inputs: "image" (normalised bands) or "coarse" (the coarse labels one-hot, for label refinement)."""
-        super().__init__(**kwargs)
         self.inputs = inputs
         if not samples:
             raise DataError("no patches to read (is the data path right?)")
@@ -130,7 +129,7 @@ class PatchDataset(keras.utils.PyDataset):
 
 def load_arrays(samples: Sequence[Sample], normalisation: Normalisation, labels: str) -> tuple[np.ndarray, np.ndarray]:
     """All patches in memory, for small evaluation sets and the bag-of-colours forest."""
-    data = PatchDataset(samples, normalisation, labels, batch_size=len(samples))
+    data = PatchBatches(samples, normalisation, labels, batch_size=len(samples))
     return data[0]
 
 

@@ -1,8 +1,13 @@
 """train → evaluate through the command lines; resume; ml/ never imports Django."""
 import csv
 import re
+import shutil
+import subprocess
+import sys
 
+from ml.engines import quantise
 from ml.evaluate import main as evaluate
+from ml.synthetic import make_scene
 from ml.train import main as train
 from tests.conftest import ROOT
 
@@ -31,3 +36,19 @@ def test_training_resumes_from_its_checkpoint(synthetic_tree, tmp_path):
 def test_ml_does_not_import_django():
     for path in (ROOT / "ml").rglob("*.py"):
         assert not re.search(r"^\s*(from|import)\s+django", path.read_text(), re.M), path
+
+
+def test_evaluating_on_a_fast_engine_never_imports_tensorflow(tiny_unet, synthetic_tree, tmp_path):
+    """Issue 23 #13: ml.evaluate read patches through a Keras dataset, so TensorFlow was loaded (0.9–1.2 GB) even
+    for a model run by ONNX Runtime or OpenVINO; ml.predict never did. Run in a fresh process to see imports."""
+    folder = tmp_path / "unet"
+    shutil.copytree(tiny_unet, folder)
+    scene = make_scene(tmp_path / "scene.tif", 96, 96, seed=3)
+    quantise(folder, [scene], [scene], tiles=2, min_agreement=0.0)
+    script = ("import sys; from ml.evaluate import main; "
+              f"code = main([{str(folder)!r}, '--engine', 'int8', '--dataset', 'synthetic', '--data', "
+              f"{str(synthetic_tree)!r}, '--split', 'test', '--out', {str(tmp_path / 'report')!r}]); "
+              "print('TF' if 'tensorflow' in sys.modules else 'no TF'); sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "no TF"

@@ -6,9 +6,10 @@ import pytest
 import rasterio
 
 from ml.bands import BAND_SETS, Normalisation
-from ml.datasets import PatchDataset, scan_dfc2020, scan_sen12ms, split_by_scene
+from ml.datasets import scan_dfc2020, scan_sen12ms, split_by_scene
 from ml.datasets.common import augment
 from ml.datasets.sen12ms import read_holdout_scenes
+from ml.datasets.training import PatchDataset
 from ml.rasterio_io import DataError
 from ml.synthetic import make_dfc2020_tree
 from tests.conftest import SHARED_DATA
