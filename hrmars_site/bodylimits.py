@@ -18,6 +18,7 @@ from django.http import JsonResponse
 
 MULTIPART_SLACK = 64 * 1024  # form fields and part headers beside the file
 AREA_FILES = re.compile(r"^/api/v1/(areas/|[a-z]+/\d+/accuracy/)$")
+UNIT_FILES = re.compile(r"^/api/v1/[a-z]+/\d+/units/$")
 
 
 def limit_for(path: str) -> int:
@@ -26,6 +27,8 @@ def limit_for(path: str) -> int:
         return settings.UPLOAD_MAX_MB * 1024 * 1024 + MULTIPART_SLACK
     if AREA_FILES.match(path):
         return settings.AREA_MAX_FILE_KB * 1024 + MULTIPART_SLACK
+    if UNIT_FILES.match(path):
+        return settings.UNITS_MAX_FILE_KB * 1024 + MULTIPART_SLACK
     return settings.MAX_BODY_KB * 1024
 
 

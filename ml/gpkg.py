@@ -49,18 +49,31 @@ def polygon_wkb(polygon: Polygon) -> bytes:
     return b"".join(parts)
 
 
-def geometry_blob(polygon: Polygon, srs_id: int) -> bytes:
-    """A GeoPackage geometry: the 'GP' header with the polygon's envelope (minx, maxx, miny, maxy), then WKB."""
-    xs = [float(p[0]) for p in polygon[0]]
-    ys = [float(p[1]) for p in polygon[0]]
+def geometry_wkb(geometry: dict) -> bytes:
+    """A GeoJSON Polygon or MultiPolygon as little-endian 2D WKB."""
+    if geometry["type"] == "Polygon":
+        return polygon_wkb(geometry["coordinates"])
+    polygons = geometry["coordinates"]
+    return struct.pack("<BI", 1, 6) + struct.pack("<I", len(polygons)) + b"".join(polygon_wkb(p) for p in polygons)
+
+
+def geometry_blob(geometry: dict, srs_id: int) -> bytes:
+    """A GeoPackage geometry: the 'GP' header with the envelope (minx, maxx, miny, maxy), then WKB."""
+    rings = [geometry["coordinates"][0]] if geometry["type"] == "Polygon" else [p[0] for p in geometry["coordinates"]]
+    xs = [float(p[0]) for ring in rings for p in ring]
+    ys = [float(p[1]) for ring in rings for p in ring]
     flags = 0b0000_0011  # little endian, envelope [minx, maxx, miny, maxy], not empty, standard WKB
     header = struct.pack("<2sBBi4d", b"GP", 0, flags, srs_id, min(xs), max(xs), min(ys), max(ys))
-    return header + polygon_wkb(polygon)
+    return header + geometry_wkb(geometry)
 
 
-def write_polygons(out: Path, layer: str, crs: CRS, rows: Iterable[tuple[Polygon, int, str, float]]) -> int:
-    """A GeoPackage at `out` (replaced if it exists) with one polygon layer of (geometry, code, name, area_ha)
-    rows in `crs`; returns how many were written."""
+COLUMN_TYPES = {int: "INTEGER", float: "REAL", str: "TEXT"}
+
+
+def write_layer(out: Path, layer: str, crs: CRS, columns: Sequence[tuple[str, type]],
+                rows: Iterable[tuple[dict, Sequence[object]]], geometry_type: str = "MULTIPOLYGON") -> int:
+    """A GeoPackage at `out` (replaced if it exists) with one layer of (GeoJSON Polygon/MultiPolygon geometry,
+    values) rows in `crs`, the values in `columns` (name, int/float/str); returns how many were written."""
     if not layer.isidentifier():
         raise ValueError(f"layer name {layer!r}: letters, digits and _ only")
     epsg = crs.to_epsg()
@@ -77,21 +90,36 @@ def write_polygons(out: Path, layer: str, crs: CRS, rows: Iterable[tuple[Polygon
             srs.append((crs.to_string() if epsg else "map CRS", srs_id, "EPSG" if epsg else "NONE", srs_id,
                         crs.to_wkt(), "the map's CRS"))
         connection.executemany("INSERT INTO gpkg_spatial_ref_sys VALUES (?, ?, ?, ?, ?, ?)", srs)
-        connection.execute(f'CREATE TABLE "{layer}" (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, geom POLYGON, '
-                           "code INTEGER, name TEXT, area_ha REAL)")
+        quoted = ", ".join('"{}" {}'.format(name.replace('"', '""'), COLUMN_TYPES[kind]) for name, kind in columns)
+        connection.execute(f'CREATE TABLE "{layer}" (fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, '
+                           f'geom {geometry_type}{", " + quoted if columns else ""})')
+        names = ", ".join('"{}"'.format(name.replace('"', '""')) for name, _ in columns)
+        insert = (f'INSERT INTO "{layer}" (geom{", " + names if columns else ""}) VALUES '
+                  f'(?{", ?" * len(columns)})')
         bounds = [float("inf"), float("inf"), float("-inf"), float("-inf")]
         count = 0
-        for polygon, code, name, area_ha in rows:
-            for x, y, *_ in polygon[0]:
-                bounds = [min(bounds[0], x), min(bounds[1], y), max(bounds[2], x), max(bounds[3], y)]
-            connection.execute(f'INSERT INTO "{layer}" (geom, code, name, area_ha) VALUES (?, ?, ?, ?)',
-                               (geometry_blob(polygon, srs_id), int(code), name, float(area_ha)))
+        for geometry, values in rows:
+            rings = [geometry["coordinates"][0]] if geometry["type"] == "Polygon" else \
+                [p[0] for p in geometry["coordinates"]]
+            for ring in rings:
+                for x, y, *_ in ring:
+                    bounds = [min(bounds[0], x), min(bounds[1], y), max(bounds[2], x), max(bounds[3], y)]
+            connection.execute(insert, (geometry_blob(geometry, srs_id), *values))
             count += 1
         extent = bounds if count else [None] * 4
         connection.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, min_x, min_y, max_x, max_y, "
                            "srs_id) VALUES (?, 'features', ?, ?, ?, ?, ?, ?)", (layer, layer, *extent, srs_id))
-        connection.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', 'POLYGON', ?, 0, 0)", (layer, srs_id))
+        connection.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, ?, 0, 0)",
+                           (layer, geometry_type, srs_id))
         connection.commit()
     finally:
         connection.close()
     return count
+
+
+def write_polygons(out: Path, layer: str, crs: CRS, rows: Iterable[tuple[Polygon, int, str, float]]) -> int:
+    """A GeoPackage at `out` (replaced if it exists) with one polygon layer of (geometry, code, name, area_ha)
+    rows in `crs`; returns how many were written."""
+    return write_layer(out, layer, crs, [("code", int), ("name", str), ("area_ha", float)],
+                       (({"type": "Polygon", "coordinates": polygon}, (int(code), name, float(area_ha)))
+                        for polygon, code, name, area_ha in rows), geometry_type="POLYGON")

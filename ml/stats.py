@@ -98,7 +98,10 @@ class ClassAreas:
         """Count a (rows, cols) block of class codes whose first row is `row0` of the raster."""
         if not codes.shape[0]:
             return
-        row_counts = np.stack([np.bincount(r, minlength=256) for r in codes])
+        rows = codes.shape[0]
+        # One bincount for the whole block: row i's codes land in bins 256·i … 256·i + 255.
+        keys = codes.astype(np.int64) + 256 * np.arange(rows, dtype=np.int64)[:, None]
+        row_counts = np.bincount(keys.ravel(), minlength=256 * rows).reshape(rows, 256)
         self.counts += row_counts.sum(axis=0).astype(np.int64)
         self.areas += (row_counts * pixel_areas_km2(self.src, row0, codes.shape[0])[:, None]).sum(axis=0)
 

@@ -5,6 +5,8 @@
   (Olofsson et al. 2014, `ml.accuracy`). Reads one pixel per point, never the whole map.
 - ``sample.geojson`` / ``sample.csv``: a stratified random sample of the map to label, reproducible by seed;
 - ``vectors.geojson`` / ``vectors.gpkg``: polygons per class after a minimum mapping unit.
+- ``units/``: POST a layer of polygons (administrative units, farms, watersheds) to get one row per unit —
+  class areas in ha and %, no-data share — as CSV, GeoJSON and GeoPackage (always a job).
 
 Samples and vectors read the whole map, so they are exports (`landcover.jobs.exports`): made in the request
 for a map of up to HRMARS_INLINE_MAX_PIXELS pixels, else a job whose URL the answer (202) gives; each
@@ -13,6 +15,8 @@ variant is made once and kept as its own result, and a new one counts against th
 those nobody reads.
 """
 from __future__ import annotations
+
+import json
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -29,10 +33,12 @@ from ml.accuracy import assess, confusion_counts, map_values
 from ..errors import Damaged, InvalidInput, NotReady
 from ..jobs import exports, products
 from ..jobs.products import Product, StoredMap
+from ..validation.areas import features_from_file, unit_geometry
 from ..validation.reference import read_reference
 from .files import FileView, ranged_file
-from .limits import count_new_computation, count_new_export
+from .limits import count_area_file, count_new_computation, count_new_export
 from .params import int_param
+from .serializers import links
 from .tiles import DAMAGED, UNREADABLE
 
 STRATIFIED_NOTE = ("Area estimates and their 95 % confidence intervals are by the stratified estimator of Olofsson et "
@@ -191,11 +197,53 @@ class Vectors(Export):
         return self.export(request, pk)
 
 
+class Units(AnalysisView):
+    """POST a layer of units (multipart `file`: GeoJSON FeatureCollection, KML or zipped Shapefile; up to
+    HRMARS_UNITS_MAX_FEATURES polygons with their attributes) to get the map's statistics per unit: an export job
+    whose units.csv, units.geojson and units.gpkg hold one row per unit (200 with them once made)."""
+    parser_classes = [parsers.MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary"}}, "required": ["file"]}},
+        responses={200: OpenApiResponse(description="Made before: the export and its links"),
+                   202: OpenApiResponse(description="The export's job URL (also in Location) to poll"),
+                   400: OpenApiResponse(description="An unreadable layer, or too many units"),
+                   404: OpenApiResponse(description="No such map, or not yours"),
+                   409: OpenApiResponse(description="The map is not done"),
+                   429: OpenApiResponse(description="Too many files or new exports")})
+    def post(self, request, pk: int):
+        count_area_file(request)  # reading a layer costs the web process time, refused ones too
+        stored = self.stored(request, pk)
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise InvalidInput("file", "Attach the units as the form field `file` (GeoJSON, KML or zipped Shapefile).")
+        features = features_from_file(upload.name or "", upload.read(), settings.UNITS_MAX_FEATURES,
+                                      settings.UNITS_MAX_FILE_KB)
+        layer = {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": json.loads(unit_geometry(f.geometry, n).json),
+             "properties": {str(k): v if isinstance(v, (int, float, str)) or v is None else str(v)
+                            for k, v in f.properties.items()}} for n, f in enumerate(features, start=1)]}
+
+        def before_new() -> None:
+            count_new_export(request)
+            count_new_computation(request)
+
+        row, _ = exports.request_units(stored, layer, request.user, before_new)
+        url = request.build_absolute_uri(reverse("api:export-detail", args=[row.pk]))
+        body = {"id": row.pk, "url": url, "status": row.status, "progress": row.progress, "units": len(features)}
+        if row.status == exports.EXPORT_JOB.done:
+            return Response({**body, "links": links(exports.EXPORT_PRODUCT, row, url)})
+        if row.status == exports.EXPORT_JOB.failed:
+            raise Damaged(f"The statistics per unit could not be made: {row.error or 'no reason recorded'}.")
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
+
+
 def routes(product_: Product, base: str) -> list:
     """The accuracy, sample and vector routes of a land-cover product (under `base`)."""
     kind = product_.kind
     return [
         path(f"{base}accuracy/", Accuracy.as_view(product=product_), name=f"{kind}-accuracy"),
+        path(f"{base}units/", Units.as_view(product=product_), name=f"{kind}-units"),
         path(f"{base}vectors.geojson", Vectors.as_view(product=product_), name=f"{kind}-vectors"),
         path(f"{base}vectors.gpkg", Vectors.as_view(product=product_, fmt="gpkg"), name=f"{kind}-vectors-gpkg"),
         path(f"{base}sample.geojson", Sample.as_view(product=product_), name=f"{kind}-sample"),

@@ -7,6 +7,11 @@ request answers 202 with its URL. Either way the result is an `Export` row plus 
 EXPORTS_DIR/<token>/ holding the one file, found again by its key (the map, what, format and parameters), so
 each variant is made once; exports are a product of the registry (downloads, detail, prune) with no map
 of their own. An export of a private map belongs to that map's owner.
+
+Statistics per unit (`units`) are exports too: the units (administrative units, farms, watersheds: a layer of
+polygons with attributes, sent by the user) are stored as the export's input, and the job writes one row per
+unit — its attributes, mapped and no-data area, and each class's hectares and share — as CSV, GeoJSON and
+GeoPackage, from the stored map alone (`ml.zonal`: the model never runs again).
 """
 from __future__ import annotations
 
@@ -19,11 +24,14 @@ from typing import Any
 
 import rasterio
 from django.conf import settings
+from rasterio.crs import CRS
 from rasterio.errors import CRSError, RasterioError
 
 from ml.accuracy import draw_sample
+from ml.gpkg import write_layer
 from ml.rasterio_io import DataError
 from ml.vectors import vectorise
+from ml.zonal import unit_statistics
 
 from ..errors import Damaged, InvalidInput
 from ..models import Export
@@ -32,7 +40,11 @@ from .lifecycle import Progress
 from .products import File, Product, StoredMap, stored_map
 
 MEDIA = {"vectors.geojson": "application/geo+json", "vectors.gpkg": "application/geopackage+sqlite3",
-         "sample.geojson": "application/geo+json", "sample.csv": "text/csv; charset=utf-8"}
+         "sample.geojson": "application/geo+json", "sample.csv": "text/csv; charset=utf-8",
+         "units.geojson": "application/geo+json", "units.csv": "text/csv; charset=utf-8",
+         "units.gpkg": "application/geopackage+sqlite3"}
+UNIT_FILES = ("units.csv", "units.geojson", "units.gpkg")  # one units export writes all three
+MAX_ATTRIBUTES = 100  # attribute columns kept from a layer of units (the first seen)
 SAMPLE_COLUMNS = ["id", "lon", "lat", "map_class", "map_name", "class"]
 
 
@@ -68,9 +80,77 @@ def write_sample(source: Path, target: Path, per_class: int, seed: int, counts: 
     target.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
 
 
+def units_input(key: str) -> Path:
+    """Where a units export's layer (normalised GeoJSON) waits for its job."""
+    return Path(settings.EXPORTS_DIR) / ".inputs" / f"{key}.geojson"
+
+
+def slug(name: str) -> str:
+    """A class name as a column name: 'Snow/Ice' → 'snow_ice'."""
+    return "_".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
+
+
+def write_units(stored: StoredMap, layer: dict, folder: Path) -> None:
+    """Per-unit statistics of a stored map: units.csv, units.geojson and units.gpkg in `folder`."""
+    features = layer["features"]
+    statistics = unit_statistics(stored.path, [f["geometry"] for f in features],
+                                 classes=[row["code"] for row in stored.statistics])
+    attributes: list[str] = []
+    for feature in features:
+        for key in feature["properties"]:
+            if key not in attributes and len(attributes) < MAX_ATTRIBUTES:
+                attributes.append(key)
+    columns = ["unit", *attributes, "lc_mapped_ha", "lc_nodata_ha", "lc_nodata_percent"]
+    for row in stored.statistics:
+        columns += [f"lc_{slug(row['name'])}_ha", f"lc_{slug(row['name'])}_percent"]
+    records = []
+    for n, (feature, unit) in enumerate(zip(features, statistics), start=1):
+        nodata_ha = unit["mapped_km2"] * 100 * unit["nodata_pixels"] / unit["mapped_pixels"] \
+            if unit["mapped_pixels"] else 0.0
+        record: dict[str, Any] = {"unit": n, **{key: feature["properties"].get(key) for key in attributes},
+                                  "lc_mapped_ha": round(unit["mapped_km2"] * 100, 4),
+                                  "lc_nodata_ha": round(nodata_ha, 4), "lc_nodata_percent": unit["nodata_percent"]}
+        for row in unit["classes"]:
+            record[f"lc_{slug(row['name'])}_ha"] = round(row["area_km2"] * 100, 4)
+            record[f"lc_{slug(row['name'])}_percent"] = row["percent"]
+        records.append(record)
+    with open(folder / "units.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, columns)
+        writer.writeheader()
+        writer.writerows(records)
+    (folder / "units.geojson").write_text(json.dumps(
+        {"type": "FeatureCollection", "features": [{"type": "Feature", "id": r["unit"], "geometry": f["geometry"],
+                                                    "properties": r} for f, r in zip(features, records)]},
+        separators=(",", ":")))
+    types = {column: _column_type([r[column] for r in records]) for column in columns}
+    write_layer(folder / "units.gpkg", "units", CRS.from_epsg(4326), [(c, types[c]) for c in columns],
+                ((_multi(f["geometry"]), [_cell(r[c], types[c]) for c in columns]) for f, r in zip(features, records)))
+
+
+def _column_type(values: list) -> type:
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return int
+    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return float
+    return str
+
+
+def _cell(value: Any, kind: type) -> Any:
+    return None if value is None else value if kind is not str else str(value)
+
+
+def _multi(geometry: dict) -> dict:
+    if geometry["type"] == "MultiPolygon":
+        return geometry
+    return {"type": "MultiPolygon", "coordinates": [geometry["coordinates"]]}
+
+
 def write(stored: StoredMap, what: str, params: dict[str, Any], target: Path, progress: Progress | None = None) -> None:
-    """One export of a stored map into `target`."""
-    if what == "vectors":
+    """One export of a stored map into `target` (a units export writes its three files beside it)."""
+    if what == "units":
+        write_units(stored, json.loads(units_input(params["units"]).read_text()), target.parent)
+    elif what == "vectors":
         write_vectors(stored.path, target, params["mmu"], progress)
     else:
         counts = {row["code"]: row["pixels"] for row in stored.statistics}
@@ -82,8 +162,14 @@ def build(export: Export, work: Path, progress: Progress) -> dict:
     stored = stored_map(export.map_kind, export.map_id, check_access=False)
     try:
         write(stored, export.what, export.params, work / export.filename, progress)
+    except FileNotFoundError:
+        if export.what == "units":  # the input went with an earlier success: nothing to do again
+            raise DataError("the units sent for this export are no longer here; send them again") from None
+        raise
     except (RasterioError, CRSError, OSError) as exc:
         raise DataError(f"the stored map cannot be read: it is damaged ({str(exc).splitlines()[0][:200]})") from None
+    if export.what == "units":
+        units_input(export.params["units"]).unlink(missing_ok=True)
     return {}
 
 
@@ -92,14 +178,15 @@ class ExportProduct(Product):
 
     kind, prefix, noun, root_setting = "export", "exports", "export", "EXPORTS_DIR"
     collection = None
-    files = tuple(File(name, media, name, ("data",), "", "download") for name, media in MEDIA.items())
+    files = tuple(File(name, media, name, ("data",), "",
+                       name.replace(".", "_") if name in UNIT_FILES else "download") for name, media in MEDIA.items())
     layers = ()
     land_cover = False
     owner_field = "owner"
     kept_by = ("requested_by",)
 
     def offers(self, row, name: str) -> bool:
-        return name == row.filename
+        return name in UNIT_FILES if row.what == "units" else name == row.filename
 
     def bounds(self, row) -> tuple[float, float, float, float]:
         west, south, east, north = row.bounds
@@ -109,6 +196,8 @@ class ExportProduct(Product):
         return f"export {row.pk} ({row.filename} of {row.map_kind} {row.map_id})"
 
     def download_name(self, row, name: str) -> str:
+        if row.what == "units":
+            return f"{row.download_name}{products.download_suffix(name)}"
         return row.download_name
 
 
@@ -136,3 +225,27 @@ def request_export(stored: StoredMap, what: str, fmt: str, params: dict[str, Any
          "owner": owner, "requested_by": requester},
         settings.MAP_STALE_SECONDS, before_new, run_here=pixels <= settings.INLINE_MAX_PIXELS)
     return row, created
+
+
+def request_units(stored: StoredMap, layer: dict, user, before_new=None) -> tuple[Export, bool]:
+    """The per-unit statistics of a stored map (access checked by the caller) for a layer of units (a GeoJSON
+    FeatureCollection in lon/lat, checked): always a job, as it reads the map once per unit; (row, created now).
+    The same map and units give the same row."""
+    text = json.dumps(layer, sort_keys=True, separators=(",", ":"))
+    units = hashlib.sha256(text.encode()).hexdigest()
+    key = hashlib.sha256(f"{stored.kind}:{stored.pk}|units|{units}".encode()).hexdigest()
+    staged = units_input(units)
+    if not staged.exists():  # what the job reads; written whole or not at all
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        partial = staged.with_suffix(f".{secrets.token_hex(4)}.part")
+        partial.write_text(text)
+        partial.replace(staged)
+    owner = user if stored.owner_id is not None else None
+    requester = user if getattr(user, "is_authenticated", False) else None
+    return lifecycle.find_or_queue(
+        EXPORT_JOB, {"key": key},
+        {"token": secrets.token_urlsafe(24), "map_kind": stored.kind, "map_id": stored.pk, "what": "units",
+         "filename": "units.geojson", "params": {"units": units, "count": len(layer["features"])},
+         "download_name": f"{stored.kind}-{stored.pk}", "bounds": list(stored.bounds), "owner": owner,
+         "requested_by": requester},
+        settings.MAP_STALE_SECONDS, before_new)

@@ -1,6 +1,7 @@
 """Areas of interest as users give them: a clicked point (a square around it), a bounding box, a
 GeoJSON geometry, or an uploaded GeoJSON, KML or zipped Shapefile. Every one becomes one valid
-(Multi)Polygon in lon/lat, or an InvalidInput that says what is wrong with it.
+(Multi)Polygon in lon/lat, or an InvalidInput that says what is wrong with it. The same files read as
+features (each polygon with its attributes) are the units of per-unit statistics (`features_from_file`).
 
 Why here: the job and the imagery code trust the area they get. Each file is sniffed first (zip magic,
 XML root, JSON) and then parsed only by the parser of that format, from memory: KML with defusedxml (no
@@ -15,6 +16,7 @@ import json
 import math
 import zipfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from defusedxml import ElementTree
 from django.conf import settings
@@ -86,12 +88,7 @@ def from_geojson(value: object, field: str = "geometry") -> GEOSGeometry:
                                   "FeatureCollection).")
     kind = value.get("type")
     if kind == "FeatureCollection":
-        features = value.get("features")
-        if not isinstance(features, list):
-            raise InvalidInput(field, "A FeatureCollection's features must be a list of Features.")
-        _check_features(len(features), field)
-        parts = [from_geojson(f, field) for f in features if isinstance(f, dict)]
-        return _union_of(parts, field)
+        return _union_of([f.geometry for f in _geojson_features(value, field, settings.AREA_MAX_FEATURES)], field)
     if kind == "Feature":
         return from_geojson(value.get("geometry"), field)
     if kind not in ("Polygon", "MultiPolygon"):
@@ -106,12 +103,45 @@ def from_geojson(value: object, field: str = "geometry") -> GEOSGeometry:
     return geometry
 
 
-def _check_features(count: int, field: str) -> None:
-    """Refuse a file of more polygons than an area has (each costs the web process time to read and join)."""
-    if count > settings.AREA_MAX_FEATURES:
-        raise InvalidInput(field, f"The file holds {count:,} features; an area is at most {settings.AREA_MAX_FEATURES:,} "
-                                  "(HRMARS_AREA_MAX_FEATURES). Statistics for many units come from a map of their whole "
-                                  "region.")
+@dataclass
+class Feature:
+    """One polygon of a file with its attributes (a unit of per-unit statistics)."""
+    geometry: GEOSGeometry
+    properties: dict
+
+
+def _geojson_features(value: dict, field: str, max_features: int) -> list[Feature]:
+    features = value.get("features")
+    if not isinstance(features, list):
+        raise InvalidInput(field, "A FeatureCollection's features must be a list of Features.")
+    _check_features(len(features), field, max_features)
+    found = []
+    for n, feature in enumerate(features, start=1):
+        if not isinstance(feature, dict):
+            raise InvalidInput(field, f"Feature {n} is not a GeoJSON Feature object.")
+        properties = feature.get("properties")
+        found.append(Feature(from_geojson(feature.get("geometry"), field),
+                             properties if isinstance(properties, dict) else {}))
+    return found
+
+
+def unit_geometry(geometry: GEOSGeometry, n: int) -> GEOSGeometry:
+    """A unit's polygon, refused (naming the unit) unless it lies within longitudes −180…180, latitudes −90…90."""
+    west, south, east, north = geometry.extent
+    if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+        raise InvalidInput("file", f"Unit {n} lies outside longitudes −180…180 and latitudes −90…90: give the layer "
+                                   "in WGS 84 longitude/latitude (or a Shapefile with its .prj).")
+    return geometry
+
+
+def _check_features(count: int, field: str, max_features: int) -> None:
+    """Refuse a file of more polygons than allowed before reading them (each costs the web process time)."""
+    if count > max_features:
+        what = ("an area is at most" if max_features == settings.AREA_MAX_FEATURES else
+                "a layer of units is at most")
+        raise InvalidInput(field, f"The file holds {count:,} features; {what} {max_features:,} "
+                                  "(HRMARS_AREA_MAX_FEATURES, HRMARS_UNITS_MAX_FEATURES). Statistics for many units "
+                                  "come from a map of their whole region (POST its units/).")
 
 
 def _numbers_only(value: object, depth: int = 0) -> bool:
@@ -171,12 +201,18 @@ def from_bbox(value: object) -> GEOSGeometry:
 # ------------------------------------------------------------------------------------------------ files
 
 def from_file(name: str, data: bytes) -> GEOSGeometry:
-    """An uploaded area file, by what its bytes are: zip (a Shapefile), XML (KML) or JSON (GeoJSON); the
-    name's suffix must agree."""
-    limit = settings.AREA_MAX_FILE_KB * 1024
+    """An uploaded area file (its polygons together), by what its bytes are (`features_from_file`)."""
+    features = features_from_file(name, data, settings.AREA_MAX_FEATURES, settings.AREA_MAX_FILE_KB)
+    return _union_of([f.geometry for f in features], "file")
+
+
+def features_from_file(name: str, data: bytes, max_features: int, max_kb: int) -> list[Feature]:
+    """The polygons of an uploaded file with their attributes, by what its bytes are: zip (a Shapefile), XML
+    (KML) or JSON (GeoJSON); the name's suffix must agree."""
+    limit = max_kb * 1024
     if len(data) > limit:
-        raise InvalidInput("file", f"The file is {len(data) / 1024:,.0f} KB; area files may be at most "
-                                   f"{settings.AREA_MAX_FILE_KB:,} KB.")
+        raise InvalidInput("file", f"The file is {len(data) / 1024:,.0f} KB; this file may be at most "
+                                   f"{max_kb:,} KB.")
     suffix = name.lower().rsplit(".", 1)[-1] if "." in name else ""
     head = data.lstrip()[:100]
     if data[:4] == b"PK\x03\x04":
@@ -192,10 +228,24 @@ def from_file(name: str, data: bytes) -> GEOSGeometry:
         raise InvalidInput("file", f"The file's contents are {kind.upper()} but its name ends in .{suffix or '?'}; "
                                    f"name it .{expected[0]}.")
     if kind == "zip":
-        return from_shapefile_zip(data)
+        return shapefile_features(data, max_features, max_kb)
     if kind == "kml":
-        return from_kml(data)
-    return from_geojson(data, "file")
+        return kml_features(data, max_features)
+    return geojson_features(data, max_features)
+
+
+def geojson_features(data: bytes, max_features: int) -> list[Feature]:
+    """The features of a GeoJSON file: a FeatureCollection's, or one Feature or geometry."""
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("file", "The file is not readable GeoJSON (invalid JSON).") from None
+    except RecursionError:
+        raise InvalidInput("file", "The file's GeoJSON is nested too deeply.") from None
+    if isinstance(value, dict) and value.get("type") == "FeatureCollection":
+        return _geojson_features(value, "file", max_features)
+    properties = value.get("properties") if isinstance(value, dict) and value.get("type") == "Feature" else None
+    return [Feature(from_geojson(value, "file"), properties if isinstance(properties, dict) else {})]
 
 
 def _kml_ring(element) -> list[tuple[float, float]]:
@@ -207,27 +257,50 @@ def _kml_ring(element) -> list[tuple[float, float]]:
 
 
 def from_kml(data: bytes) -> GEOSGeometry:
-    """The polygons of a KML document (every Placemark's Polygon, MultiGeometry included)."""
+    """The polygons of a KML document (every Placemark's Polygon, MultiGeometry included), together."""
+    return _union_of([f.geometry for f in kml_features(data, settings.AREA_MAX_FEATURES)], "file")
+
+
+def kml_features(data: bytes, max_features: int) -> list[Feature]:
+    """Every Placemark of a KML document that holds polygons, with its name and ExtendedData values."""
     try:
         root = ElementTree.fromstring(data, forbid_dtd=True)
     except Exception as exc:
         raise InvalidInput("file", f"The KML is not readable XML ({type(exc).__name__}).") from None
     ns = KML_NS if root.tag.startswith(KML_NS) else ""
-    polygons = []
-    for polygon in root.iter(f"{ns}Polygon"):
-        outer = polygon.find(f"{ns}outerBoundaryIs/{ns}LinearRing/{ns}coordinates")
-        rings = [_kml_ring(outer)] + [_kml_ring(inner) for inner in
-                                      polygon.findall(f"{ns}innerBoundaryIs/{ns}LinearRing/{ns}coordinates")]
-        try:
-            polygons.append(Polygon(*rings, srid=4326))
-        except (GEOSException, ValueError, TypeError):
-            raise InvalidInput("file", "A KML polygon's ring needs at least four positions, the last equal to the "
-                                       "first.") from None
-    return _union_of(polygons, "file")
+    placemarks = list(root.iter(f"{ns}Placemark")) or [root]
+    _check_features(len(placemarks), "file", max_features)
+    features = []
+    for placemark in placemarks:
+        polygons = []
+        for polygon in placemark.iter(f"{ns}Polygon"):
+            outer = polygon.find(f"{ns}outerBoundaryIs/{ns}LinearRing/{ns}coordinates")
+            rings = [_kml_ring(outer)] + [_kml_ring(inner) for inner in
+                                          polygon.findall(f"{ns}innerBoundaryIs/{ns}LinearRing/{ns}coordinates")]
+            try:
+                polygons.append(Polygon(*rings, srid=4326))
+            except (GEOSException, ValueError, TypeError):
+                raise InvalidInput("file", "A KML polygon's ring needs at least four positions, the last equal to "
+                                           "the first.") from None
+        if not polygons:
+            continue
+        properties = {"name": (placemark.findtext(f"{ns}name") or "").strip()} if placemark is not root else {}
+        for item in placemark.iter(f"{ns}Data"):
+            properties[item.get("name") or ""] = (item.findtext(f"{ns}value") or "").strip()
+        features.append(Feature(MultiPolygon(*polygons, srid=4326), properties))
+    if not features:
+        raise InvalidInput("file", "The file holds no polygon.")
+    return features
 
 
 def from_shapefile_zip(data: bytes) -> GEOSGeometry:
-    """The polygons of the one Shapefile in a zip (.shp, .shx, .dbf; .prj for its CRS, else WGS 84)."""
+    """The polygons of the one Shapefile in a zip (.shp, .shx, .dbf; .prj for its CRS, else WGS 84), together."""
+    features = shapefile_features(data, settings.AREA_MAX_FEATURES, settings.AREA_MAX_FILE_KB)
+    return _union_of([f.geometry for f in features], "file")
+
+
+def shapefile_features(data: bytes, max_features: int, max_kb: int) -> list[Feature]:
+    """The polygons of the one Shapefile in a zip, each with its .dbf record."""
     import shapefile  # pyshp, needed only for this format
 
     try:
@@ -241,7 +314,7 @@ def from_shapefile_zip(data: bytes) -> GEOSGeometry:
     stem = shps[0][:-4]
     if any(f"{stem}{ext}" not in members for ext in (".shx", ".dbf")):
         raise InvalidInput("file", "The Shapefile's .shx and .dbf must be in the zip beside its .shp.")
-    limit = settings.AREA_MAX_FILE_KB * 1024 * 4
+    limit = max_kb * 1024 * 4
     if sum(members[f"{stem}{ext}"].file_size for ext in (".shp", ".shx", ".dbf", ".prj") if f"{stem}{ext}" in members
            ) > limit:
         raise InvalidInput("file", "The Shapefile is too large once unzipped.")
@@ -260,21 +333,26 @@ def from_shapefile_zip(data: bytes) -> GEOSGeometry:
             transform = Transformer.from_crs(crs, 4326, always_xy=True)
     try:
         reader = shapefile.Reader(shp=member(".shp"), shx=member(".shx"), dbf=member(".dbf"))
-        _check_features(len(reader), "file")
+        _check_features(len(reader), "file", max_features)
         shapes = list(reader.shapes())
+        records = [record.as_dict() for record in reader.records()]
     except InvalidInput:
         raise
     except Exception as exc:
         raise InvalidInput("file", f"The Shapefile is not readable ({type(exc).__name__}).") from None
-    parts = []
-    for shape in shapes:
+    features = []
+    for shape, record in zip(shapes, records):
         if shape.shapeType not in (shapefile.POLYGON, shapefile.POLYGONZ, shapefile.POLYGONM):
             raise InvalidInput("file", "The Shapefile must hold polygons.")
         geo = shape.__geo_interface__
         if transform is not None:
             geo = _transformed(geo, transform)
-        parts.append(from_geojson(geo, "file"))
-    return _union_of(parts, "file")
+        features.append(Feature(from_geojson(geo, "file"),
+                                {k: v if isinstance(v, (int, float, str)) or v is None else str(v)
+                                 for k, v in record.items()}))
+    if not features:
+        raise InvalidInput("file", "The file holds no polygon.")
+    return features
 
 
 def _transformed(geo: dict, transform: Transformer) -> dict:
