@@ -337,6 +337,15 @@ VECTOR_MAX_PIXELS = env_int("HRMARS_VECTOR_MAX_PIXELS", 25_000_000)  # largest m
 REFERENCE_MAX_POINTS = env_int("HRMARS_REFERENCE_MAX_POINTS", 10000)  # reference points assessed at once
 CHANGES_DIR = env_path("HRMARS_CHANGES_DIR", DATA_DIR / "changes")  # change maps between two stored maps
 EXPORTS_DIR = env_path("HRMARS_EXPORTS_DIR", DATA_DIR / "exports")  # vectors and samples of stored maps
+# Regions (issue 24): maps of areas of any size up to REGION_MAX_KM2, cut into tiles of REGION_TILE_PX (10 m) pixels
+# a side that any number of workers map; REGION_TILE_QUEUE: the Celery queue of tiles ("" = the default queue, as
+# run.sh's one worker needs; a deployment gives tiles their own workers: `celery worker -Q tiles`).
+REGIONS_DIR = env_path("HRMARS_REGIONS_DIR", DATA_DIR / "regions")
+REGION_MAX_KM2 = env_int("HRMARS_REGION_MAX_KM2", 1_000_000)
+REGION_TILE_PX = env_int("HRMARS_REGION_TILE_PX", 2048)   # 20.5 km: a tile maps in a few minutes on one core
+REGION_TILE_QUEUE = env_str("HRMARS_REGION_TILE_QUEUE", "")
+# A running tile beats every 5 s; one silent this long lost its worker and is taken by the next task that asks.
+REGION_TILE_STALE_SECONDS = env_int("HRMARS_REGION_TILE_STALE_SECONDS", 120)
 # Work a web request may do itself: exporting (vectors, samples) a map of up to this many pixels; a larger one
 # is an export job of the worker and the request answers 202 with its URL (2,000² px: about a second).
 INLINE_MAX_PIXELS = env_int("HRMARS_INLINE_MAX_PIXELS", 4_000_000)

@@ -1,5 +1,6 @@
 """The admin: staff curate datasets, patches, models (the default among them), and every stored result (maps,
-uploads, areas, changes, exports). Deleting a result here removes its folder too (products.remove_folder)."""
+uploads, areas, regions and their tiles, changes, exports). Deleting a result here removes its folder too
+(products.remove_folder)."""
 from django import forms
 from django.contrib import admin, messages
 from leaflet.admin import LeafletGeoAdmin
@@ -7,9 +8,22 @@ from leaflet.admin import LeafletGeoAdmin
 from .catalogue.registry import check_engine_for, set_default_model
 from .errors import InvalidInput
 from .jobs import areas as area_jobs
+from .jobs import regions as region_jobs
 from .jobs.maps import retry_map
 from .jobs.uploads import delete as delete_upload
-from .models import AreaMap, ChangeMap, Dataset, Export, LandCoverMap, ModelVersion, Patch, Scene, Upload
+from .models import (
+    AreaMap,
+    ChangeMap,
+    Dataset,
+    Export,
+    LandCoverMap,
+    ModelVersion,
+    Patch,
+    RegionMap,
+    RegionTile,
+    Scene,
+    Upload,
+)
 
 
 @admin.register(Dataset)
@@ -132,6 +146,38 @@ class AreaMapAdmin(ResultAdmin, LeafletGeoAdmin):
         count = sum(area_jobs.retry(a) for a in queryset.filter(status__in=[AreaMap.Status.FAILED,
                                                                               AreaMap.Status.CANCELLED]))
         self.message_user(request, f"{count} area map(s) queued again.")
+
+
+class RegionTileInline(admin.TabularInline):
+    """A region's tiles: where each is, its state, attempts, worker and time (read-only: the workers write them)."""
+    model = RegionTile
+    fields = readonly_fields = ("row", "col", "status", "attempts", "worker", "seconds", "error", "updated_at")
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RegionMap)
+class RegionMapAdmin(ResultAdmin, LeafletGeoAdmin):
+    """Regions mapped tile by tile: their outline, tiles and model."""
+    list_display = ["pk", "area_km2", "tiles_total", "model_version", "status", "progress", "requested_by",
+                    "created_at"]
+    list_filter = ["status", "model_version", "imagery_source", "created_at"]
+    search_fields = ["requested_by__username", "error"]
+    list_select_related = ["model_version", "requested_by"]
+    readonly_fields = [*ResultAdmin.readonly_fields, "imagery", "acquired", "area_km2", "grid", "tiles_total",
+                       "tile_px", "merge_queued"]
+    inlines = [RegionTileInline]
+    actions = ["retry_failed"]
+
+    @admin.action(description="Queue the selected failed or cancelled regions again (their unfinished tiles)")
+    def retry_failed(self, request, queryset):
+        count = sum(region_jobs.retry(r) for r in queryset.filter(status__in=[RegionMap.Status.FAILED,
+                                                                               RegionMap.Status.CANCELLED]))
+        self.message_user(request, f"{count} region(s) queued again.")
 
 
 @admin.register(ChangeMap)

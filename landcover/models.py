@@ -269,3 +269,76 @@ class Export(QueuedJob):
 
     def __str__(self) -> str:
         return f"export {self.pk}: {self.filename} of {self.map_kind} {self.map_id} ({self.status})"
+
+
+class RegionMap(QueuedJob):
+    """A land-cover map of a region of any size up to HRMARS_REGION_MAX_KM2 (a district, a province, a country),
+    cut into tiles (`RegionTile`) that any number of workers map, then joined into one map. The same region,
+    dates, cloud limit, source, model and tile size give the same stored result (`key`). Files live under
+    REGIONS_DIR/<token>/: tiles/<row>-<col>/ while it runs, then map.tif, probabilities.tif, confidence.tif,
+    confidence.json and preview.png of the whole region. Its status is the region's: running while tiles run,
+    done once they are joined."""
+
+    key = models.CharField(max_length=64, unique=True, editable=False,
+                           help_text="SHA-256 of the region, dates, cloud limit, source, model and tile size")
+    token = models.CharField(max_length=40, unique=True, editable=False)
+    geometry = models.MultiPolygonField(srid=4326)
+    area_km2 = models.FloatField(help_text="Geodesic area of the region (WGS 84 ellipsoid)")
+    start = models.DateField(null=True, blank=True)
+    end = models.DateField(null=True, blank=True)
+    max_cloud = models.FloatField(default=100.0, help_text="Largest scene cloud cover accepted, %")
+    imagery_source = models.CharField(max_length=20, default="auto",
+                                      help_text="auto (every configured source), stac or local")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="regions")
+    requested_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="regions")
+    tile_px = models.PositiveIntegerField(help_text="Tile side, pixels of 10 m")
+    grid = models.JSONField(default=dict, blank=True, help_text="The region's grid: crs, transform, width, height")
+    tiles_total = models.PositiveIntegerField(default=0)
+    merge_queued = models.BooleanField(default=False, help_text="Every tile is done and the join was queued")
+    imagery = models.JSONField(default=dict, blank=True, help_text="Scenes used, cloud and missing shares")
+    acquired = models.DateTimeField(null=True, blank=True, db_index=True,
+                                    help_text="When the first scene used was taken")
+
+    class Meta(QueuedJob.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"region {self.pk} ({self.area_km2:,.0f} km², {self.tiles_total} tiles, {self.status})"
+
+
+class RegionTile(models.Model):
+    """One tile of a region: a window of its grid mapped on its own by whichever worker takes it. A tile is
+    mapped again from the start when its task comes back (a killed worker, a retry): it writes the same pixels."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        EMPTY = "empty", "No imagery"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    region = models.ForeignKey(RegionMap, on_delete=models.CASCADE, related_name="tiles")
+    row = models.PositiveIntegerField()
+    col = models.PositiveIntegerField()
+    col_off = models.PositiveIntegerField()
+    row_off = models.PositiveIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    geometry = models.JSONField(help_text="The part of the region in the tile (GeoJSON, lon/lat)")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True, help_text="The worker that last took it")
+    seconds = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    counts = models.JSONField(default=dict, blank=True, help_text="Pixels and km² per class code; clear, cloud and "
+                                                                  "missing pixels; scenes used")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["row", "col"]
+        constraints = [models.UniqueConstraint(fields=["region", "row", "col"], name="one_tile_per_place")]
+
+    def __str__(self) -> str:
+        return f"tile {self.row}-{self.col} of region {self.region_id} ({self.status})"

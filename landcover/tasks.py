@@ -12,12 +12,13 @@ from django.db import DatabaseError
 
 from ml.errors import TransientError
 
-from .jobs import lifecycle
+from .jobs import lifecycle, regions
 from .jobs.areas import AREA_JOB
 from .jobs.change import CHANGE_JOB
 from .jobs.exports import EXPORT_JOB
 from .jobs.lifecycle import JobKind
 from .jobs.maps import MAP_JOB
+from .jobs.regions import REGION_JOB
 from .jobs.uploads import UPLOAD_JOB
 
 # Errors that another try can fix: a full or busy disk, a database restart, an imagery source that is down.
@@ -66,3 +67,39 @@ def compute_change(self, change_id: int) -> dict:
 def compute_export(self, export_id: int) -> dict:
     """Export a stored map's vectors or a sample of it."""
     return lifecycle.run(self.job, export_id)
+
+
+@shared_task(base=JobTask, job=REGION_JOB, name=REGION_JOB.task, **OPTIONS)
+def compute_region(self, region_id: int) -> dict:
+    """Plan a region's tiles (once) and queue every unfinished one; its join when all are finished."""
+    return regions.start(region_id)
+
+
+class TileTask(Task):
+    """Out of retries (or an unexpected error): the tile says failed, and so does its region."""
+
+    abstract = True
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        if args:
+            message = lifecycle.storage_message(exc) if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+            regions.fail_tile(args[0], message)
+
+
+# A tile is the longest task: its soft limit (an exception the tile fails with) stays under the broker's visibility
+# timeout (HRMARS_BROKER_VISIBILITY_TIMEOUT, 3600 s on Redis), so a tile still running is never handed to a second
+# worker; the hard limit kills a tile stuck in native code.
+TILE_SOFT_SECONDS = 3000
+
+
+@shared_task(base=TileTask, name=regions.TILE_TASK, soft_time_limit=TILE_SOFT_SECONDS,
+             time_limit=TILE_SOFT_SECONDS + 300, **OPTIONS)
+def compute_region_tile(self, tile_id: int) -> dict:
+    """Map one tile of a region, on whichever worker takes it."""
+    return regions.run_tile(tile_id, worker=self.request.hostname or "")
+
+
+@shared_task(base=JobTask, job=REGION_JOB, name=regions.MERGE_TASK, **OPTIONS)
+def merge_region(self, region_id: int) -> dict:
+    """Join a region's tiles into one map once every tile is finished."""
+    return regions.join(region_id)

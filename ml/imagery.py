@@ -69,6 +69,11 @@ class ImageryError(PermanentError):
     """No usable imagery for the area, or an imagery source cannot be used; the message says why."""
 
 
+class NoImagery(ImageryError):
+    """Nothing to map here: no scene covers the place in the dates asked, or every one is cloudy there (a
+    region's tile at sea or beyond the imagery is empty, not failed)."""
+
+
 class ImagerySourceDown(ImageryError, TransientError):
     """A remote imagery source did not answer (network, server error): the same request may work later."""
 
@@ -236,7 +241,8 @@ def rank(items: Sequence[OpenItem], geometry: dict, grid: Grid, bands: Sequence[
 
 
 def fetch_area(query: Query, items: Sequence[Item], out_dir: Path, *, bands: Sequence[str] | None = None,
-               max_items: int = 6, margin: int = 0, progress: Progress | None = None) -> AreaImagery:
+               max_items: int = 6, margin: int = 0, grid: Grid | None = None,
+               progress: Progress | None = None) -> AreaImagery:
     """The area's mosaic from the best of `items` (see the module docstring) as `out_dir`/source.tif and
     `out_dir`/image.tif; ImageryError when no item shows any of it.
 
@@ -247,12 +253,12 @@ def fetch_area(query: Query, items: Sequence[Item], out_dir: Path, *, bands: Seq
     clouds). What to keep of the map — inside the polygon and clear — is `keep`, applied after the model."""
     items = [i for i in items if query.accepts(i)]
     if not items:
-        raise ImageryError("no Sentinel-2 scene covers this area within the dates and cloud cover asked; widen the "
-                           "dates or raise the cloud limit")
+        raise NoImagery("no Sentinel-2 scene covers this area within the dates and cloud cover asked; widen the "
+                        "dates or raise the cloud limit")
     items = sorted(items, key=lambda i: i.cloud_cover if i.cloud_cover is not None else 100.0)[:max_items]
     names = common_bands(items, bands)
     rgb_names = [b for b in RGB if b in names]
-    grid = area_grid(query.geometry)
+    grid = grid or area_grid(query.geometry)
     read = grid.expanded(margin)
     out_dir.mkdir(parents=True, exist_ok=True)
     path, rgb_tmp, rgb_path = out_dir / "source.tif", out_dir / ".image.tif", out_dir / "image.tif"
@@ -327,7 +333,7 @@ def fetch_area(query: Query, items: Sequence[Item], out_dir: Path, *, bands: Seq
                  for n, (item, score) in enumerate(ranked) if used.get(n, 0)]
     if not counts["clear"]:
         hint = "every scene found is cloudy there" if counts["cloud"] else "no scene found has pixels there"
-        raise ImageryError(f"no clear imagery inside this area: {hint}; widen the dates or choose another area")
+        raise NoImagery(f"no clear imagery inside this area: {hint}; widen the dates or choose another area")
     return AreaImagery(path, rgb_path, grid, read, margin, keep, names, counts["area"], counts["clear"],
                        counts["cloud"], counts["area"] - counts["clear"] - counts["cloud"], summaries)
 

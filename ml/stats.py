@@ -163,6 +163,17 @@ class ConfidenceHistogram:
             for code in range(256) if self.pixels[code].any()}}
 
 
+def merge_histograms(histograms: Sequence[dict]) -> dict:
+    """One confidence histogram (`ConfidenceHistogram.to_dict`) of several maps' pixels: tiles of one region."""
+    merged: dict[str, dict[str, list]] = {}
+    for histogram in histograms:
+        for code, rows in histogram.get("classes", {}).items():
+            into = merged.setdefault(code, {"pixels": [0] * CONFIDENCE_LEVELS, "area_km2": [0.0] * CONFIDENCE_LEVELS})
+            into["pixels"] = [a + b for a, b in zip(into["pixels"], rows["pixels"])]
+            into["area_km2"] = [round(a + b, 9) for a, b in zip(into["area_km2"], rows["area_km2"])]
+    return {"levels": CONFIDENCE_LEVELS, "classes": dict(sorted(merged.items(), key=lambda kv: int(kv[0])))}
+
+
 def confidence_threshold(min_confidence: float) -> int:
     """The first uint8 confidence level that counts as confident at `min_confidence` (0–1)."""
     return int(np.ceil(min_confidence * (CONFIDENCE_LEVELS - 1) - 1e-9))

@@ -97,14 +97,16 @@ test_database_url.__test__ = False  # a helper, not a test
 class WorkerProcess:
     """A real `celery worker` subprocess consuming its own queue on the test broker."""
 
-    def __init__(self, queue: str, log_path: Path, env: dict[str, str]):
+    def __init__(self, queue: str, log_path: Path, env: dict[str, str], name: str | None = None):
+        """`queue`: the queues it consumes (comma-separated); `name`: its node name's first part (the queue's)."""
         self.queue = queue
+        self.name = name or queue
         self.log_path = log_path
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen(
             [
                 sys.executable, "-m", "celery", "-A", "hrmars_site", "worker",
-                "--queues", queue, "--hostname", f"{queue}@%h", "--loglevel", "INFO",
+                "--queues", queue, "--hostname", f"{self.name}@%h", "--loglevel", "INFO",
                 "--pool", "prefork", "--concurrency", "1",
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
             ],

@@ -5,11 +5,12 @@ from django.urls import path
 
 from .. import urlconverters  # noqa: F401  (registers <id:>)
 from ..jobs import products
-from . import areas, catalogue, change, factory, maps, model_versions, stac, uploads
+from . import areas, catalogue, change, factory, maps, model_versions, regions, stac, uploads
 
 app_name = "api"
 
-RESOURCES = {"map": maps.RESOURCE, "area": areas.RESOURCE, "upload": uploads.RESOURCE, "change": change.RESOURCE}
+RESOURCES = {"map": maps.RESOURCE, "area": areas.RESOURCE, "upload": uploads.RESOURCE, "change": change.RESOURCE,
+             "region": regions.RESOURCE}
 
 
 def product_routes() -> list:
@@ -29,6 +30,7 @@ urlpatterns = [
     path("maps/high/", maps.MapForPoint.as_view(resolution="high"), name="map-high"),
     path("uploads/", uploads.UploadList.as_view(), name="upload-list"),
     path("areas/", areas.AreaList.as_view(), name="area-list"),
+    path("regions/", regions.RegionList.as_view(), name="region-list"),
     path("imagery/", areas.ImageryList.as_view(), name="imagery-list"),
     path("changes/", change.ChangeList.as_view(), name="change-list"),
     path("basemap/countries.geojson", areas.CountryBorders.as_view(), name="basemap-countries"),

@@ -80,7 +80,32 @@ def first_acquisition(imagery: dict) -> datetime | None:
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).replace(microsecond=0)
 
 
-class AreaProduct(Product):
+class PlaceProduct(Product):
+    """Maps of a place drawn or sent (areas, regions): a polygon in `geometry`, the imagery used in `imagery`."""
+
+    geometry_field = "geometry"
+    datetime_field = "acquired"
+    owner_field = "requested_by"  # a signed-in user's places are theirs alone; anonymous ones are public
+    related = ("model_version",)
+
+    def bounds(self, row) -> tuple[float, float, float, float]:
+        return row.geometry.extent
+
+    def geometry(self, row) -> dict:
+        return json.loads(row.geometry.geojson)
+
+    def dates(self, row) -> list[str]:
+        """The days the scenes used were taken."""
+        return sorted({(i.get("datetime") or "")[:10] for i in row.imagery.get("items", [])} - {""})
+
+    def about(self, row) -> dict:
+        return {"area_km2": row.area_km2, "imagery": row.imagery}
+
+    def scenes(self, row) -> tuple[str, ...]:
+        return tuple(sorted(i["id"] for i in row.imagery.get("items", [])))
+
+
+class AreaProduct(PlaceProduct):
     """Maps of areas of interest: the land cover, its probabilities and the true colour of the pixels used."""
 
     kind, prefix, noun, root_setting = "area", "areas", "area map", "AREAS_DIR"
@@ -91,31 +116,14 @@ class AreaProduct(Product):
                               "image"))
     layers = (products.CLASS_LAYERS[0], Layer("image", "image.tif", "image", "image",
                                               "Sentinel-2 true colour of the pixels used"), products.CLASS_LAYERS[1])
-    geometry_field = "geometry"
-    datetime_field = "acquired"
-    owner_field = "requested_by"  # a signed-in user's areas are theirs alone; anonymous ones are public
-    related = ("model_version",)
-
-    def bounds(self, row) -> tuple[float, float, float, float]:
-        return row.geometry.extent
-
-    def geometry(self, row) -> dict:
-        return json.loads(row.geometry.geojson)
 
     def label(self, row) -> str:
-        dates = sorted({(i.get("datetime") or "")[:10] for i in row.imagery.get("items", [])} - {""})
-        return f"area {row.pk} ({', '.join(dates) or 'date unknown'})"
+        return f"area {row.pk} ({', '.join(self.dates(row)) or 'date unknown'})"
 
     def properties(self, row) -> dict:
         return {"hrmars:model": row.model_version.name, "hrmars:cloud_percent": row.imagery.get("cloud_percent"),
                 "hrmars:scenes": [i["id"] for i in row.imagery.get("items", [])],
                 "title": f"Area {row.pk} ({row.area_km2:.2f} km²)"}
-
-    def about(self, row) -> dict:
-        return {"area_km2": row.area_km2, "imagery": row.imagery}
-
-    def scenes(self, row) -> tuple[str, ...]:
-        return tuple(sorted(i["id"] for i in row.imagery.get("items", [])))
 
     def download_name(self, row, name: str) -> str:
         return f"area-{row.pk}-landcover{products.download_suffix(name)}"

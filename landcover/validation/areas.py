@@ -43,8 +43,10 @@ def geodesic_area_km2(geometry: GEOSGeometry) -> float:
     return total / 1e6
 
 
-def checked(geometry: GEOSGeometry | None, field: str = "geometry") -> tuple[GEOSGeometry, float]:
-    """The area as a valid MultiPolygon in lon/lat and its geodesic km², or InvalidInput saying why not."""
+def checked(geometry: GEOSGeometry | None, field: str = "geometry",
+            max_km2: float | None = None) -> tuple[GEOSGeometry, float]:
+    """The area as a valid MultiPolygon in lon/lat and its geodesic km² (at most `max_km2`, by default an area's
+    HRMARS_AREA_MAX_KM2), or InvalidInput saying why not."""
     if geometry is None or geometry.empty:
         raise InvalidInput(field, "The area is empty: draw or upload at least one polygon.")
     if geometry.geom_type == "Polygon":
@@ -68,9 +70,12 @@ def checked(geometry: GEOSGeometry | None, field: str = "geometry") -> tuple[GEO
     km2 = geodesic_area_km2(geometry)
     if km2 <= 0:
         raise InvalidInput(field, "The area has no surface.")
-    if km2 > settings.AREA_MAX_KM2:
-        raise InvalidInput(field, f"The area is {km2:,.1f} km²; the most mapped at once is "
-                                  f"{settings.AREA_MAX_KM2:,} km². Draw a smaller area or split it.")
+    limit = settings.AREA_MAX_KM2 if max_km2 is None else max_km2
+    if km2 > limit:
+        advice = ("map it as a region (POST /api/v1/regions/: many tiles, many workers), or draw a smaller area"
+                  if limit < settings.REGION_MAX_KM2 else "split it")
+        raise InvalidInput(field, f"The area is {km2:,.1f} km²; the most mapped at once here is {limit:,} km²: "
+                                  f"{advice}.")
     return geometry, km2
 
 

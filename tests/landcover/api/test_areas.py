@@ -49,7 +49,7 @@ def client(tiny_unet_model):
     ({"geometry": {"type": "Point", "coordinates": [0, 0]}}, "geometry", "Polygon or MultiPolygon"),
     ({"geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}}, "geometry", "not readable"),
     ({"geometry": "{not json"}, "geometry", "invalid JSON"),
-    ({"bbox": [-76, 37, -74, 39]}, "bbox", "the most mapped at once is 400 km²"),
+    ({"bbox": [-76, 37, -74, 39]}, "bbox", "the most mapped at once here is 400 km²"),
     ({"bbox": [1, 2, 0, 3]}, "bbox", "crosses the antimeridian (west > east)"),  # the one bbox rule
     ({"geometry": {"type": "Polygon", "coordinates": [[[0, 95], [1, 95], [1, 96], [0, 95]]]}}, "geometry",
      "latitude"),

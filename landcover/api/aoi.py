@@ -1,0 +1,118 @@
+"""What an area or region request asks for: the place (a point, a bounding box, a GeoJSON geometry, or an
+uploaded GeoJSON / KML / zipped Shapefile, checked against a size limit) and the map's parameters (dates, cloud
+limit, imagery source, model). One parser for areas and regions, so both answer a bad request alike."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+
+from django.conf import settings
+
+from ..catalogue.imagery import SOURCES
+from ..catalogue.registry import find_model
+from ..errors import InvalidInput
+from ..models import ModelVersion
+from ..validation import areas as aoi
+from .limits import count_area_file
+
+AREA_REQUEST = {"type": "object", "properties": {
+    "geometry": {"type": "object", "description": "GeoJSON Polygon, MultiPolygon, Feature or FeatureCollection "
+                                                  "(lon, lat)"},
+    "point": {"type": "array", "items": {"type": "number"}, "description": "[lon, lat]: a square around it"},
+    "size_m": {"type": "number", "description": "side of the square around `point`, metres (default "
+                                                "HRMARS_AREA_POINT_SIZE_M)"},
+    "bbox": {"type": "array", "items": {"type": "number"}, "description": "[west, south, east, north]"},
+    "file": {"type": "string", "format": "binary", "description": "GeoJSON, KML or zipped Shapefile (multipart)"},
+    "start": {"type": "string", "format": "date"}, "end": {"type": "string", "format": "date"},
+    "max_cloud": {"type": "number", "description": "largest scene cloud cover accepted, % (default 100)"},
+    "model": {"type": "string"}, "source": {"type": "string", "enum": list(SOURCES)}}}
+
+
+def _date(data, field: str) -> date | None:
+    value = data.get(field)
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise InvalidInput(field, f"{field} must be a date like 2024-06-30, got {str(value)[:30]!r}.") from None
+
+
+def _json_field(data, field: str):
+    """A field that multipart forms send as JSON text."""
+    value = data.get(field)
+    if isinstance(value, str) and value.strip().startswith(("{", "[")):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise InvalidInput(field, f"{field} is not readable: invalid JSON.") from None
+    return value
+
+
+def body_of(request):
+    """The request's fields: a JSON object or a form; InvalidInput for anything else (a JSON array, a number)."""
+    if not hasattr(request.data, "get"):
+        raise InvalidInput("geometry", "Send the request as a JSON object (or a multipart form) with the area and "
+                                       "its parameters.")
+    return request.data
+
+
+def area_from(request, max_km2: float):
+    """The place of the request, checked: InvalidInput (400) for anything empty, invalid, larger than `max_km2` or
+    unreadable."""
+    data = body_of(request)
+    given = [k for k in ("geometry", "point", "bbox") if data.get(k) not in (None, "")]
+    upload = request.FILES.get("file") if hasattr(request, "FILES") else None
+    if upload is not None:
+        given.append("file")
+    if len(given) != 1:
+        raise InvalidInput("geometry", "Give the area one way: geometry (GeoJSON), point ([lon, lat]), bbox "
+                                       "([west, south, east, north]) or file (GeoJSON, KML, zipped Shapefile).")
+    kind = given[0]
+    if upload is not None:
+        count_area_file(request)  # reading a file is work for the web process: refused ones count too
+        if upload.size > settings.AREA_MAX_FILE_KB * 1024:
+            raise InvalidInput("file", f"The file is larger than {settings.AREA_MAX_FILE_KB:,} KB.")
+        geometry = aoi.from_file(upload.name, upload.read())
+    elif kind == "point":
+        point = _json_field(data, "point")
+        if not isinstance(point, (list, tuple)) or len(point) != 2:
+            raise InvalidInput("point", "Give the point as [lon, lat] in degrees.")
+        geometry = aoi.from_point(point[0], point[1], data.get("size_m"))
+    elif kind == "bbox":
+        geometry = aoi.from_bbox(_json_field(data, "bbox"))
+    else:
+        geometry = aoi.from_geojson(_json_field(data, "geometry"))
+    return aoi.checked(geometry, "file" if kind == "file" else kind, max_km2)
+
+
+@dataclass(frozen=True)
+class MapParameters:
+    """How to map the place: dates, cloud limit, imagery source, model."""
+    start: date | None
+    end: date | None
+    max_cloud: float
+    source: str
+    version: ModelVersion
+
+
+def map_parameters(request) -> MapParameters:
+    """The request's dates, cloud limit, source and model, checked."""
+    data = body_of(request)
+    start, end = _date(data, "start"), _date(data, "end")
+    if start and end and start > end:
+        raise InvalidInput("end", "end must not be before start.")
+    try:
+        max_cloud = float(data.get("max_cloud", 100) or 100)
+    except (TypeError, ValueError):
+        max_cloud = -1
+    if not 0 <= max_cloud <= 100:
+        raise InvalidInput("max_cloud", "max_cloud must be a percentage from 0 to 100.")
+    source = data.get("source") or "auto"
+    if source not in SOURCES:
+        raise InvalidInput("source", f"source must be one of {', '.join(SOURCES)}.")
+    model = data.get("model")
+    if model is not None and not isinstance(model, str):
+        raise InvalidInput("model", "model must be a model's name (see /api/v1/models/).")
+    return MapParameters(start, end, max_cloud, source, find_model(model))

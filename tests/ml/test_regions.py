@@ -1,0 +1,47 @@
+"""A region's plan (issue 24): windows of one grid that partition it, only those holding some of the region, each
+with its part of the region; and the VRT that puts the tiles' files back at their windows."""
+from __future__ import annotations
+
+import numpy as np
+import rasterio
+
+from ml.grid import area_grid
+from ml.regions import mosaic_vrt, plan_region
+
+# An L: a 0.2° square without its north-east quarter.
+L_SHAPE = {"type": "Polygon", "coordinates": [[[-75.7, 37.6], [-75.5, 37.6], [-75.5, 37.7], [-75.6, 37.7],
+                                               [-75.6, 37.8], [-75.7, 37.8], [-75.7, 37.6]]]}
+
+
+def test_tiles_partition_the_grid_where_the_region_is():
+    grid, tiles = plan_region(L_SHAPE, 512)
+    assert grid == area_grid(L_SHAPE)
+    covered = np.zeros((grid.height, grid.width), np.int32)
+    for t in tiles:
+        covered[t.row_off:t.row_off + t.height, t.col_off:t.col_off + t.width] += 1
+        assert t.grid(grid).transform == grid.transform * rasterio.Affine.translation(t.col_off, t.row_off)
+        assert t.geometry["type"] in ("Polygon", "MultiPolygon")
+    assert covered.max() == 1  # no pixel in two tiles
+    rows, cols = -(-grid.height // 512), -(-grid.width // 512)
+    assert len(tiles) < rows * cols  # the tiles of the missing quarter are left out
+    assert {(t.row, t.col) for t in tiles} >= {(rows - 1, 0), (0, 0)}
+
+
+def test_the_vrt_puts_each_tile_at_its_window(tmp_path):
+    grid, tiles = plan_region(L_SHAPE, 700)
+    sources = []
+    for n, t in enumerate(tiles, start=1):
+        path = tmp_path / f"{t.row}-{t.col}.tif"
+        tg = t.grid(grid)
+        with rasterio.open(path, "w", driver="GTiff", width=t.width, height=t.height, count=1, dtype="uint8",
+                           crs=grid.crs, transform=tg.transform, nodata=0) as dst:
+            dst.write(np.full((1, t.height, t.width), n, np.uint8))
+        sources.append((path, t))
+    vrt = tmp_path / "mosaic.vrt"
+    vrt.write_text(mosaic_vrt(grid, sources, 1, "uint8", 0, tags={"CLASS_1": "Forest"}, colormap={1: (0, 100, 0)}))
+    with rasterio.open(vrt) as src:
+        assert (src.width, src.height, src.transform) == (grid.width, grid.height, grid.transform)
+        assert src.tags()["CLASS_1"] == "Forest" and src.colormap(1)[1][:3] == (0, 100, 0)
+        data = src.read(1)
+    for n, t in enumerate(tiles, start=1):
+        assert (data[t.row_off:t.row_off + t.height, t.col_off:t.col_off + t.width] == n).all()
