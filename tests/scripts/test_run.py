@@ -34,7 +34,8 @@ def embedded_site(tmp_path):
     env.update(HRMARS_DATA_DIR=str(tmp_path / "data"), HRMARS_PORT=str(free_port()), HRMARS_WEB_WORKERS="2",
                HRMARS_DEMO_BIGEARTHNET="0",  # no download in tests; tests/landcover/catalogue/test_demo.py covers it
                # per day: django-ratelimit's windows are fixed, and one rolling over mid-test resets the count
-               HRMARS_FEEDBACK_RATE="5/10m", HRMARS_SIGNUP_RATE="7/h", HRMARS_MAP_RATE="6/d")
+               HRMARS_FEEDBACK_RATE="5/10m", HRMARS_SIGNUP_RATE="7/h", HRMARS_MAP_RATE="8/d",
+               HRMARS_REGION_TILE_PX="100")  # a 2 km region: 2 × 2 tiles or more
     log = open(tmp_path / "run.log", "w+")
     proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "run.sh")], env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -142,6 +143,30 @@ def test_run_command_serves_the_site_with_a_worker(embedded_site, tmp_path):
         assert list(info["fields"]) == ["code", "name", "area_ha"]
     assert "SIGSEGV" not in log_text(log) and "was sent SIG" not in log_text(log)
 
+    # A region on the embedded site (issue 24): tiles on the one worker's default queue, joined, then statistics
+    # per unit of it, with SpatiaLite and the filesystem broker.
+    region = requests.post(url + "api/v1/regions/", json={"point": [-75.64, 37.67], "size_m": 2000}, timeout=30)
+    assert region.status_code == 202, region.text
+    region_done = wait_for(lambda: (j := requests.get(region.json()["url"], timeout=10).json())["status"]
+                           in ("done", "failed") and j, timeout=300, message="the embedded worker to map a region")
+    assert region_done["status"] == "done" and region_done["tiles"]["total"] >= 4, region_done
+    assert sum(r["percent"] for r in region_done["statistics"]) == pytest.approx(100, abs=ROUNDED_SHARES)
+    west, south, east, north = region_done["bounds"]
+    mid_x, mid_y = (west + east) / 2, (south + north) / 2
+    cells = [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]] for x0, x1 in ((west, mid_x), (mid_x, east))
+             for y0, y1 in ((south, mid_y), (mid_y, north))]
+    layer = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"cell": n}, "geometry": {"type": "Polygon", "coordinates": [c]}}
+        for n, c in enumerate(cells)]}
+    units = requests.post(region_done["url"] + "units/", files={"file": ("cells.geojson", json.dumps(layer))},
+                          timeout=60)
+    assert units.status_code == 202, units.text
+    units_done = wait_for(lambda: (j := requests.get(units.json()["url"], timeout=10).json())["status"]
+                          in ("done", "failed") and j, timeout=120, message="the statistics per unit")
+    assert units_done["status"] == "done", units_done
+    rows = requests.get(units_done["links"]["units_csv"], timeout=30).text.strip().splitlines()
+    assert len(rows) == 5 and rows[0].startswith("unit,cell,lc_mapped_ha")
+
     # Rate limits hold in the embedded mode too (issue 11): 20 requests at once from one client, two web
     # processes, SpatiaLite: exactly the configured number pass.
     feedback_url = url + "feedback/"
@@ -157,8 +182,8 @@ def test_run_command_serves_the_site_with_a_worker(embedded_site, tmp_path):
               ["features"] if f["id"] != feature["id"]][:20]
     new_maps = at_once(lambda i: requests.get(url + "api/v1/maps/high/", params={"patch": others[i]},
                                               timeout=60).status_code)
-    asked = 3 if SHARED_DW.is_dir() else 2  # new maps (and the area) asked for above
-    assert new_maps == {202: 6 - asked, 429: 14 + asked}  # 6 per day
+    asked = 5 if SHARED_DW.is_dir() else 4  # new maps (and the area, the region and its units) asked for above
+    assert new_maps == {202: 8 - asked, 429: 12 + asked}  # 8 per day
 
     data_dir = env["HRMARS_DATA_DIR"]
     # The worker is supervised (issue 23, finding 20): killed, it used to take the site down with exit status 0;
