@@ -119,7 +119,7 @@ def links(product_: Product, row, url: str) -> dict:
         found["wmts"] = url + "wmts/"
     if product_.land_cover:
         found.update(statistics=url + "statistics/", vectors_geojson=url + "vectors.geojson",
-                     vectors_gpkg=url + "vectors.gpkg", accuracy=url + "accuracy/")
+                     vectors_gpkg=url + "vectors.gpkg", accuracy=url + "accuracy/", units=url + "units/")
     return found
 
 
@@ -223,6 +223,7 @@ class MapLinksSerializer(serializers.Serializer):
     vectors_geojson = serializers.URLField(help_text="Polygons of the classes (add ?mmu= for a minimum mapping unit)")
     vectors_gpkg = serializers.URLField(help_text="The same polygons as a GeoPackage")
     accuracy = serializers.URLField(help_text="POST reference points here for an accuracy assessment")
+    units = serializers.URLField(help_text="POST a layer of units (polygons) here for statistics per unit")
 
 
 class JobSerializer(serializers.Serializer):

@@ -20,6 +20,8 @@ class MapPageView(TemplateView):
         context = super().get_context_data(**kwargs)
         context["nav"] = "map"
         context["stac_configured"] = bool(settings.STAC_URL)
+        context["area_max_km2"] = f"{settings.AREA_MAX_KM2:,}"
+        context["region_max_km2"] = f"{settings.REGION_MAX_KM2:,}"
         context["classes"] = class_legend()
         context["map_config"] = {
             "api": {
@@ -31,6 +33,7 @@ class MapPageView(TemplateView):
                 "models": reverse("api:model-list"),
                 "uploads": reverse("api:upload-list"),
                 "areas": reverse("api:area-list"),
+                "regions": reverse("api:region-list"),
                 "changes": reverse("api:change-list"),
                 "imagery": reverse("api:imagery-list"),
                 "countries": reverse("api:basemap-countries"),
@@ -38,6 +41,7 @@ class MapPageView(TemplateView):
             "signedIn": self.request.user.is_authenticated,  # whose earlier areas to list
             "areaSizeM": settings.AREA_POINT_SIZE_M,
             "areaMaxKm2": settings.AREA_MAX_KM2,
+            "regionMaxKm2": settings.REGION_MAX_KM2,
             "basemap": {"url": settings.BASEMAP_URL, "attribution": settings.BASEMAP_ATTRIBUTION},
             "classes": context["classes"],
             "patchZoom": 9,  # below: one box per scene; from here: patch footprints

