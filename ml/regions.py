@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import shapely
 from affine import Affine
 from pyproj import Transformer
 from shapely.geometry import box, mapping, shape
-from shapely.ops import transform as shapely_transform
 
 from .grid import Grid, area_grid
 
@@ -52,7 +52,7 @@ def plan_region(geometry: dict, tile_px: int) -> tuple[Grid, list[Tile]]:
     grid = area_grid(geometry)
     to_grid = Transformer.from_crs("EPSG:4326", grid.crs, always_xy=True)
     to_lonlat = Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
-    region = shapely_transform(to_grid.transform, shape(geometry)).buffer(0)
+    region = shapely.transform(shape(geometry), to_grid.transform, interleaved=False).buffer(0)
     tiles = []
     for row in range(math.ceil(grid.height / tile_px)):
         for col in range(math.ceil(grid.width / tile_px)):
@@ -64,7 +64,7 @@ def plan_region(geometry: dict, tile_px: int) -> tuple[Grid, list[Tile]]:
             if part.is_empty or part.area == 0:
                 continue
             tiles.append(Tile(row, col, col_off, row_off, width, height,
-                              mapping(shapely_transform(to_lonlat.transform, part))))
+                              mapping(shapely.transform(part, to_lonlat.transform, interleaved=False))))
     return grid, tiles
 
 

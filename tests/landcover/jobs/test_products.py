@@ -136,7 +136,7 @@ def test_a_toy_kind_gets_every_route_of_a_stored_map(toy_kind, tiny_unet_model):
     assert body["kind"] == "toy" and body["status"] == "done" and body["model"] == "tiny-unet"
     assert sum(r["pixels"] for r in body["statistics"]) == 64 * 64
     assert set(body["links"]) == {"cog", "png", "statistics_csv", "statistics_json", "tiles", "wmts", "statistics",
-                                  "vectors_geojson", "vectors_gpkg", "accuracy"}
+                                  "vectors_geojson", "vectors_gpkg", "accuracy", "units"}
 
     statistics = client.get(url + "statistics/").json()
     assert statistics["kind"] == "toy" and statistics["id"] == toy.pk and statistics["total_pixels"] == 64 * 64

@@ -45,7 +45,7 @@ def test_two_workers_one_killed_mid_tile_the_region_completes_identically(tiny_u
     app.conf.task_default_queue = control
     client = APIClient()
     try:
-        job = client.post("/api/v1/regions/", {"geometry": square(1650), "source": "local"}, format="json").json()
+        job = client.post("/api/v1/regions/", {"geometry": square(1000), "source": "local"}, format="json").json()
         region = RegionMap.objects.get(pk=job["id"])
         # The tiles-only worker's first tile (it loads the model first: seconds): kill it there.
         victim = wait_for(lambda: RegionTile.objects.filter(region=region, status=RegionTile.Status.RUNNING,
@@ -73,7 +73,7 @@ def test_two_workers_one_killed_mid_tile_the_region_completes_identically(tiny_u
     owner = django_user_model.objects.create_user("solo", "s@example.org", "Land-cover-2026!")  # another key
     client.force_authenticate(owner)
     with django_capture_on_commit_callbacks(execute=False):  # nothing sent to a broker: run here
-        solo = RegionMap.objects.get(pk=client.post("/api/v1/regions/", {"geometry": square(1650), "source": "local"},
+        solo = RegionMap.objects.get(pk=client.post("/api/v1/regions/", {"geometry": square(1000), "source": "local"},
                                                     format="json").json()["id"])
         regions.start(solo.pk)
         for tile in RegionTile.objects.filter(region=solo):
