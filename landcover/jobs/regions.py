@@ -102,10 +102,11 @@ def start(pk: int) -> dict:
             pk=pk, status__in=REGION_JOB.active).select_related("model_version").first()
         if region is None:
             return {"region": pk, "status": "skipped"}
-        if region.status == RegionMap.Status.QUEUED:
+        if region.status == RegionMap.Status.QUEUED:  # new, retried, or queued again after silence (a lost task)
             region.status = RegionMap.Status.RUNNING
             region.attempts += 1
             region.error = ""
+            region.merge_queued = False  # a join whose task was lost is queued again below
         if not region.tiles_total:
             grid, tiles = plan_region(json.loads(region.geometry.geojson), region.tile_px)
             region.grid = {"crs": grid.crs.to_wkt(), "transform": list(grid.transform)[:6], "width": grid.width,

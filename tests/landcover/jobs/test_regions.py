@@ -113,6 +113,24 @@ def test_cancel_stops_the_tiles_and_retry_maps_only_the_unfinished(client, setti
     assert RegionTile.objects.get(pk=tiles[0].pk).attempts == 1  # mapped once in all
 
 
+def test_a_join_whose_task_was_lost_is_queued_again_with_its_region(client, settings,
+                                                                     django_capture_on_commit_callbacks):
+    settings.REGION_TILE_PX = 96
+    job = client.post("/api/v1/regions/", {"geometry": square(450), "source": "local"}, format="json").json()
+    region = RegionMap.objects.get(pk=job["id"])
+    regions.start(region.pk)
+    with django_capture_on_commit_callbacks() as sent:
+        for tile in RegionTile.objects.filter(region=region):
+            regions.run_tile(tile.pk)
+    assert len(sent) == 1  # the last tile queued the join, once
+    # The join's task is lost (its worker died); the region, silent, is queued again (requeue_if_stale).
+    RegionMap.objects.filter(pk=region.pk).update(status=RegionMap.Status.QUEUED)
+    with django_capture_on_commit_callbacks() as sent:
+        assert regions.start(region.pk)["queued"] == 0
+    assert len(sent) == 1 and RegionMap.objects.get(pk=region.pk).merge_queued  # the join, queued again
+    assert regions.join(region.pk)["status"] == "done"
+
+
 def test_a_region_too_large_and_an_area_too_large_say_what_to_do(client, settings):
     settings.REGION_MAX_KM2 = 5
     answer = client.post("/api/v1/regions/", {"geometry": square(1650), "source": "local"}, format="json")
