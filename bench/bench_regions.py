@@ -112,6 +112,16 @@ def join(work: Path, tile_px: int) -> float:
     return time.perf_counter() - started
 
 
+def tile_side(model: Path, asked: int) -> int:
+    """The tile side a region job plans for this model (`ml.regions.aligned_tile`)."""
+    from ml.modelio import load_model
+    from ml.regions import aligned_tile
+
+    p = load_model(model)
+    overlap = p.scene_overlap if p.scene_overlap is not None else p.scene_tile // 8
+    return aligned_tile(asked, p.scene_tile, overlap, p.context)
+
+
 def run(mode: str, model: Path, tile_px: int, workers: int) -> dict:
     """One measurement in fresh processes; wall seconds (the join included for tiles), peak memory."""
     env = {**os.environ, **ONE_THREAD}
@@ -145,20 +155,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(tmp) / "unet"
         make_model(model)
+        tile = tile_side(model, args.tile)
+        print(f"tiles of {args.tile} px asked, {tile} px planned (grown to the model's tile plan)", flush=True)
         cases = {"one pass": ("pass", 1), "tiles, one worker": ("tiles", 1), "tiles, two workers": ("tiles", 2)}
         seen: dict[str, list[dict]] = {name: [] for name in cases}
         for k in range(args.rounds):
             names = list(cases)[k % len(cases):] + list(cases)[:k % len(cases)]
             for name in names:
                 mode, workers = cases[name]
-                seen[name].append(run(mode, model, args.tile, workers))
+                seen[name].append(run(mode, model, tile, workers))
                 print(name, json.dumps(seen[name][-1]), flush=True)
     summary = {name: {"seconds": round(statistics.median(r["seconds"] for r in runs), 2),
                       "join_seconds": round(statistics.median(r["join_seconds"] for r in runs), 2),
                       "peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs))} for name, runs in seen.items()}
     one, tiled, two = (summary[n]["seconds"] for n in cases)
-    grid, tiles = plan_region(region_geometry(), args.tile)
-    result = {"machine": machine(), "tile_px": args.tile, "tiles": len(tiles), "pixels": grid.width * grid.height,
+    grid, tiles = plan_region(region_geometry(), tile)
+    result = {"machine": machine(), "tile_px_asked": args.tile, "tile_px": tile, "tiles": len(tiles),
+              "pixels": grid.width * grid.height,
               "runs": summary, "tiles_overhead": round(tiled / one - 1, 3), "two_workers_speedup": round(tiled / two, 3)}
     out = ROOT / "bench" / "results" / "regions.json"
     out.parent.mkdir(exist_ok=True)

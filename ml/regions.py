@@ -68,6 +68,18 @@ def plan_region(geometry: dict, tile_px: int) -> tuple[Grid, list[Tile]]:
     return grid, tiles
 
 
+def aligned_tile(requested: int, scene_tile: int, overlap: int, margin: int) -> int:
+    """The largest tile side that costs the model no more than `requested`: a tile read with its margins is
+    covered by whole model tiles (`ml.predict.plan_tiles`: k per side, `scene_tile` apart less `overlap`), so
+    the pixels up to the k-th model tile's end are free. A tile smaller than one model tile stays as asked."""
+    stride = scene_tile - overlap
+    length = requested + 2 * margin
+    if length <= scene_tile or stride <= 0:
+        return requested
+    count = math.ceil((length - scene_tile) / stride) + 1
+    return scene_tile + (count - 1) * stride - 2 * margin
+
+
 def mosaic_vrt(region: Grid, sources: Sequence[tuple[Path, Tile]], count: int, dtype: str, nodata: float | None,
                tags: dict[str, str] | None = None, colormap: dict[int, tuple[int, ...]] | None = None,
                descriptions: Sequence[str | None] = (), mask: bool = False) -> str:

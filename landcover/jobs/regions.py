@@ -44,7 +44,7 @@ from ml.errors import PermanentError, TransientError
 from ml.grid import Grid
 from ml.imagery import NoImagery, Query, fetch_area
 from ml.outputs import preview_png, write_cog
-from ml.regions import Tile, mosaic_vrt, plan_region
+from ml.regions import Tile, aligned_tile, mosaic_vrt, plan_region
 from ml.stats import merge_histograms, statistics_table
 
 from ..catalogue.imagery import search
@@ -108,6 +108,10 @@ def start(pk: int) -> dict:
             region.error = ""
             region.merge_queued = False  # a join whose task was lost is queued again below
         if not region.tiles_total:
+            # Grown to the model's own tile plan: the model's cost per tile stays that of the size asked.
+            predictor = predictor_for(region.model_version)
+            overlap = predictor.scene_overlap if predictor.scene_overlap is not None else predictor.scene_tile // 8
+            region.tile_px = aligned_tile(region.tile_px, predictor.scene_tile, overlap, predictor.context)
             grid, tiles = plan_region(json.loads(region.geometry.geojson), region.tile_px)
             region.grid = {"crs": grid.crs.to_wkt(), "transform": list(grid.transform)[:6], "width": grid.width,
                            "height": grid.height}

@@ -6,7 +6,8 @@ import numpy as np
 import rasterio
 
 from ml.grid import area_grid
-from ml.regions import mosaic_vrt, plan_region
+from ml.predict import plan_tiles
+from ml.regions import aligned_tile, mosaic_vrt, plan_region
 
 # An L: a 0.2° square without its north-east quarter.
 L_SHAPE = {"type": "Polygon", "coordinates": [[[-75.7, 37.6], [-75.5, 37.6], [-75.5, 37.7], [-75.6, 37.7],
@@ -45,3 +46,14 @@ def test_the_vrt_puts_each_tile_at_its_window(tmp_path):
         data = src.read(1)
     for n, t in enumerate(tiles, start=1):
         assert (data[t.row_off:t.row_off + t.height, t.col_off:t.col_off + t.width] == n).all()
+
+
+def test_a_tile_grows_to_the_model_tiles_it_costs_anyway():
+    """A region tile read with its margins is covered by whole model tiles; the aligned side costs the same number
+    of them as the side asked, and one pixel more would cost a row and a column more."""
+    for asked, margin in ((512, 64), (1024, 64), (2048, 64), (2048, 0), (3000, 32)):
+        side = aligned_tile(asked, 512, 64, margin)
+        count = len(plan_tiles(asked + 2 * margin, asked + 2 * margin, 512, 16, 64).rows)
+        assert side >= asked and len(plan_tiles(side + 2 * margin, side + 2 * margin, 512, 16, 64).rows) == count
+        assert len(plan_tiles(side + 1 + 2 * margin, side + 1 + 2 * margin, 512, 16, 64).rows) == count + 1
+    assert aligned_tile(96, 512, 64, 64) == 96  # smaller than one model tile: as asked
