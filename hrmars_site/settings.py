@@ -346,6 +346,14 @@ REGION_TILE_PX = env_int("HRMARS_REGION_TILE_PX", 2048)   # 20.5 km: a tile maps
 REGION_TILE_QUEUE = env_str("HRMARS_REGION_TILE_QUEUE", "")
 # A running tile beats every 5 s; one silent this long lost its worker and is taken by the next task that asks.
 REGION_TILE_STALE_SECONDS = env_int("HRMARS_REGION_TILE_STALE_SECONDS", 120)
+# --- Where results live (issue 24): "" keeps them in the folders above (the embedded default, one machine, or a
+# shared file system mounted at the same path everywhere); s3://bucket/prefix puts every finished result in an
+# S3-compatible object store that every machine reads (landcover/storage.py): workers then keep nothing on disk.
+# HRMARS_STORAGE_ENDPOINT: a server other than AWS (http://seaweedfs:8333, MinIO, Ceph, …); credentials come from
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, which GDAL and obstore both read.
+STORAGE_URL = env_str("HRMARS_STORAGE_URL", "")
+STORAGE_ENDPOINT = env_str("HRMARS_STORAGE_ENDPOINT", "")
+STORAGE_REGION = env_str("HRMARS_STORAGE_REGION", "us-east-1")
 # Work a web request may do itself: exporting (vectors, samples) a map of up to this many pixels; a larger one
 # is an export job of the worker and the request answers 202 with its URL (2,000² px: about a second).
 INLINE_MAX_PIXELS = env_int("HRMARS_INLINE_MAX_PIXELS", 4_000_000)

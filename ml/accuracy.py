@@ -133,7 +133,7 @@ def assess(counts: np.ndarray, classes: Sequence[int], map_pixels: Sequence[floa
                       mapped_areas=list(big_n * pixel_area))
 
 
-def map_values(path: Path, lonlat: Sequence[tuple[float, float]]) -> list[int]:
+def map_values(path: Path | str, lonlat: Sequence[tuple[float, float]]) -> list[int]:
     """The class code of a map at each (lon, lat); 0 (nodata) outside it."""
     if not lonlat:
         return []
@@ -147,7 +147,7 @@ def map_values(path: Path, lonlat: Sequence[tuple[float, float]]) -> list[int]:
     return values
 
 
-def draw_sample(path: Path, per_class: int | dict[int, int], seed: int, strip_rows: int = 512,
+def draw_sample(path: Path | str, per_class: int | dict[int, int], seed: int, strip_rows: int = 512,
                 counts: dict[int, int] | None = None) -> list[dict]:
     """A stratified random sample of a class map: `per_class` pixel centres of each class present (fewer where a
     class has fewer pixels), drawn without replacement, the same for the same seed; each with lon, lat, its

@@ -92,7 +92,7 @@ class ChangeResult:
                 "excluded": self.excluded}
 
 
-def _confidence_of(path: Path | None, dst: DatasetReader, stack: list) -> DatasetReader | None:
+def _confidence_of(path: Path | str | None, dst: DatasetReader, stack: list) -> DatasetReader | None:
     if path is None:
         return None
     src = rasterio.open(path)
@@ -103,8 +103,8 @@ def _confidence_of(path: Path | None, dst: DatasetReader, stack: list) -> Datase
     return vrt
 
 
-def change_map(before: Path, after: Path, out: Path, *, before_confidence: Path | None = None,
-               after_confidence: Path | None = None, min_confidence: float | None = None,
+def change_map(before: Path | str, after: Path | str, out: Path, *, before_confidence: Path | str | None = None,
+               after_confidence: Path | str | None = None, min_confidence: float | None = None,
                progress: Callable[[int, int], None] | None = None, strip_rows: int = 512) -> ChangeResult:
     """The change COG `out` from map `before` to map `after` (on `before`'s grid) and its transition matrix."""
     pixels = np.zeros((11, 11), np.int64)

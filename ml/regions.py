@@ -80,7 +80,7 @@ def aligned_tile(requested: int, scene_tile: int, overlap: int, margin: int) -> 
     return scene_tile + (count - 1) * stride - 2 * margin
 
 
-def mosaic_vrt(region: Grid, sources: Sequence[tuple[Path, Tile]], count: int, dtype: str, nodata: float | None,
+def mosaic_vrt(region: Grid, sources: Sequence[tuple[Path | str, Tile]], count: int, dtype: str, nodata: float | None,
                tags: dict[str, str] | None = None, colormap: dict[int, tuple[int, ...]] | None = None,
                descriptions: Sequence[str | None] = (), mask: bool = False) -> str:
     """A VRT of the region grid holding each tile's file (`count` bands of `dtype`) at its window, with the tiles'

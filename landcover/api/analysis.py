@@ -30,6 +30,7 @@ from rest_framework.views import APIView
 
 from ml.accuracy import assess, confusion_counts, map_values
 
+from .. import storage
 from ..errors import Damaged, InvalidInput, NotReady
 from ..jobs import exports, products
 from ..jobs.products import Product, StoredMap
@@ -154,7 +155,7 @@ class Export(AnalysisView, FileView):
             if self.what == "vectors":
                 response = ranged_file(request, target, exports.MEDIA[row.filename])
             else:
-                response = HttpResponse(target.read_bytes(), content_type=exports.MEDIA[row.filename])
+                response = HttpResponse(storage.read_bytes(target), content_type=exports.MEDIA[row.filename])
             response["Content-Disposition"] = content_disposition_header(True, row.download_name)
             response["Cache-Control"] = self.product.cache_header(stored.owner_id is not None)
             return response

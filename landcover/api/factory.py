@@ -35,6 +35,7 @@ from rest_framework.views import APIView
 
 from hrmars_site.schema import AutoSchema as SiteSchema
 
+from .. import storage
 from ..errors import NotFound, NotSignedIn
 from ..jobs import lifecycle, products
 from ..jobs.products import Product
@@ -256,7 +257,7 @@ class Tiles(ProductFileView):
                                                                              min_confidence=confidence)
         def source() -> Path:
             path = product_.path(row, layer.file)
-            return path if path.is_file() or not layer.fallback else product_.path(row, layer.fallback)
+            return path if not layer.fallback or storage.exists(path) else product_.path(row, layer.fallback)
 
         return tile_response(z, x, y, tile_key(product_, row, layer.segment, confidence, z, x, y), source,
                              product_.cache_control(row), render)

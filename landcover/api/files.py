@@ -9,13 +9,14 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.http import content_disposition_header, http_date
 from rest_framework import renderers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .. import storage
 from ..errors import NotFound
 
 STATISTICS_COLUMNS = ["code", "name", "colour", "pixels", "percent", "area_km2", "area_ha"]
@@ -58,7 +59,8 @@ def ranged_file(request, path: Path, content_type: str) -> HttpResponseBase:
     `-n`), so GDAL's /vsicurl/ and QGIS read a COG's header and the tiles they need without fetching the whole
     file. One range per request: several (multipart/byteranges) are refused with 416 saying so, as is a range
     outside the file."""
-    size = path.stat().st_size
+    found = storage.stat(path)
+    size = found.size
     header = request.META.get("HTTP_RANGE", "").strip()
     response: HttpResponseBase
     start, end = 0, size - 1
@@ -85,36 +87,20 @@ def ranged_file(request, path: Path, content_type: str) -> HttpResponseBase:
     if request.method == "HEAD":
         response = HttpResponse(b"", content_type=content_type, status=206 if partial else 200)
     else:
-        handle = path.open("rb")
-        handle.seek(start)
-        response = StreamingHttpResponse(_limited(handle, length), content_type=content_type,
+        response = StreamingHttpResponse(storage.chunks(path, start, length), content_type=content_type,
                                          status=206 if partial else 200)
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"
-    response["Last-Modified"] = http_date(path.stat().st_mtime)
+    response["Last-Modified"] = http_date(found.mtime)
     if partial:
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     return response
 
 
-def _limited(handle, length: int, chunk: int = 64 * 1024):
-    """`length` bytes of an open file in chunks; closes it at the end."""
-    try:
-        left = length
-        while left > 0:
-            data = handle.read(min(chunk, left))
-            if not data:
-                break
-            left -= len(data)
-            yield data
-    finally:
-        handle.close()
-
-
 def download(name: str, media: str, rows: list[dict], payload: Callable[[], dict], path_of: Callable[[str], Path],
              filename: str, cache_control: str, request=None) -> HttpResponseBase:
     """One file of a stored result: statistics rendered here (CSV from `rows`, JSON from `payload`), files
-    streamed from disk (with HEAD and single byte ranges when the request is given). The file name is
+    streamed from storage (with HEAD and single byte ranges when the request is given). The file name is
     quoted as RFC 6266 says, whatever characters it holds."""
     response: HttpResponseBase
     if name == "statistics.csv":
@@ -127,12 +113,12 @@ def download(name: str, media: str, rows: list[dict], payload: Callable[[], dict
         response = HttpResponse(json.dumps(payload(), indent=1), content_type="application/json")
     else:
         path = path_of(name)
-        if not path.is_file():
+        if not storage.exists(path):
             raise NotFound("The result's file is missing on the server; an administrator has been told.")
         if request is not None:
             response = ranged_file(request, path, media)
         else:
-            response = FileResponse(path.open("rb"), content_type=media)
+            response = StreamingHttpResponse(storage.chunks(path, 0, storage.stat(path).size), content_type=media)
     response["Content-Disposition"] = content_disposition_header(True, filename)
     response["Cache-Control"] = cache_control
     return response

@@ -31,6 +31,7 @@ from rest_framework.views import APIView
 
 from ml.classes import DFC
 
+from .. import storage
 from ..errors import InvalidInput, NotFound
 from ..jobs import products
 from ..jobs.products import Collection, Product
@@ -78,12 +79,12 @@ def _iso(value: datetime | None) -> str | None:
 def _raster_properties(path: Path, classes: bool) -> tuple[dict, dict]:
     """Item properties and asset fields of a stored COG, from its header ({} when it is missing or damaged)."""
     try:
-        with rasterio.open(path) as src:
+        with rasterio.open(storage.name(path)) as src:
             epsg = src.crs.to_epsg() if src.crs else None
             props = {"proj:code": f"EPSG:{epsg}" if epsg else None, "proj:shape": [src.height, src.width],
                      "proj:transform": list(src.transform)[:6]}
             asset = {"raster:bands": [{"data_type": src.dtypes[0], "nodata": 0,
-                                       "spatial_resolution": abs(src.res[0])}], "file:size": path.stat().st_size}
+                                       "spatial_resolution": abs(src.res[0])}], "file:size": storage.stat(path).size}
     except (rasterio.errors.RasterioError, rasterio.errors.CRSError, OSError):
         return {}, {}
     if classes:

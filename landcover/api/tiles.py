@@ -6,7 +6,8 @@ Speed (issue 15): tiles have a cache of their own (settings.CACHES["tiles"]), an
 keeps the last COGs it read open (a small LRU per thread: GDAL datasets must not be shared between
 threads), so an uncached tile costs the rendering alone, not opening the file and reading its header
 and overview directory again. A stored map never changes in place (a recomputed one is a new file), and
-the key holds the file's modification time, so a reader never outlives its file's content."""
+the key holds the file's modification time, so a reader never outlives its file's content. Files are read
+through `landcover.storage`: a local path, or /vsis3/ with range requests when results are in an object store."""
 from __future__ import annotations
 
 import logging
@@ -33,6 +34,7 @@ from rio_tiler.models import ImageData
 from ml.classes import colormap
 from ml.stats import confidence_threshold
 
+from .. import storage
 from ..errors import Damaged, NotFound
 
 DAMAGED = "This result's stored file is damaged and cannot be read; an administrator has been told."
@@ -46,13 +48,13 @@ _local = threading.local()
 
 def open_reader(path: Path) -> Reader:
     """A rio-tiler Reader of a stored COG, kept open for later requests of this thread."""
-    stat = path.stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_ino)
+    stat = storage.stat(path)
+    key = (str(path), stat.mtime, stat.size)
     readers: OrderedDict[tuple, Reader] = getattr(_local, "readers", None) or OrderedDict()
     _local.readers = readers
     reader = readers.get(key)
     if reader is None:
-        reader = readers[key] = Reader(str(path))
+        reader = readers[key] = Reader(storage.name(path))
         while len(readers) > OPEN_READERS:
             readers.popitem(last=False)[1].close()
     readers.move_to_end(key)
@@ -151,11 +153,12 @@ def tile_response(z: int, x: int, y: int, key: str, path_of: Callable[[], Path],
     cache = caches["tiles"]
     content = cache.get(key)
     if content is None:
-        path = path_of()
-        if not path.is_file():
-            raise NotFound("The result's file is missing on the server; an administrator has been told.")
         try:
-            content = render(path, z, x, y)
+            content = render(path_of(), z, x, y)
+        except FileNotFoundError:
+            raise NotFound("The result's file is missing on the server; an administrator has been told.") from None
+        except storage.StorageUnavailable:
+            raise
         except UNREADABLE as exc:  # a truncated or corrupted COG: say so, for this result alone
             raise Damaged(DAMAGED) from exc
         cache.set(key, content, settings.API_CACHE_SECONDS)

@@ -33,6 +33,7 @@ from ml.rasterio_io import DataError
 from ml.vectors import vectorise
 from ml.zonal import unit_statistics
 
+from .. import storage
 from ..errors import Damaged, InvalidInput
 from ..models import Export
 from . import lifecycle, products
@@ -48,7 +49,7 @@ MAX_ATTRIBUTES = 100  # attribute columns kept from a layer of units (the first 
 SAMPLE_COLUMNS = ["id", "lon", "lat", "map_class", "map_name", "class"]
 
 
-def pixels_of(path: Path) -> int:
+def pixels_of(path: str) -> int:
     """How many pixels a map has (from its header); Damaged when the header cannot be read."""
     try:
         with rasterio.open(path) as src:
@@ -58,12 +59,12 @@ def pixels_of(path: Path) -> int:
             from None
 
 
-def write_vectors(source: Path, target: Path, mmu: int, progress: Progress | None = None) -> None:
+def write_vectors(source: str, target: Path, mmu: int, progress: Progress | None = None) -> None:
     """The polygons per class of a map into `target` (.geojson or .gpkg)."""
     vectorise(source, target, target.suffix.lstrip("."), mmu)
 
 
-def write_sample(source: Path, target: Path, per_class: int, seed: int, counts: dict[int, int]) -> None:
+def write_sample(source: str, target: Path, per_class: int, seed: int, counts: dict[int, int]) -> None:
     """A stratified random sample of a map into `target` (.geojson or .csv), the map's class counts given (so
     it is read once)."""
     sample = draw_sample(source, per_class, seed, counts=counts)
@@ -149,7 +150,7 @@ def _multi(geometry: dict) -> dict:
 def write(stored: StoredMap, what: str, params: dict[str, Any], target: Path, progress: Progress | None = None) -> None:
     """One export of a stored map into `target` (a units export writes its three files beside it)."""
     if what == "units":
-        write_units(stored, json.loads(units_input(params["units"]).read_text()), target.parent)
+        write_units(stored, json.loads(storage.read_bytes(units_input(params["units"]))), target.parent)
     elif what == "vectors":
         write_vectors(stored.path, target, params["mmu"], progress)
     else:
@@ -169,7 +170,7 @@ def build(export: Export, work: Path, progress: Progress) -> dict:
     except (RasterioError, CRSError, OSError) as exc:
         raise DataError(f"the stored map cannot be read: it is damaged ({str(exc).splitlines()[0][:200]})") from None
     if export.what == "units":
-        units_input(export.params["units"]).unlink(missing_ok=True)
+        storage.remove_file(units_input(export.params["units"]))
     return {}
 
 
@@ -235,11 +236,8 @@ def request_units(stored: StoredMap, layer: dict, user, before_new=None) -> tupl
     units = hashlib.sha256(text.encode()).hexdigest()
     key = hashlib.sha256(f"{stored.kind}:{stored.pk}|units|{units}".encode()).hexdigest()
     staged = units_input(units)
-    if not staged.exists():  # what the job reads; written whole or not at all
-        staged.parent.mkdir(parents=True, exist_ok=True)
-        partial = staged.with_suffix(f".{secrets.token_hex(4)}.part")
-        partial.write_text(text)
-        partial.replace(staged)
+    if not storage.exists(staged):  # what the job reads (on any machine); written whole or not at all
+        storage.write_bytes(staged, text.encode())
     owner = user if stored.owner_id is not None else None
     requester = user if getattr(user, "is_authenticated", False) else None
     return lifecycle.find_or_queue(

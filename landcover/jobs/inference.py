@@ -23,6 +23,7 @@ from ml.outputs import preview_png
 from ml.predict import predict_scene
 from ml.stats import statistics_at_confidence
 
+from .. import storage
 from ..errors import NotFound
 from ..models import ModelVersion
 from .lifecycle import Progress
@@ -74,7 +75,7 @@ def confident_statistics(folder: Path, rows: list[dict], min_confidence: float) 
     and the rest as 'uncertain'; NotFound when the map has no per-pixel confidence (a MODIS map, or one
     stored before confidence was)."""
     path = folder / CONFIDENCE
-    if not path.is_file():
+    if not storage.exists(path):
         raise NotFound("This map has no per-pixel confidence (MODIS maps never do, and maps computed before "
                        "probabilities were stored have none until recomputed); ask without min_confidence.")
-    return statistics_at_confidence(json.loads(path.read_text()), min_confidence, [r["code"] for r in rows])
+    return statistics_at_confidence(json.loads(storage.read_bytes(path)), min_confidence, [r["code"] for r in rows])

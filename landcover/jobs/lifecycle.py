@@ -10,8 +10,8 @@ runs it, where its files go and how to build them; everything else is written on
 - `run` (the task's body) claims the row under a row lock and counts the attempt; a row that is
   done, failed, cancelled or gone is left alone, so a task delivered twice does nothing twice.
   It clears what an earlier attempt killed mid-way left in the staging folder, builds the files
-  in a fresh temporary folder there, moves them into place with renames on one file system, and
-  only then marks the row done: nobody ever sees half a result.
+  in a fresh temporary folder there, puts them in place (`landcover.storage.publish`: renames on one file
+  system, or an upload to the object store) and only then marks the row done: nobody ever sees half a result.
 - Errors in the input or the model (`ml.errors.PermanentError`) fail the job at once with a readable
   reason; `ml.errors.TransientError` (a source that did not answer) and any other error propagate to
   Celery, which retries transient ones and records the final failure (`fail`).
@@ -41,6 +41,7 @@ from django.utils import timezone
 
 from ml.errors import PermanentError, TransientError
 
+from .. import storage
 from ..errors import NotReady
 from ..models import QueuedJob
 
@@ -187,16 +188,6 @@ def progress_reporter(kind: JobKind, pk: int) -> Progress:
     return throttled_progress(report)
 
 
-def publish(work: Path, destination: Path) -> None:
-    """Move the finished files into place: the whole folder in one rename when it is new, else each file
-    with its own (atomic) rename, replacing what a killed attempt may have left."""
-    if not destination.exists():
-        work.rename(destination)
-        return
-    for path in work.iterdir():
-        path.replace(destination / path.name)
-
-
 def run(kind: JobKind, pk: int) -> dict:
     """The task's body: claim, build, store, finish. Safe to run again at any point."""
     row = claim(kind, pk)
@@ -212,7 +203,7 @@ def run(kind: JobKind, pk: int) -> dict:
             shutil.rmtree(stale, ignore_errors=True)
         work = Path(tempfile.mkdtemp(prefix=prefix, dir=staging))
         fields = kind.build(row, work, progress_reporter(kind, pk))
-        publish(work, kind.destination(row))
+        storage.publish(work, kind.destination(row))
     except Cancelled:
         log.info("%s %s was cancelled while running", kind.name, pk)
         return {kind.name: pk, "status": kind.idle_result}

@@ -10,12 +10,14 @@ serves every product's collection; a change or an accuracy assessment takes any 
 our classes. Adding a kind: its job module defines a `Product` subclass and calls `register`; its task
 goes in `landcover.tasks`; docs/ARCHITECTURE.md shows the whole recipe, and a test registers a toy kind.
 
-Deleting a row of any product removes its folder (`remove_folder`, connected for every registered model
-by `connect_cleanup`), and `prune` removes results nobody asked for in a while, never one a user owns.
+Files are named by their path under the data folder and read through `landcover.storage`, which keeps them
+there or in an object store. Deleting a row of any product removes its folder, or its objects (`remove_folder`,
+connected for every registered model by `connect_cleanup`), and `prune` removes results nobody asked for in a
+while, never one a user owns.
 """
 from __future__ import annotations
 
-import shutil
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,10 +31,12 @@ from django.db.models import Q
 from django.db.models.signals import post_delete
 from django.utils import timezone
 
+from .. import storage
 from ..errors import Forbidden, InvalidInput, NotFound, NotReady, NotSignedIn
 from .inference import CONFIDENCE, confident_statistics
 from .lifecycle import JobKind
 
+log = logging.getLogger(__name__)
 TIFF = "image/tiff"  # what downloads say; every TIFF stored is a COG, and the STAC API says so
 
 
@@ -322,8 +326,8 @@ class StoredMap:
 
     kind: str
     pk: int
-    path: Path
-    probabilities: Path | None
+    path: str                 # what GDAL opens (a local path or /vsis3/…: `landcover.storage.name`)
+    probabilities: str | None
     model: str
     bounds: tuple[float, float, float, float]
     label: str
@@ -343,8 +347,8 @@ def stored_map(kind: str, pk: int, user=None, check_access: bool = True) -> Stor
     if row is None:
         raise NotFound(f"No {product_.noun} {pk}.")
     done(product_, row)
-    probabilities = product_.path(row, "probabilities.tif") if product_.has_confidence(row) else None
-    return StoredMap(kind, pk, product_.path(row, product_.main_file), probabilities,
+    probabilities = storage.name(product_.path(row, "probabilities.tif")) if product_.has_confidence(row) else None
+    return StoredMap(kind, pk, storage.name(product_.path(row, product_.main_file)), probabilities,
                      product_.model_name(row) or "MODIS", product_.bounds(row), product_.label(row),
                      product_.owner_id(row), row.statistics, product_.scenes(row))
 
@@ -362,7 +366,7 @@ def statistics(product_: Product, row, min_confidence: float | None = None) -> d
     apart as `uncertain`."""
     rows, uncertain = row.statistics, None
     if min_confidence is not None:
-        if not product_.has_confidence(row) or not (product_.folder(row) / CONFIDENCE).is_file():
+        if not product_.has_confidence(row) or not storage.exists(product_.folder(row) / CONFIDENCE):
             raise InvalidInput("min_confidence", f"This {product_.noun} has no per-pixel confidence (MODIS maps "
                                                  "never do); min_confidence applies to maps made by a model.")
         rows, uncertain = confident_statistics(product_.folder(row), row.statistics, min_confidence)
@@ -383,14 +387,22 @@ def delete(product_: Product, row) -> None:
     """Delete a row and its folder at once (the signal below also removes it, once the deletion commits)."""
     folder = product_.folder(row)
     row.delete()
-    shutil.rmtree(folder, ignore_errors=True)
+    storage.remove(folder)
 
 
 def remove_folder(sender, instance, **kwargs) -> None:
     """post_delete of any product's row: its folder goes too, once the deletion is committed."""
     for product_ in registered():
         if isinstance(instance, product_.job.model):
-            transaction.on_commit(partial(shutil.rmtree, product_.folder(instance), ignore_errors=True))
+            transaction.on_commit(partial(remove_quietly, product_.folder(instance)))
+
+
+def remove_quietly(folder: Path) -> None:
+    """Remove a deleted row's files; when the store does not answer, the row is gone anyway: log what is left."""
+    try:
+        storage.remove(folder)
+    except storage.StorageUnavailable as exc:
+        log.error("the files of a deleted result stay at %s: %s", folder, exc)
 
 
 def connect_cleanup() -> None:

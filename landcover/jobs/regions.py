@@ -47,6 +47,7 @@ from ml.outputs import preview_png, write_cog
 from ml.regions import Tile, aligned_tile, mosaic_vrt, plan_region
 from ml.stats import merge_histograms, statistics_table
 
+from .. import storage
 from ..catalogue.imagery import search
 from ..models import ModelVersion, RegionMap, RegionTile
 from . import lifecycle, products
@@ -207,7 +208,7 @@ def map_tile(region: RegionMap, tile: RegionTile) -> dict:
         destination.parent.mkdir(parents=True, exist_ok=True)
         if destination.exists():  # an earlier attempt's (a killed worker): the same pixels, replaced whole
             shutil.rmtree(destination)
-        work.rename(destination)
+        storage.publish(work, destination)  # where the join finds it, on whichever machine it runs
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {"classes": {str(r["code"]): [r["pixels"], r["area_km2"]] for r in mapped.statistics},
@@ -253,13 +254,14 @@ def merge(region: RegionMap, work: Path, progress: Progress) -> dict:
     grid = grid_of(region)
     folder = tiles_folder(region)
     placed = [(folder / f"{t.row}-{t.col}", tile_of(t)) for t in tiles]
-    with_probabilities = [(p, t) for p, t in placed if (p / PROBABILITIES).is_file()]
+    with_probabilities = [(p, t) for p, t in placed if storage.exists(p / PROBABILITIES)]
     layers: list[tuple[str, Literal["mode", "average"]]] = [("map.tif", "mode"), (CONFIDENCE_COG, "average")]
     for k, (name, resampling) in enumerate(layers):
-        join_cog(grid, [(p / name, t) for p, t in placed], work / name, resampling)
+        join_cog(grid, [(storage.name(p / name), t) for p, t in placed], work / name, resampling)
         progress(k + 1, len(layers) + 2)
     if len(with_probabilities) == len(placed):
-        join_cog(grid, [(p / PROBABILITIES, t) for p, t in placed], work / PROBABILITIES, "average", mask=True)
+        join_cog(grid, [(storage.name(p / PROBABILITIES), t) for p, t in placed], work / PROBABILITIES, "average",
+                 mask=True)
     progress(len(layers) + 1, len(layers) + 2)
     preview_png(work / "map.tif", work / "preview.png")
     (work / CONFIDENCE).write_text(json.dumps(merge_histograms([t.counts["confidence"] for t in tiles]),
@@ -277,7 +279,7 @@ def merge(region: RegionMap, work: Path, progress: Progress) -> dict:
         "acquired": first_acquisition({"items": [i for t in tiles for i in t.counts["items"]]})}
 
 
-def join_cog(grid: Grid, sources: list[tuple[Path, Tile]], out: Path, resampling: Literal["mode", "average"],
+def join_cog(grid: Grid, sources: list[tuple[str, Tile]], out: Path, resampling: Literal["mode", "average"],
              mask: bool = False) -> None:
     """One COG of the region from its tiles' COGs of one name (a VRT mosaic translated), with the first tile's
     tags, colours and band descriptions."""
@@ -301,7 +303,7 @@ def join(pk: int) -> dict:
     """The join's task: the lifecycle runs `merge`; the tiles' folders go once the region's map is stored."""
     result = lifecycle.run(REGION_JOB, pk)
     if result.get("status") == REGION_JOB.done:
-        shutil.rmtree(tiles_folder(RegionMap.objects.get(pk=pk)), ignore_errors=True)
+        storage.remove(tiles_folder(RegionMap.objects.get(pk=pk)))
         shutil.rmtree(REGION_PRODUCT.folder(RegionMap.objects.get(pk=pk)) / ".tmp", ignore_errors=True)
     return result
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from ml.bands import S2_BANDS
 from ml.rasterio_io import plan_stack, write_stack
 
+from .. import storage
 from ..catalogue.registry import refuse_coarse
 from ..errors import LimitReached, Unavailable
 from ..models import ModelVersion, Upload
@@ -42,6 +43,7 @@ def build(upload: Upload, work: Path, progress: Progress) -> dict:
     """The upload's map and preview in `work`; a zip's band files are stacked into source.tif first (here, not
     in the web request that accepted them)."""
     source, bands = UPLOAD_PRODUCT.path(upload, "source.tif"), UPLOAD_PRODUCT.path(upload, "bands")
+    storage.fetch(UPLOAD_PRODUCT.folder(upload))  # from the object store, when the web put it there
     start = 0
     if bands.is_dir():
         files = {path.stem: path for path in bands.glob("*.tif")}
@@ -156,9 +158,10 @@ def _store(user, uploaded_file, model_version: ModelVersion, source: Path, check
                 owner=user, token=token, original_name=uploaded_file.name[:255], size_bytes=uploaded_file.size,
                 model_version=model_version, width=checked.width, height=checked.height, bands=checked.bands,
                 crs=checked.crs, footprint=checked.footprint, level=checked.level or "")
+            storage.put_folder(folder)  # where a worker on another machine reads it
             lifecycle.enqueue(UPLOAD_JOB, upload.pk)
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        storage.remove(folder)
         raise
     return upload
 

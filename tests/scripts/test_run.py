@@ -12,7 +12,7 @@ import requests
 from pyogrio import read_info
 
 from tests.concurrency import at_once, form_session, post_form
-from tests.conftest import ROOT, SHARED_DATA, free_port, wait_for
+from tests.conftest import ROOT, SHARED_DATA, free_port, stop_group, wait_for
 
 SHARED_DW = SHARED_DATA.parent / "models" / "dynamicworld"
 ROUNDED_SHARES = 10 * 0.00005  # ten class shares, each rounded to 4 decimals (ml.stats.statistics_table)
@@ -50,12 +50,7 @@ def embedded_site(tmp_path):
     try:
         yield wait_for(url, timeout=240, message="run.sh to print the URL"), env, proc, log
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop_group(proc, signal.SIGINT, 30)
         log.close()
 
 
