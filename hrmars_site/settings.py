@@ -346,6 +346,14 @@ REGION_TILE_PX = env_int("HRMARS_REGION_TILE_PX", 2048)   # 20.5 km: a tile maps
 REGION_TILE_QUEUE = env_str("HRMARS_REGION_TILE_QUEUE", "")
 # A running tile beats every 5 s; one silent this long lost its worker and is taken by the next task that asks.
 REGION_TILE_STALE_SECONDS = env_int("HRMARS_REGION_TILE_STALE_SECONDS", 120)
+# Composites and time series (issue 25): every dated scene of an area over a period mapped once (SCENES_DIR, found
+# again by scene, grid and model) and combined per pixel (COMPOSITES_DIR). An area up to COMPOSITE_MAX_KM2, at most
+# COMPOSITE_MAX_SCENES scenes (the least cloudy first) per composite.
+SCENES_DIR = env_path("HRMARS_SCENES_DIR", DATA_DIR / "scenes")
+COMPOSITES_DIR = env_path("HRMARS_COMPOSITES_DIR", DATA_DIR / "composites")
+COMPOSITE_MAX_KM2 = env_int("HRMARS_COMPOSITE_MAX_KM2", 400)
+COMPOSITE_MAX_SCENES = env_int("HRMARS_COMPOSITE_MAX_SCENES", 60)
+COMPOSITE_MAX_DAYS = env_int("HRMARS_COMPOSITE_MAX_DAYS", 366)  # a period given by start and end: a year at most
 # --- Where results live (issue 24): "" keeps them in the folders above (the embedded default, one machine, or a
 # shared file system mounted at the same path everywhere); s3://bucket/prefix puts every finished result in an
 # S3-compatible object store that every machine reads (landcover/storage.py): workers then keep nothing on disk.

@@ -342,3 +342,67 @@ class RegionTile(models.Model):
 
     def __str__(self) -> str:
         return f"tile {self.row}-{self.col} of region {self.region_id} ({self.status})"
+
+
+class SceneMap(models.Model):
+    """One dated scene mapped on one place's grid by one model: the map and class probabilities a composite or a
+    time series combines. Kept and found again by `key` (the scene, the grid and its context margin, the model
+    and its engine), so a scene is mapped once for every composite and series that needs it. Files live under
+    SCENES_DIR/<token>/: map.tif, probabilities.tif, confidence.tif."""
+
+    key = models.CharField(max_length=64, unique=True, editable=False,
+                           help_text="SHA-256 of the scene, grid, context margin, model and engine")
+    token = models.CharField(max_length=40, unique=True, editable=False)
+    item_id = models.CharField(max_length=200, help_text="The scene's STAC item id (or local file)")
+    acquired = models.DateTimeField(null=True, blank=True, help_text="When the scene was taken")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="scene_maps")
+    clear_pixels = models.PositiveBigIntegerField(default=0)
+    cloud_pixels = models.PositiveBigIntegerField(default=0)
+    missing_pixels = models.PositiveBigIntegerField(default=0)
+    item = models.JSONField(default=dict, blank=True, help_text="The scene as the imagery summary lists it")
+    warnings = models.JSONField(default=list, blank=True)
+    seconds = models.FloatField(null=True, blank=True, help_text="Time to read and map it")
+    uses = models.PositiveIntegerField(default=0, help_text="Composites and series that used it")
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"scene {self.item_id} mapped by {self.model_version_id} ({self.clear_pixels:,} clear px)"
+
+
+class CompositeMap(QueuedJob):
+    """A land-cover map of an area over a period: every scene with clear pixels over it mapped (once: `SceneMap`)
+    and combined per pixel by the mode of their labels or the mean of their probabilities, with the count of
+    clear observations as a quality band. Files live under COMPOSITES_DIR/<token>/: map.tif, probabilities.tif,
+    confidence.tif, observations.tif, confidence.json, preview.png."""
+
+    class Method(models.TextChoices):
+        MODE = "mode", "Mode of the scenes' labels"
+        MEAN = "mean", "Mean of the scenes' probabilities"
+
+    key = models.CharField(max_length=64, unique=True, editable=False,
+                           help_text="SHA-256 of the area, period, method, cloud limit, source and model")
+    token = models.CharField(max_length=40, unique=True, editable=False)
+    geometry = models.MultiPolygonField(srid=4326)
+    area_km2 = models.FloatField(help_text="Geodesic area of the polygon (WGS 84 ellipsoid)")
+    start = models.DateField()
+    end = models.DateField()
+    period = models.CharField(max_length=20, blank=True, help_text="Its name when asked by name: 2024, 2024-06, "
+                                                                    "2024-JJA")
+    method = models.CharField(max_length=4, choices=Method.choices, default=Method.MODE)
+    max_cloud = models.FloatField(default=100.0, help_text="Largest scene cloud cover accepted, %")
+    imagery_source = models.CharField(max_length=20, default="auto")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="composites")
+    requested_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="composites")
+    scene_maps = models.ManyToManyField(SceneMap, blank=True, related_name="composites")
+    imagery = models.JSONField(default=dict, blank=True, help_text="Scenes used (with dates and clear pixels), "
+                                                                   "clear-observation counts")
+    acquired = models.DateTimeField(null=True, blank=True, db_index=True, help_text="When the first scene was taken")
+    acquired_end = models.DateTimeField(null=True, blank=True, help_text="When the last scene was taken")
+
+    class Meta(QueuedJob.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"composite {self.pk} ({self.start} to {self.end}, {self.method}, {self.status})"

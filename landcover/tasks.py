@@ -15,6 +15,7 @@ from ml.errors import TransientError
 from .jobs import lifecycle, regions
 from .jobs.areas import AREA_JOB
 from .jobs.change import CHANGE_JOB
+from .jobs.composites import COMPOSITE_JOB
 from .jobs.exports import EXPORT_JOB
 from .jobs.lifecycle import JobKind
 from .jobs.maps import MAP_JOB
@@ -103,3 +104,9 @@ def compute_region_tile(self, tile_id: int) -> dict:
 def merge_region(self, region_id: int) -> dict:
     """Join a region's tiles into one map once every tile is finished."""
     return regions.join(region_id)
+
+
+@shared_task(base=JobTask, job=COMPOSITE_JOB, name=COMPOSITE_JOB.task, **OPTIONS)
+def compute_composite(self, composite_id: int) -> dict:
+    """Map every scene of a period over an area (or find it mapped) and combine them."""
+    return lifecycle.run(self.job, composite_id)

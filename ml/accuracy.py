@@ -147,6 +147,19 @@ def map_values(path: Path | str, lonlat: Sequence[tuple[float, float]]) -> list[
     return values
 
 
+def pixel_values(path: Path | str, lon: float, lat: float) -> list[int] | None:
+    """Every band of a file at (lon, lat); None outside it or where its mask says the pixel holds no data."""
+    with rasterio.open(path) as src:
+        xs, ys = transform_points("EPSG:4326", src.crs, [lon], [lat])
+        row, col = src.index(xs[0], ys[0])
+        if not (0 <= row < src.height and 0 <= col < src.width):
+            return None
+        window = Window(col, row, 1, 1)
+        if not src.read_masks(1, window=window)[0, 0]:
+            return None
+        return [int(v) for v in src.read(window=window)[:, 0, 0]]
+
+
 def draw_sample(path: Path | str, per_class: int | dict[int, int], seed: int, strip_rows: int = 512,
                 counts: dict[int, int] | None = None) -> list[dict]:
     """A stratified random sample of a class map: `per_class` pixel centres of each class present (fewer where a

@@ -266,10 +266,11 @@ class MapWriter:
                                               for i, (name, code) in enumerate(zip(self.names, self.codes),
                                                                                start=1)})
 
-    def write(self, y: int, probabilities: np.ndarray, valid: np.ndarray) -> None:
-        """Rows y… : the most probable class where the input holds data, nodata elsewhere."""
+    def write(self, y: int, probabilities: np.ndarray, valid: np.ndarray, top: np.ndarray | None = None) -> None:
+        """Rows y… : the most probable class where the input holds data, nodata elsewhere. `top`: the model class
+        of each pixel when another rule chooses it (a composite's mode), its confidence that class's probability."""
         n, width = valid.shape
-        top = probabilities.argmax(axis=-1)
+        top = probabilities.argmax(axis=-1) if top is None else top
         classes = self.codes[top]
         classes[~valid] = NODATA
         self.out.write(classes[None], window=Window(0, y, width, n))

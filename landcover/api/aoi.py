@@ -1,6 +1,7 @@
 """What an area or region request asks for: the place (a point, a bounding box, a GeoJSON geometry, or an
 uploaded GeoJSON / KML / zipped Shapefile, checked against a size limit) and the map's parameters (dates, cloud
-limit, imagery source, model). One parser for areas and regions, so both answer a bad request alike."""
+limit, imagery source, model) and, for composites, the period. One parser for areas, regions and composites, so
+all answer a bad request alike."""
 from __future__ import annotations
 
 import json
@@ -9,6 +10,9 @@ from datetime import date
 
 from django.conf import settings
 
+from ml.composite import METHODS
+from ml.periods import PeriodError, period
+
 from ..catalogue.imagery import SOURCES
 from ..catalogue.registry import find_model
 from ..errors import InvalidInput
@@ -16,7 +20,7 @@ from ..models import ModelVersion
 from ..validation import areas as aoi
 from .limits import count_area_file
 
-AREA_REQUEST = {"type": "object", "properties": {
+AREA_PROPERTIES: dict[str, dict] = {
     "geometry": {"type": "object", "description": "GeoJSON Polygon, MultiPolygon, Feature or FeatureCollection "
                                                   "(lon, lat)"},
     "point": {"type": "array", "items": {"type": "number"}, "description": "[lon, lat]: a square around it"},
@@ -26,7 +30,8 @@ AREA_REQUEST = {"type": "object", "properties": {
     "file": {"type": "string", "format": "binary", "description": "GeoJSON, KML or zipped Shapefile (multipart)"},
     "start": {"type": "string", "format": "date"}, "end": {"type": "string", "format": "date"},
     "max_cloud": {"type": "number", "description": "largest scene cloud cover accepted, % (default 100)"},
-    "model": {"type": "string"}, "source": {"type": "string", "enum": list(SOURCES)}}}
+    "model": {"type": "string"}, "source": {"type": "string", "enum": list(SOURCES)}}
+AREA_REQUEST = {"type": "object", "properties": AREA_PROPERTIES}
 
 
 def _date(data, field: str) -> date | None:
@@ -116,3 +121,42 @@ def map_parameters(request) -> MapParameters:
     if model is not None and not isinstance(model, str):
         raise InvalidInput("model", "model must be a model's name (see /api/v1/models/).")
     return MapParameters(start, end, max_cloud, source, find_model(model))
+
+
+@dataclass(frozen=True)
+class PeriodParameters:
+    """A composite's or series' time: its first and last day, its name when asked by name, and how to combine."""
+
+    start: date
+    end: date
+    name: str
+    method: str
+
+
+COMPOSITE_REQUEST = {"type": "object", "properties": {**AREA_PROPERTIES,
+    "period": {"type": "string", "description": "a year (2024), a month (2024-06) or a meteorological season "
+                                                "(2024-DJF, 2024-MAM, 2024-JJA, 2024-SON); else start and end"},
+    "method": {"type": "string", "enum": list(METHODS), "description": "mode of the scenes' labels (default) or "
+                                                                        "mean of their probabilities"}}}
+
+
+def period_parameters(request, asked: MapParameters) -> PeriodParameters:
+    """The request's period (by name, or its start and end: one of the two) and method, checked."""
+    data = body_of(request)
+    name = data.get("period")
+    method = data.get("method") or "mode"
+    if method not in METHODS:
+        raise InvalidInput("method", f"method must be one of {', '.join(METHODS)}.")
+    if name not in (None, ""):
+        if asked.start or asked.end:
+            raise InvalidInput("period", "Give a period by name or by start and end, not both.")
+        try:
+            found = period(str(name))
+        except PeriodError as exc:
+            raise InvalidInput("period", str(exc)) from None
+        return PeriodParameters(found.start, found.end, found.name, method)
+    if asked.start is None or asked.end is None:
+        raise InvalidInput("period", "Give the period: by name (2024, 2024-06, 2024-JJA) or by start and end.")
+    if (asked.end - asked.start).days > settings.COMPOSITE_MAX_DAYS:
+        raise InvalidInput("end", f"A period is at most {settings.COMPOSITE_MAX_DAYS} days long.")
+    return PeriodParameters(asked.start, asked.end, "", method)

@@ -5,12 +5,12 @@ from django.urls import path
 
 from .. import urlconverters  # noqa: F401  (registers <id:>)
 from ..jobs import products
-from . import areas, catalogue, change, factory, maps, model_versions, regions, stac, uploads
+from . import areas, catalogue, change, composites, factory, maps, model_versions, regions, stac, uploads
 
 app_name = "api"
 
 RESOURCES = {"map": maps.RESOURCE, "area": areas.RESOURCE, "upload": uploads.RESOURCE, "change": change.RESOURCE,
-             "region": regions.RESOURCE}
+             "region": regions.RESOURCE, "composite": composites.RESOURCE}
 
 
 def product_routes() -> list:
@@ -31,6 +31,7 @@ urlpatterns = [
     path("uploads/", uploads.UploadList.as_view(), name="upload-list"),
     path("areas/", areas.AreaList.as_view(), name="area-list"),
     path("regions/", regions.RegionList.as_view(), name="region-list"),
+    path("composites/", composites.CompositeList.as_view(), name="composite-list"),
     path("imagery/", areas.ImageryList.as_view(), name="imagery-list"),
     path("changes/", change.ChangeList.as_view(), name="change-list"),
     path("basemap/countries.geojson", areas.CountryBorders.as_view(), name="basemap-countries"),

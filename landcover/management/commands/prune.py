@@ -1,14 +1,15 @@
 """Remove stored results nobody has asked for in a while, so the disk does not only ever grow: every kind of
-the product registry, rows and folders together. Never a result a user owns (an upload, a change or export of
-one, an area somebody signed in asked for) and never a job that is still queued or running. Catalogue maps
-and anonymous areas are recomputed if somebody asks again. Run it daily (cron, a systemd timer)."""
+the product registry, rows and folders together, and the scene maps composites share. Never a result a user
+owns (an upload, a change or export of one, an area somebody signed in asked for) and never a job that is still
+queued or running. Catalogue maps and anonymous areas are recomputed if somebody asks again. Run it daily (cron,
+a systemd timer)."""
 import time
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from ...jobs import products
+from ...jobs import composites, products
 
 TEMP_FILE_HOURS = 24  # no upload takes this long to arrive
 
@@ -37,6 +38,14 @@ class Command(BaseCommand):
                 self.stdout.write(f"{product.prefix}: {len(rows)} {'would go' if dry_run else 'removed'}")
         self.stdout.write(f"{total} result(s) not asked for in {days:g} days {'would be' if dry_run else 'were'} "
                           "removed; results a user owns are kept.")
+        scenes = composites.prunable_scenes(days)
+        count = scenes.count()
+        if count and not dry_run:
+            for scene in scenes:
+                scene.delete()  # its folder goes with it (composites.remove_scene_folder)
+        if count:
+            self.stdout.write(f"{count} scene map(s) no composite used in {days:g} days "
+                              f"{'would be' if dry_run else 'were'} removed.")
         stale = [p for p in Path(settings.FILE_UPLOAD_TEMP_DIR).glob("*")
                  if p.is_file() and p.stat().st_mtime < time.time() - TEMP_FILE_HOURS * 3600]
         if not dry_run:
