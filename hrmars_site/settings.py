@@ -351,6 +351,8 @@ REGION_TILE_STALE_SECONDS = env_int("HRMARS_REGION_TILE_STALE_SECONDS", 120)
 # COMPOSITE_MAX_SCENES scenes (the least cloudy first) per composite.
 SCENES_DIR = env_path("HRMARS_SCENES_DIR", DATA_DIR / "scenes")
 COMPOSITES_DIR = env_path("HRMARS_COMPOSITES_DIR", DATA_DIR / "composites")
+SERIES_DIR = env_path("HRMARS_SERIES_DIR", DATA_DIR / "series")  # time series: one composite per period
+SERIES_MAX_PERIODS = env_int("HRMARS_SERIES_MAX_PERIODS", 60)  # five years of months
 COMPOSITE_MAX_KM2 = env_int("HRMARS_COMPOSITE_MAX_KM2", 400)
 COMPOSITE_MAX_SCENES = env_int("HRMARS_COMPOSITE_MAX_SCENES", 60)
 COMPOSITE_MAX_DAYS = env_int("HRMARS_COMPOSITE_MAX_DAYS", 366)  # a period given by start and end: a year at most

@@ -406,3 +406,36 @@ class CompositeMap(QueuedJob):
 
     def __str__(self) -> str:
         return f"composite {self.pk} ({self.start} to {self.end}, {self.method}, {self.status})"
+
+
+class TimeSeries(QueuedJob):
+    """Class areas of an area over time: one composite per period (months, seasons or years over a range), their
+    statistics side by side. Files live under SERIES_DIR/<token>/: series.csv, series.json and series.png (the
+    chart). A period without clear imagery is a gap, not an error."""
+
+    class Step(models.TextChoices):
+        MONTH = "month", "Months"
+        SEASON = "season", "Meteorological seasons"
+        YEAR = "year", "Years"
+
+    key = models.CharField(max_length=64, unique=True, editable=False)
+    token = models.CharField(max_length=40, unique=True, editable=False)
+    geometry = models.MultiPolygonField(srid=4326)
+    area_km2 = models.FloatField()
+    start = models.DateField()
+    end = models.DateField()
+    step = models.CharField(max_length=6, choices=Step.choices, default=Step.MONTH)
+    method = models.CharField(max_length=4, choices=CompositeMap.Method.choices, default=CompositeMap.Method.MODE)
+    max_cloud = models.FloatField(default=100.0)
+    imagery_source = models.CharField(max_length=20, default="auto")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="series")
+    requested_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="series")
+    periods = models.JSONField(default=list, blank=True, help_text="Per period: its name, days, composite, scenes "
+                                                                   "and class areas (ha)")
+
+    class Meta(QueuedJob.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"series {self.pk} ({self.start} to {self.end} by {self.step}, {self.status})"

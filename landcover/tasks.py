@@ -20,6 +20,7 @@ from .jobs.exports import EXPORT_JOB
 from .jobs.lifecycle import JobKind
 from .jobs.maps import MAP_JOB
 from .jobs.regions import REGION_JOB
+from .jobs.series import SERIES_JOB
 from .jobs.uploads import UPLOAD_JOB
 
 # Errors that another try can fix: a full or busy disk, a database restart, an imagery source that is down.
@@ -110,3 +111,9 @@ def merge_region(self, region_id: int) -> dict:
 def compute_composite(self, composite_id: int) -> dict:
     """Map every scene of a period over an area (or find it mapped) and combine them."""
     return lifecycle.run(self.job, composite_id)
+
+
+@shared_task(base=JobTask, job=SERIES_JOB, name=SERIES_JOB.task, **OPTIONS)
+def compute_series(self, series_id: int) -> dict:
+    """Each period's composite of an area (made or found), then the table and chart of class areas."""
+    return lifecycle.run(self.job, series_id)

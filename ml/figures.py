@@ -87,3 +87,33 @@ def plot_curves(history_csv: Path, png: Path, panels: Sequence[tuple[str, Sequen
     fig.tight_layout()
     fig.savefig(png)
     plt.close(fig)
+
+
+def plot_series(periods: Sequence[str], areas: dict[int, Sequence[float | None]], png: Path, title: str = "",
+                unit: str = "ha") -> Path:
+    """Class areas over periods: one line per class in its colour (a period without data is a gap)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .classes import DFC_NAMES
+
+    colours = colormap()
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(periods) + 3), 4), dpi=100)
+    x = np.arange(len(periods))
+    for code, values in sorted(areas.items()):
+        y = np.array([np.nan if v is None else v for v in values], float)
+        if np.all(np.isnan(y)):
+            continue
+        r, g, b, _ = colours.get(code, (80, 80, 80, 255))
+        ax.plot(x, y, marker="o", markersize=3, color=(r / 255, g / 255, b / 255), label=DFC_NAMES.get(code, code))
+    ax.set_xticks(x, list(periods), rotation=45 if len(periods) > 6 else 0, ha="right" if len(periods) > 6 else "center")
+    ax.set_ylabel(f"area ({unit})")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    fig.savefig(png)
+    plt.close(fig)
+    return Path(png)

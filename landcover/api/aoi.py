@@ -11,7 +11,7 @@ from datetime import date
 from django.conf import settings
 
 from ml.composite import METHODS
-from ml.periods import PeriodError, period
+from ml.periods import STEPS, PeriodError, period
 
 from ..catalogue.imagery import SOURCES
 from ..catalogue.registry import find_model
@@ -133,15 +133,17 @@ class PeriodParameters:
     method: str
 
 
-COMPOSITE_REQUEST = {"type": "object", "properties": {**AREA_PROPERTIES,
+COMPOSITE_PROPERTIES: dict[str, dict] = {**AREA_PROPERTIES,
     "period": {"type": "string", "description": "a year (2024), a month (2024-06) or a meteorological season "
                                                 "(2024-DJF, 2024-MAM, 2024-JJA, 2024-SON); else start and end"},
     "method": {"type": "string", "enum": list(METHODS), "description": "mode of the scenes' labels (default) or "
-                                                                        "mean of their probabilities"}}}
+                                                                        "mean of their probabilities"}}
+COMPOSITE_REQUEST = {"type": "object", "properties": COMPOSITE_PROPERTIES}
 
 
-def period_parameters(request, asked: MapParameters) -> PeriodParameters:
-    """The request's period (by name, or its start and end: one of the two) and method, checked."""
+def period_parameters(request, asked: MapParameters, max_days: int | None = None) -> PeriodParameters:
+    """The request's period (by name, or its start and end: one of the two; at most `max_days` long, by default
+    HRMARS_COMPOSITE_MAX_DAYS) and method, checked."""
     data = body_of(request)
     name = data.get("period")
     method = data.get("method") or "mode"
@@ -157,6 +159,22 @@ def period_parameters(request, asked: MapParameters) -> PeriodParameters:
         return PeriodParameters(found.start, found.end, found.name, method)
     if asked.start is None or asked.end is None:
         raise InvalidInput("period", "Give the period: by name (2024, 2024-06, 2024-JJA) or by start and end.")
-    if (asked.end - asked.start).days > settings.COMPOSITE_MAX_DAYS:
-        raise InvalidInput("end", f"A period is at most {settings.COMPOSITE_MAX_DAYS} days long.")
+    longest = settings.COMPOSITE_MAX_DAYS if max_days is None else max_days
+    if (asked.end - asked.start).days > longest:
+        raise InvalidInput("end", f"A period is at most {longest} days long.")
     return PeriodParameters(asked.start, asked.end, "", method)
+
+
+SERIES_REQUEST = {"type": "object", "properties": {
+    **COMPOSITE_PROPERTIES,
+    "period": {"type": "string", "description": "the range by name (2024: its months, seasons…); else start and end"},
+    "step": {"type": "string", "enum": list(STEPS), "description": "one composite per month (default), season or "
+                                                                   "year of the range"}}}
+
+
+def series_parameters(request, asked: MapParameters) -> tuple[PeriodParameters, str]:
+    """A time series' range (by name, or start and end), method and step, checked."""
+    step = body_of(request).get("step") or "month"
+    if step not in STEPS:
+        raise InvalidInput("step", f"step must be one of {', '.join(STEPS)}.")
+    return period_parameters(request, asked, max_days=366 * 50), step

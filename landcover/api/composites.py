@@ -3,7 +3,10 @@ and end — and get one map of every scene of that period with clear pixels, com
 their labels or the mean of their probabilities, with the count of clear observations per pixel. A composite is
 used like any map (statistics, tiles, WMTS, downloads, STAC with start_datetime/end_datetime, change, accuracy,
 statistics per unit); `pixel/` gives one pixel's class probabilities on every date it combines. The same request
-twice gives the same composite, and the scenes it maps are reused by every other composite of the place."""
+twice gives the same composite, and the scenes it maps are reused by every other composite of the place.
+
+Time series: POST an area, a range and a step (months, seasons, years) and get the class areas of each period's
+composite as a table (CSV, JSON) and a chart (PNG); each period's map is its composite."""
 from __future__ import annotations
 
 from django.conf import settings
@@ -19,9 +22,9 @@ from ml.accuracy import map_values, pixel_values
 
 from .. import storage
 from ..errors import InvalidInput
-from ..jobs import composites, products
-from ..models import CompositeMap
-from .aoi import COMPOSITE_REQUEST, area_from, map_parameters, period_parameters
+from ..jobs import composites, products, series
+from ..models import CompositeMap, TimeSeries
+from .aoi import COMPOSITE_REQUEST, SERIES_REQUEST, area_from, map_parameters, period_parameters, series_parameters
 from .factory import LIST_PARAMETERS, Detail, Resource, detail_url, job_fields, links, own_list
 from .limits import count_new_computation
 from .serializers import PageSerializer, job_answer
@@ -151,6 +154,87 @@ class CompositePixel(Detail):
                          "composite_class": here or None, "dates": dates})
 
 
+class SeriesSerializer(serializers.Serializer):
+    """A time series (landcover.api.composites.series_representation)."""
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    url = serializers.URLField(help_text="Poll this URL while it runs")
+    status = serializers.ChoiceField(choices=TimeSeries.Status.choices)
+    progress = serializers.IntegerField(help_text="Periods done / periods, %")
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    seconds = serializers.FloatField(allow_null=True)
+    private = serializers.BooleanField()
+    area_km2 = serializers.FloatField()
+    bounds = serializers.ListField(child=serializers.FloatField())
+    start = serializers.DateField()
+    end = serializers.DateField()
+    step = serializers.ChoiceField(choices=TimeSeries.Step.choices)
+    method = serializers.ChoiceField(choices=CompositeMap.Method.choices)
+    model = serializers.CharField()
+    cancel = serializers.URLField(required=False)
+    error = serializers.CharField(required=False)
+    periods = serializers.ListField(child=serializers.DictField(), required=False,
+                                    help_text="Per period: name, days, status, scenes, dates, class areas (ha, by "
+                                              "code), its composite's URL")
+    links = serializers.DictField(child=serializers.CharField(), required=False)
+
+
+class SeriesPageSerializer(PageSerializer):
+    results = SeriesSerializer(many=True)
+
+
+def series_representation(row: TimeSeries, request) -> dict:
+    """A time series: its job, then each period (with its composite's URL) and links to the table and chart."""
+    product = series.SERIES_PRODUCT
+    url = detail_url(product, row.pk, request)
+    data = job_fields(product, row, url, request.user)
+    data.update(area_km2=round(row.area_km2, 6), bounds=list(row.geometry.extent), start=row.start, end=row.end,
+                step=row.step, method=row.method, model=row.model_version.name)
+    if row.status == TimeSeries.Status.DONE:
+        data.update(periods=[{**p, "composite_url": detail_url(composites.COMPOSITE_PRODUCT, p["composite"], request)}
+                             for p in row.periods], links=links(product, row, url))
+    return data
+
+
+class SeriesList(APIView):
+    """GET: your time series, newest first (signed in). POST: class areas of an area over a range (`period`: 2024,
+    or `start` and `end`) by `step` (month, season, year), one composite per step (`method`: mode, mean): 202 and
+    the job's URL, or 200 with the stored one when asked before."""
+    parser_classes = [JSONBodyParser, parsers.MultiPartParser]
+
+    @extend_schema(operation_id="v1_series_list", parameters=LIST_PARAMETERS,
+                   responses={200: SeriesPageSerializer, 401: OpenApiResponse(description="Not signed in"),
+                              404: OpenApiResponse(description="No such page")})
+    def get(self, request):
+        return own_list(series.SERIES_PRODUCT, request, series_representation)
+
+    @extend_schema(operation_id="v1_series_create",
+                   request={"application/json": SERIES_REQUEST, "multipart/form-data": SERIES_REQUEST},
+                   responses={200: SeriesSerializer, 202: SeriesSerializer,
+                              400: OpenApiResponse(description="The area or a parameter is wrong; the body says "
+                                                               "which"),
+                              429: OpenApiResponse(description="Too many new map computations")})
+    def post(self, request):
+        geometry, km2 = area_from(request, settings.COMPOSITE_MAX_KM2)
+        asked = map_parameters(request)
+        when, step = series_parameters(request, asked)
+        row, _ = series.request_series(
+            geometry, km2, start=when.start, end=when.end, step=step, method=when.method, max_cloud=asked.max_cloud,
+            source=asked.source, version=asked.version, user=request.user,
+            before_new=lambda: count_new_computation(request))
+        return job_answer(series_representation(row, request), row.status == TimeSeries.Status.DONE)
+
+
+class SeriesDetail(Detail):
+    """A time series' status, then its periods and links to its table (CSV, JSON) and chart (PNG)."""
+
+    @extend_schema(responses={200: SeriesSerializer, 404: OpenApiResponse(description="No such series")})
+    def get(self, request, pk: int):
+        return Response(series_representation(self.row(request, pk), request))
+
+
+SERIES_RESOURCE = Resource(represent=series_representation, detail=SeriesDetail)
 RESOURCE = Resource(represent=composite_representation, detail=CompositeDetail, extra=[
     path("composites/<id:pk>/pixel/", CompositePixel.as_view(product=composites.COMPOSITE_PRODUCT, operation="pixel"),
          name="composite-pixel")])

@@ -10,7 +10,8 @@ from . import areas, catalogue, change, composites, factory, maps, model_version
 app_name = "api"
 
 RESOURCES = {"map": maps.RESOURCE, "area": areas.RESOURCE, "upload": uploads.RESOURCE, "change": change.RESOURCE,
-             "region": regions.RESOURCE, "composite": composites.RESOURCE}
+             "region": regions.RESOURCE, "composite": composites.RESOURCE,
+             "series": composites.SERIES_RESOURCE}
 
 
 def product_routes() -> list:
@@ -32,6 +33,7 @@ urlpatterns = [
     path("areas/", areas.AreaList.as_view(), name="area-list"),
     path("regions/", regions.RegionList.as_view(), name="region-list"),
     path("composites/", composites.CompositeList.as_view(), name="composite-list"),
+    path("series/", composites.SeriesList.as_view(), name="series-list"),
     path("imagery/", areas.ImageryList.as_view(), name="imagery-list"),
     path("changes/", change.ChangeList.as_view(), name="change-list"),
     path("basemap/countries.geojson", areas.CountryBorders.as_view(), name="basemap-countries"),

@@ -195,8 +195,9 @@ COMPOSITE_PRODUCT: CompositeProduct = products.register(CompositeProduct(COMPOSI
 
 def request_composite(geometry: MultiPolygon, area_km2: float, *, start: date, end: date, period: str, method: str,
                       max_cloud: float, source: str, version: ModelVersion, user=None,
-                      before_new: Callable[[], None] | None = None) -> tuple[CompositeMap, bool]:
-    """The composite for this request and whether it was created now (and queued); an existing one as it is."""
+                      before_new: Callable[[], None] | None = None, run_here: bool = False) -> tuple[CompositeMap, bool]:
+    """The composite for this request and whether it was created now (and queued, or with `run_here` made in this
+    process: a time series' job); an existing one as it is."""
     refuse_coarse(version)
     owner = user if user is not None and user.is_authenticated else None
     key = hashlib.sha256(f"composite|{method}|{area_key(geometry, start, end, max_cloud, source, version, owner)}"
@@ -206,7 +207,7 @@ def request_composite(geometry: MultiPolygon, area_km2: float, *, start: date, e
         {"token": secrets.token_urlsafe(24), "geometry": geometry, "area_km2": area_km2, "start": start, "end": end,
          "period": period, "method": method, "max_cloud": max_cloud, "imagery_source": source,
          "model_version": version, "requested_by": owner},
-        settings.MAP_STALE_SECONDS, before_new)
+        settings.MAP_STALE_SECONDS, before_new, run_here=run_here)
 
 
 def scene_dates(composite: CompositeMap) -> list[tuple[SceneMap, str]]:
