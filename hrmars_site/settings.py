@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "leaflet",
     "rest_framework_gis",
+    "django_celery_beat",
     "hrmars_site",
     "accounts",
     "feedback",
@@ -223,6 +224,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Periodic tasks (watched areas) live in the database (django-celery-beat): the admin can see and change them, and
+# `celery beat` (run.sh starts it inside its worker with -B) reads them from there.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # --- Auth.
 AUTH_PASSWORD_VALIDATORS = [
@@ -243,6 +247,7 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "HR-MARS <noreply@localhost>")
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(DATA_DIR / "outbox"))  # for the file backend
 
 # --- REST API.
 REST_FRAMEWORK = {
@@ -356,6 +361,13 @@ SERIES_MAX_PERIODS = env_int("HRMARS_SERIES_MAX_PERIODS", 60)  # five years of m
 COMPOSITE_MAX_KM2 = env_int("HRMARS_COMPOSITE_MAX_KM2", 400)
 COMPOSITE_MAX_SCENES = env_int("HRMARS_COMPOSITE_MAX_SCENES", 60)
 COMPOSITE_MAX_DAYS = env_int("HRMARS_COMPOSITE_MAX_DAYS", 366)  # a period given by start and end: a year at most
+# Watched areas (issue 25): the beat task looks at every watched area this often (seconds) and maps each new period
+# once its imagery exists; webhooks go to public addresses only unless WATCH_WEBHOOK_ALLOW_PRIVATE (tests, an
+# intranet) allows loopback and private networks.
+WATCH_CHECK_SECONDS = env_int("HRMARS_WATCH_CHECK_SECONDS", 3600)
+WATCH_MAX_PER_USER = env_int("HRMARS_WATCH_MAX_PER_USER", 20)
+WATCH_WEBHOOK_ALLOW_PRIVATE = env_bool("HRMARS_WATCH_WEBHOOK_ALLOW_PRIVATE", False)
+WATCH_WEBHOOK_TIMEOUT = env_int("HRMARS_WATCH_WEBHOOK_TIMEOUT", 10)
 # --- Where results live (issue 24): "" keeps them in the folders above (the embedded default, one machine, or a
 # shared file system mounted at the same path everywhere); s3://bucket/prefix puts every finished result in an
 # S3-compatible object store that every machine reads (landcover/storage.py): workers then keep nothing on disk.

@@ -439,3 +439,64 @@ class TimeSeries(QueuedJob):
 
     def __str__(self) -> str:
         return f"series {self.pk} ({self.start} to {self.end} by {self.step}, {self.status})"
+
+
+class WatchedArea(models.Model):
+    """A place a signed-in user watches: each new period (month, season or year) is mapped as a composite once its
+    imagery exists, compared with the period before, and the user's rules decide whether to alert (e-mail, an
+    HMAC-signed webhook, an Atom feed). `secret` signs the webhooks; `feed_token` opens the feed to a reader."""
+
+    owner = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="watched_areas")
+    name = models.CharField(max_length=120)
+    geometry = models.MultiPolygonField(srid=4326)
+    area_km2 = models.FloatField()
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="watched_areas")
+    step = models.CharField(max_length=6, choices=TimeSeries.Step.choices, default=TimeSeries.Step.MONTH)
+    method = models.CharField(max_length=4, choices=CompositeMap.Method.choices, default=CompositeMap.Method.MODE)
+    max_cloud = models.FloatField(default=100.0)
+    imagery_source = models.CharField(max_length=20, default="auto")
+    rules = models.JSONField(default=list, blank=True, help_text="Alert rules: class (code or 'any'), change "
+                                                                 "(loses, gains, changes), more_than, unit (ha, %)")
+    email = models.BooleanField(default=True, help_text="Alerts by e-mail to the owner")
+    webhook_url = models.URLField(blank=True, max_length=500)
+    secret = models.CharField(max_length=64, editable=False, help_text="HMAC-SHA256 key of the webhooks")
+    feed_token = models.CharField(max_length=40, unique=True, editable=False)
+    paused = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    checked_at = models.DateTimeField(null=True, blank=True, help_text="When the beat last looked at it")
+
+    def __str__(self) -> str:
+        return f"watched area {self.pk} ({self.name}, by {self.step}{', paused' if self.paused else ''})"
+
+
+class WatchPeriod(models.Model):
+    """One period of a watched area: its composite, the change from the period before and the rules it set off.
+    One row per area and period (a constraint): an alert is sent once, when `alerted_at` is first set."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting for imagery or its composite"
+        DONE = "done", "Mapped and compared"
+
+    watched = models.ForeignKey(WatchedArea, on_delete=models.CASCADE, related_name="periods")
+    period = models.CharField(max_length=20)
+    start = models.DateField()
+    end = models.DateField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.WAITING)
+    reason = models.TextField(blank=True, help_text="Why it waits")
+    composite = models.ForeignKey(CompositeMap, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    previous = models.CharField(max_length=20, blank=True, help_text="The period it was compared with")
+    change = models.ForeignKey(ChangeMap, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    changes = models.JSONField(default=list, blank=True, help_text="Per class: ha before, after, difference, % of "
+                                                                   "the area")
+    triggered = models.JSONField(default=list, blank=True, help_text="The rules it set off, in words")
+    alerted_at = models.DateTimeField(null=True, blank=True)
+    delivery = models.JSONField(default=dict, blank=True, help_text="E-mail and webhook outcome")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["start"]
+        constraints = [models.UniqueConstraint(fields=["watched", "period"], name="one_row_per_watched_period")]
+
+    def __str__(self) -> str:
+        return f"{self.period} of {self.watched_id} ({self.status}{', alerted' if self.alerted_at else ''})"

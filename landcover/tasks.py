@@ -7,12 +7,14 @@ try can fix, and, once out of tries, records the failure on the job's row.
 """
 from __future__ import annotations
 
+from datetime import datetime
+
 from celery import Task, shared_task
 from django.db import DatabaseError
 
 from ml.errors import TransientError
 
-from .jobs import lifecycle, regions
+from .jobs import lifecycle, regions, watches
 from .jobs.areas import AREA_JOB
 from .jobs.change import CHANGE_JOB
 from .jobs.composites import COMPOSITE_JOB
@@ -117,3 +119,10 @@ def compute_composite(self, composite_id: int) -> dict:
 def compute_series(self, series_id: int) -> dict:
     """Each period's composite of an area (made or found), then the table and chart of class areas."""
     return lifecycle.run(self.job, series_id)
+
+
+@shared_task(name="landcover.watch_areas", bind=True, acks_late=True)
+def watch_areas(self, now: str | None = None) -> dict:
+    """The beat's task: map each watched area's newest ended period and alert by its rules (`now`: an ISO time to
+    act as of — what a test moves forward — else the present)."""
+    return watches.check_all(datetime.fromisoformat(now.replace("Z", "+00:00")) if now else None)

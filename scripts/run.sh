@@ -91,7 +91,9 @@ trap 'exit 0' INT TERM
   child=""
   trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; wait 2>/dev/null; exit 0' INT TERM
   while true; do
-    "$VENV/bin/celery" -A hrmars_site worker --loglevel INFO --concurrency "${HRMARS_WORKER_CONCURRENCY:-1}" \
+    # -B: the worker also runs the beat (watched areas), reading its schedule from the database; one machine,
+    # one beat (deploy/ runs it as a service of its own on several).
+    "$VENV/bin/celery" -A hrmars_site worker -B --loglevel INFO --concurrency "${HRMARS_WORKER_CONCURRENCY:-1}" \
       --hostname "hrmars@%h" --logfile "$HRMARS_DATA_DIR/logs/worker.log" &
     child=$!
     code=0

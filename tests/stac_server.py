@@ -69,9 +69,16 @@ def _cog(data: np.ndarray, profile: dict, path: Path) -> None:
     tmp.unlink()
 
 
+# What `paint` puts in an item: open water's reflectance ×10000 (dark, falling from blue to the infrared).
+WATER = {"B1": 700, "B2": 650, "B3": 550, "B4": 350, "B5": 250, "B6": 180, "B7": 150, "B8": 120, "B8A": 100,
+         "B9": 60, "B11": 40, "B12": 30}
+
+
 def make_item(scene: Path, folder: Path, files_url: str, item_id: str, cols: tuple[int, int], when: str,
-              cloud_cover: float, cloud: tuple[slice, slice] | None, baseline: str, offset: int) -> dict:
-    """COGs of the scene's columns `cols` and a STAC item pointing at them."""
+              cloud_cover: float, cloud: tuple[slice, slice] | None, baseline: str, offset: int,
+              paint: tuple[slice, slice] | None = None) -> dict:
+    """COGs of the scene's columns `cols` and a STAC item pointing at them; `paint` (rows, columns of the scene): a
+    block turned to open water, the land cover changed there."""
     out = folder / item_id
     out.mkdir(parents=True, exist_ok=True)
     assets = {}
@@ -97,6 +104,10 @@ def make_item(scene: Path, folder: Path, files_url: str, item_id: str, cols: tup
                 if cloud is not None:
                     bright = cloud_mask[::factor, ::factor][:shape[0], :shape[1]]
                     data[bright] = 7000 + (data[bright] % 1000)
+                if paint is not None:
+                    rows, cs = paint
+                    data[rows.start // factor:-(-rows.stop // factor),
+                         max(cs.start - cols[0], 0) // factor:-(-max(cs.stop - cols[0], 0) // factor)] = WATER[band]
                 data = np.where(data > 0, data + offset, 0).astype(np.uint16)
             profile = {"driver": "GTiff", "width": shape[1], "height": shape[0], "count": 1, "dtype": data.dtype,
                        "crs": src.crs, "transform": band_transform, "nodata": 0}
@@ -221,3 +232,13 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
             pass
         time.sleep(0.3)
     raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def remove_items(dsn: str, ids: list[str]) -> None:
+    """Take items out of the pgstac database again (a test that added some)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET search_path TO pgstac, public")
+        for item_id in ids:
+            conn.execute("SELECT delete_item(%s, %s)", (item_id, COLLECTION))

@@ -5,7 +5,7 @@ from django.urls import path
 
 from .. import urlconverters  # noqa: F401  (registers <id:>)
 from ..jobs import products
-from . import areas, catalogue, change, composites, factory, maps, model_versions, regions, stac, uploads
+from . import areas, catalogue, change, composites, factory, maps, model_versions, regions, stac, uploads, watches
 
 app_name = "api"
 
@@ -34,6 +34,7 @@ urlpatterns = [
     path("regions/", regions.RegionList.as_view(), name="region-list"),
     path("composites/", composites.CompositeList.as_view(), name="composite-list"),
     path("series/", composites.SeriesList.as_view(), name="series-list"),
+    *watches.ROUTES,
     path("imagery/", areas.ImageryList.as_view(), name="imagery-list"),
     path("changes/", change.ChangeList.as_view(), name="change-list"),
     path("basemap/countries.geojson", areas.CountryBorders.as_view(), name="basemap-countries"),

@@ -210,6 +210,17 @@ def request_composite(geometry: MultiPolygon, area_km2: float, *, start: date, e
         settings.MAP_STALE_SECONDS, before_new, run_here=run_here)
 
 
+def retry_here(composite: CompositeMap) -> None:
+    """Make a failed or cancelled composite again in this process (a watched area's period whose imagery may have
+    arrived since); the row is refreshed."""
+    if composite.status == CompositeMap.Status.CANCELLED:
+        CompositeMap.objects.filter(pk=composite.pk, status=CompositeMap.Status.CANCELLED).update(
+            status=CompositeMap.Status.FAILED)
+    lifecycle.reset_failed(COMPOSITE_JOB, composite)
+    lifecycle.run(COMPOSITE_JOB, composite.pk)
+    composite.refresh_from_db()
+
+
 def scene_dates(composite: CompositeMap) -> list[tuple[SceneMap, str]]:
     """The composite's scenes, oldest first, each with what GDAL opens for its probabilities."""
     scenes = composite.scene_maps.order_by(F("acquired").asc(nulls_last=True), "pk")

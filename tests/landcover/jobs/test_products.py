@@ -244,7 +244,7 @@ def test_prune_keeps_what_users_own_and_what_was_asked_for(catalogue, tiny_unet_
 
 def test_every_kind_is_registered_once_with_its_own_prefix_and_model():
     registered = {p.kind: p for p in products.registered()}
-    assert set(registered) == {"map", "area", "upload", "change", "export", "region"}
+    assert set(registered) == {"map", "area", "upload", "change", "export", "region", "composite", "series"}
     assert len({p.prefix for p in registered.values()}) == len(registered)
     assert registered["change"].job.model is ChangeMap and registered["export"].job.model is Export
     clash = type("Clash", (ToyProduct,), {"kind": "clash", "prefix": "maps"})(TOY_JOB)
