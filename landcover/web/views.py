@@ -34,6 +34,7 @@ class MapPageView(TemplateView):
                 "uploads": reverse("api:upload-list"),
                 "areas": reverse("api:area-list"),
                 "regions": reverse("api:region-list"),
+                "series": reverse("api:series-list"),
                 "changes": reverse("api:change-list"),
                 "imagery": reverse("api:imagery-list"),
                 "countries": reverse("api:basemap-countries"),

@@ -814,7 +814,103 @@ if (regionId && /^\d+$/.test(regionId)) {
   api(`${config.api.regions}${regionId}/`).then(({ body }) => followRegion(body))
     .catch((error) => showCard("area", `<p class="notice notice-error">${escapeHtml(error.message)}</p>`));
 }
+const seriesId = asked.get("series");
+if (seriesId && /^\d+$/.test(seriesId)) {
+  api(`${config.api.series}${seriesId}/`).then(({ body }) => followSeries(body, asked))
+    .catch((error) => showCard("area", `<p class="notice notice-error">${escapeHtml(error.message)}</p>`));
+}
 loadEarlierAreas();
+
+// --- A time series: a slider across its periods (each period's composite on the map, its statistics in the card),
+// a swipe between two periods, and a permalink (?series=ID&period=K&swipe=J) that restores all three.
+const series = { job: null, composites: [], layer: null, right: null, swipe: null, poll: null };
+
+function followSeries(job, params) {
+  series.job = job;
+  if (isActive(job.status)) {
+    showCard("area", `<p>Time series ${job.id}: ${escapeHtml(statusText(job.status))}</p>${progressHtml(job.progress)}`);
+    series.poll = setTimeout(() => api(job.url).then(({ body }) => followSeries(body, params)), 2000);
+    return;
+  }
+  if (job.status !== "done") {
+    showCard("area", `<p class="notice notice-error">Time series ${job.id}: ${escapeHtml(job.error || job.status)}</p>`);
+    return;
+  }
+  const done = job.periods.filter((p) => p.status === "done");
+  Promise.all(done.map((p) => api(p.composite_url).then(({ body }) => body))).then((composites) => {
+    series.composites = composites.map((c, k) => ({ ...c, period: done[k].period }));
+    showSeries(params);
+  });
+}
+
+function periodLayer(c, pane) {
+  const [west, south, east, north] = c.bounds;
+  return L.tileLayer(c.links.tiles, { pane, bounds: [[south, west], [north, east]], maxZoom: 19, opacity: 0.85,
+                                      className: `overlay-period period-${c.period}` });
+}
+
+function showSeries(params) {
+  const job = series.job;
+  const periods = series.composites;
+  const gaps = job.periods.filter((p) => p.status !== "done").map((p) => p.period);
+  const card = showCard("area", `
+    <dl class="area-facts">
+      <dt>Time series</dt><dd>${periods.length} of ${job.periods.length} ${escapeHtml(job.step)}s mapped (${escapeHtml(job.method)} composites)${gaps.length ? `; no clear imagery: ${gaps.map(escapeHtml).join(", ")}` : ""}</dd>
+      <dt>Model</dt><dd>${escapeHtml(job.model)}</dd>
+    </dl>
+    <div class="time-slider">
+      <label for="series-period">Period <output id="series-label"></output></label>
+      <input type="range" id="series-period" min="0" max="${Math.max(periods.length - 1, 0)}" step="1" value="0"
+             list="series-ticks">
+      <datalist id="series-ticks">${periods.map((p, k) => `<option value="${k}" label="${escapeHtml(p.period)}"></option>`).join("")}</datalist>
+    </div>
+    <p class="swipe-controls"><label><input type="checkbox" id="series-swipe"> Swipe against</label>
+      <select id="series-swipe-period">${periods.map((p, k) => `<option value="${k}">${escapeHtml(p.period)}</option>`).join("")}</select></p>
+    <div class="statistics" id="series-statistics"></div>
+    <p class="downloads">Download: <a href="${job.links.csv}" download>CSV</a> · <a href="${job.links.json}" download>JSON</a> ·
+      <a href="${job.links.chart}" download>chart (PNG)</a></p>
+    <img class="series-chart" src="${job.links.chart}" alt="Class areas per period">`);
+  card.dataset.status = "done";
+  const slider = $("series-period");
+  const swipe = $("series-swipe");
+  const other = $("series-swipe-period");
+  const wanted = Number(params.get("period"));
+  if (Number.isInteger(wanted) && wanted >= 0 && wanted < periods.length) slider.value = String(wanted);
+  const swipeWanted = params.get("swipe");
+  if (swipeWanted !== null && /^\d+$/.test(swipeWanted) && Number(swipeWanted) < periods.length) {
+    other.value = swipeWanted;
+    swipe.checked = true;
+  } else if (periods.length > 1) {
+    other.value = String(periods.length - 1);
+  }
+  const redraw = () => showPeriod(Number(slider.value), swipe.checked ? Number(other.value) : null);
+  slider.addEventListener("input", redraw);
+  swipe.addEventListener("change", redraw);
+  other.addEventListener("change", redraw);
+  if (periods.length) {
+    const [west, south, east, north] = periods[0].bounds;
+    map.fitBounds([[south, west], [north, east]]);
+    redraw();
+  }
+}
+
+function showPeriod(k, against) {
+  const c = series.composites[k];
+  for (const layer of [series.layer, series.right]) if (layer) map.removeLayer(layer);
+  if (series.swipe) { map.removeControl(series.swipe); series.swipe = null; }
+  series.layer = periodLayer(c, "maps-area").addTo(map);
+  series.right = null;
+  if (against !== null && against !== k) {
+    series.right = periodLayer(series.composites[against], "maps-change").addTo(map);
+    series.swipe = L.control.sideBySide(series.layer, series.right).addTo(map);
+  }
+  $("series-label").textContent = c.period;
+  $("series-statistics").innerHTML = `<h3>${escapeHtml(c.period)}</h3>${chartHtml(c.statistics)}${tableHtml(c.statistics)}`;
+  $("series-statistics").dataset.period = c.period;
+  const link = new URLSearchParams({ series: series.job.id, period: k });
+  if (series.right) link.set("swipe", against);
+  history.replaceState(null, "", `?${link}`);  // a permalink: the series, the period and the swipe
+}
 
 // A signed-in user's earlier areas, newest first: each a permalink back to its map.
 async function loadEarlierAreas() {

@@ -55,3 +55,22 @@ def bbox_of(patch: Patch, pad: float = 0.0) -> str:
     """The bbox parameter of a patch's footprint, padded by `pad` degrees."""
     x0, y0, x1, y1 = patch.footprint.extent
     return f"{x0 - pad},{y0 - pad},{x1 + pad},{y1 + pad}"
+
+
+@pytest.fixture
+def july_item(stac_api, tmp_path):
+    """A third dated item of the west half on the loopback STAC API for one test: 2024-07-10, clear, with rows
+    650–760 turned to open water (the land cover changed there); taken out again afterwards."""
+    import os
+
+    from tests import stac_server
+
+    item = stac_server.make_item(stac_api.scene, stac_api.folder, stac_api.files_url, "july", (0, stac_server.SPLIT),
+                                 "2024-07-10T15:50:00Z", 1.0, None, "02.14", 0,
+                                 paint=(slice(650, 760), slice(0, stac_server.SPLIT)))
+    dsn = os.environ["HRMARS_STAC_TEST_DSN"]
+    stac_server.load_pgstac(dsn, stac_server.collection(list(stac_api.items.values())), [item], tmp_path)
+    try:
+        yield item
+    finally:
+        stac_server.remove_items(dsn, ["july"])

@@ -1,9 +1,9 @@
 """Watched areas (issue 25): rules, webhook addresses, the API a user keeps them with, and the whole loop run by a
 real Celery worker and a real beat process reading its schedule from the database, with time moved forward by
-the test (the beat task's `now`), not slept: June 2024 is mapped (the first period: nothing to compare), then a July
-scene in which half the area has turned to open water arrives on the loopback STAC API, July is mapped, compared
-and alerts once — one e-mail in the outbox, one webhook with a valid signature at a loopback server, one Atom
-entry — and later beats send nothing again."""
+the test (the beat task's `now`), not slept: as of early July, June 2024 is mapped (the first period: nothing to
+compare); as of early August, July — whose scene on the loopback STAC API has half the area turned to open water
+(`july_item`) — is mapped, compared and alerts once: one e-mail in the outbox, one webhook with a valid
+signature at a loopback server, one Atom entry; later beats send nothing again."""
 from __future__ import annotations
 
 import hashlib
@@ -27,7 +27,6 @@ from landcover.catalogue.registry import register_model
 from landcover.errors import InvalidInput
 from landcover.jobs import watches
 from landcover.models import WatchedArea, WatchPeriod
-from tests import stac_server
 from tests.conftest import WorkerProcess, skip_or_fail, stop_group, test_database_url, wait_for
 from tests.landcover.conftest import api_client_of
 from tests.landcover.jobs.test_composites import COL0, COL1, ROW0, ROW1
@@ -103,7 +102,7 @@ class Hooks(BaseHTTPRequestHandler):
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_a_real_beat_maps_each_month_and_alerts_once(stac_api, tiny_unet, tmp_path, django_user_model):
+def test_a_real_beat_maps_each_month_and_alerts_once(stac_api, july_item, tiny_unet, tmp_path, django_user_model):
     from hrmars_site.celery import app
 
     if not app.conf.broker_url.startswith(("redis://", "rediss://")):
@@ -139,17 +138,12 @@ def test_a_real_beat_maps_each_month_and_alerts_once(stac_api, tiny_unet, tmp_pa
         [sys.executable, "-m", "celery", "-A", "hrmars_site", "beat", "--loglevel", "INFO",
          "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler", "--max-interval", "1"],
         env=env, stdout=beat_log, stderr=subprocess.STDOUT, start_new_session=True)
-    july = stac_server.make_item(stac_api.scene, stac_api.folder, stac_api.files_url, "july", (0, stac_server.SPLIT),
-                                 "2024-07-10T15:50:00Z", 1.0, None, "02.14", 0,
-                                 paint=(slice(650, 760), slice(0, stac_server.SPLIT)))
     try:
         def period(name):
             return WatchPeriod.objects.filter(watched=watched, period=name, status="done").first()
         june = wait_for(lambda: period("2024-06"), 180, 0.5, "June mapped by the beat's task")
         assert june.previous == "" and june.triggered == [] and june.alerted_at is None  # nothing to compare yet
 
-        stac_server.load_pgstac(os.environ["HRMARS_STAC_TEST_DSN"], stac_server.collection(
-            list(stac_api.items.values())), [july], tmp_path)
         task.refresh_from_db()
         task.kwargs = json.dumps({"now": "2024-08-05T00:00:00+00:00"})  # a month later, for the beat
         task.save()
@@ -167,7 +161,6 @@ def test_a_real_beat_maps_each_month_and_alerts_once(stac_api, tiny_unet, tmp_pa
         beat_log.close()
         worker.stop()
         server.shutdown()
-        stac_server.remove_items(os.environ["HRMARS_STAC_TEST_DSN"], ["july"])
     assert WatchPeriod.objects.get(pk=july_row.pk).delivery == {"email": "sent", "webhook": "204"}
     assert len(Hooks.received) == 1
     headers, body = Hooks.received[0]
