@@ -11,16 +11,20 @@ measurement runs in fresh processes with one thread each (OMP, TensorFlow, GDAL)
   `predict_scene` keeping the area's window — in one process;
 - tiles, one worker: the region job's path — `plan_region`, then per tile `fetch_area(grid=…)` and
   `predict_scene(window=…, keep=…)`, then the join (`mosaic_vrt` of the tiles' maps, `write_cog`) — serially;
-- tiles, two workers: the same tiles split between two processes at once, then the join.
+- tiles, two workers: two processes at once, each taking the next tile not taken yet in the job's queue order
+  (largest first, `ml.regions.work_order`), as Celery workers with prefetch 1 do; then the join.
 
 The three take turns, the order turning each round; medians. Reported: seconds, the tiles' overhead against one
-pass (target under 10 %), and the speed-up of two workers over one (target 1.8× or more on two free cores).
+pass (target under 10 %), and the speed-up of two workers over one (target 1.8× or more on two free cores) —
+each twice: from the processes' start (cold: importing TensorFlow and loading the model included), and warm, from
+the moment every process has loaded its model (a barrier) to the joined map, as long-lived Celery workers are.
 The database and Celery are left out (a tile's rows and messages cost milliseconds). Writes
 bench/results/regions.json.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import statistics
@@ -83,20 +87,39 @@ def map_piece(model: str, geometry: dict, work: Path, grid=None) -> Path:
 
 
 def child(mode: str, model: str, work: str, tile_px: int, part: int, parts: int) -> None:
-    """One process's share: the whole pass, or every `parts`-th tile from `part`."""
-    from ml.regions import plan_region
+    """One process's share: the whole pass, or the tiles it takes before the others do."""
+    from ml.regions import plan_region, work_order
 
     started = time.perf_counter()
     geometry = region_geometry()
+    warm_up(model)
+    print("ready", flush=True)  # a warm worker: the model loaded, as a Celery worker keeps it
+    go = Path(work) / ".go"
+    while not go.exists():
+        time.sleep(0.01)
+    working = time.time()
+    cpu_before = time.process_time()
     if mode == "pass":
         map_piece(model, geometry, Path(work))
     else:
         grid, tiles = plan_region(geometry, tile_px)
-        for tile in tiles[part::parts]:
+        for tile in sorted(tiles, key=work_order):  # the job's queue order; each process takes the next free tile
             folder = Path(work) / f"{tile.row}-{tile.col}"
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True)  # the claim: whoever makes the folder maps the tile (Celery's prefetch 1)
+            except FileExistsError:
+                continue
             map_piece(model, tile.geometry, folder, grid=tile.grid(grid))
-    print(json.dumps({"seconds": time.perf_counter() - started, "peak_rss_mb": peak_mb()}))
+    print(json.dumps({"seconds": time.perf_counter() - started, "started": working, "ended": time.time(),
+                      "cpu_seconds": time.process_time() - cpu_before,
+                      "peak_rss_mb": peak_mb()}))
+
+
+def warm_up(model: str) -> None:
+    """What a worker has done before its first tile: imported the code and loaded the model."""
+    for module in ("ml.imagery", "ml.predict", "ml.regions"):  # imported for their cost, as a worker has
+        importlib.import_module(module)
+    loaded(model)
 
 
 def join(work: Path, tile_px: int) -> float:
@@ -130,12 +153,22 @@ def run(mode: str, model: Path, tile_px: int, workers: int) -> dict:
         procs = [subprocess.Popen([sys.executable, __file__, "--child", mode, str(model), tmp, str(tile_px), str(k),
                                    str(workers)], env=env, stdout=subprocess.PIPE, text=True)
                  for k in range(workers)]
+        for p in procs:  # every worker warm before any works: the speed-up of warm workers, not of start-ups
+            assert p.stdout is not None
+            while p.stdout.readline().strip() != "ready":
+                if p.poll() is not None:
+                    raise SystemExit(f"{mode}: a child failed before it was ready")
+        warm = time.perf_counter()
+        (Path(tmp) / ".go").touch()
         outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
         if any(p.returncode for p in procs):
             raise SystemExit(f"{mode}: a child failed")
+        joining = time.perf_counter()
         joined = join(Path(tmp), tile_px) if mode == "tiles" else 0.0
-        return {"seconds": time.perf_counter() - started, "join_seconds": joined,
-                "peak_rss_mb": max(o["peak_rss_mb"] for o in outs)}
+        return {"seconds": time.perf_counter() - started, "warm_seconds": joining - warm + joined,
+                # cores busy while warm: CPU seconds of every worker's threads (the model's, GDAL's read-ahead)
+                "cores_busy": round(sum(o["cpu_seconds"] for o in outs) / (joining - warm), 2),
+                "join_seconds": joined, "peak_rss_mb": max(o["peak_rss_mb"] for o in outs)}
 
 
 def main() -> None:
@@ -166,13 +199,18 @@ def main() -> None:
                 seen[name].append(run(mode, model, tile, workers))
                 print(name, json.dumps(seen[name][-1]), flush=True)
     summary = {name: {"seconds": round(statistics.median(r["seconds"] for r in runs), 2),
+                      "warm_seconds": round(statistics.median(r["warm_seconds"] for r in runs), 2),
+                      "cores_busy": round(statistics.median(r["cores_busy"] for r in runs), 2),
                       "join_seconds": round(statistics.median(r["join_seconds"] for r in runs), 2),
                       "peak_rss_mb": round(max(r["peak_rss_mb"] for r in runs))} for name, runs in seen.items()}
     one, tiled, two = (summary[n]["seconds"] for n in cases)
+    warm_one, warm_tiled, warm_two = (summary[n]["warm_seconds"] for n in cases)
     grid, tiles = plan_region(region_geometry(), tile)
     result = {"machine": machine(), "tile_px_asked": args.tile, "tile_px": tile, "tiles": len(tiles),
               "pixels": grid.width * grid.height,
-              "runs": summary, "tiles_overhead": round(tiled / one - 1, 3), "two_workers_speedup": round(tiled / two, 3)}
+              "runs": summary, "tiles_overhead": round(tiled / one - 1, 3), "two_workers_speedup": round(tiled / two, 3),
+              "warm_tiles_overhead": round(warm_tiled / warm_one - 1, 3),
+              "warm_two_workers_speedup": round(warm_tiled / warm_two, 3)}
     out = ROOT / "bench" / "results" / "regions.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")

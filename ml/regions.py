@@ -18,6 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 from xml.sax.saxutils import escape
 
 import shapely
@@ -131,3 +132,27 @@ def mosaic_vrt(region: Grid, sources: Sequence[tuple[Path | str, Tile]], count: 
         lines += ["    </VRTRasterBand>", "  </MaskBand>"]
     lines.append("</VRTDataset>")
     return "\n".join(lines) + "\n"
+
+
+class Placed(Protocol):
+    """Anything with a tile's place and size (a `Tile`, a tile's database row)."""
+
+    @property
+    def row(self) -> int:
+        """The tile's row in the grid of tiles."""
+    @property
+    def col(self) -> int:
+        """The tile's column in the grid of tiles."""
+    @property
+    def width(self) -> int:
+        """Its width in pixels."""
+    @property
+    def height(self) -> int:
+        """Its height in pixels."""
+
+
+def work_order(tile: Placed) -> tuple[int, int, int]:
+    """The order tiles are queued in (a sort key of anything with row, col, width, height): largest first, as
+    workers pull tiles when they free up, so the small edge tiles left for the end even out their finishing times
+    (longest-processing-time-first scheduling)."""
+    return -tile.width * tile.height, tile.row, tile.col

@@ -44,7 +44,7 @@ from ml.errors import PermanentError, TransientError
 from ml.grid import Grid
 from ml.imagery import NoImagery, Query, fetch_area
 from ml.outputs import preview_png, write_cog
-from ml.regions import Tile, aligned_tile, mosaic_vrt, plan_region
+from ml.regions import Tile, aligned_tile, mosaic_vrt, plan_region, work_order
 from ml.stats import merge_histograms, statistics_table
 
 from .. import storage
@@ -121,9 +121,10 @@ def start(pk: int) -> dict:
                            height=t.height, geometry=t.geometry) for t in tiles])
             region.tiles_total = len(tiles)
         region.save()
-        pending = list(region.tiles.filter(status__in=(RegionTile.Status.QUEUED, RegionTile.Status.RUNNING,
-                                                      RegionTile.Status.FAILED))
-                       .values_list("pk", flat=True))
+        unfinished = region.tiles.filter(status__in=(RegionTile.Status.QUEUED, RegionTile.Status.RUNNING,
+                                                     RegionTile.Status.FAILED)).only("pk", "row", "col", "width",
+                                                                                     "height")
+        pending = [t.pk for t in sorted(unfinished, key=work_order)]  # largest first
         region.tiles.filter(pk__in=pending, status=RegionTile.Status.FAILED).update(
             status=RegionTile.Status.QUEUED, error="")
         for tile_pk in pending:

@@ -7,7 +7,7 @@ import rasterio
 
 from ml.grid import area_grid
 from ml.predict import plan_tiles
-from ml.regions import aligned_tile, mosaic_vrt, plan_region
+from ml.regions import aligned_tile, mosaic_vrt, plan_region, work_order
 
 # An L: a 0.2° square without its north-east quarter.
 L_SHAPE = {"type": "Polygon", "coordinates": [[[-75.7, 37.6], [-75.5, 37.6], [-75.5, 37.7], [-75.6, 37.7],
@@ -57,3 +57,17 @@ def test_a_tile_grows_to_the_model_tiles_it_costs_anyway():
         assert side >= asked and len(plan_tiles(side + 2 * margin, side + 2 * margin, 512, 16, 64).rows) == count
         assert len(plan_tiles(side + 1 + 2 * margin, side + 1 + 2 * margin, 512, 16, 64).rows) == count + 1
     assert aligned_tile(96, 512, 64, 64) == 96  # smaller than one model tile: as asked
+
+
+def test_tiles_are_queued_largest_first_so_workers_finish_together():
+    _, tiles = plan_region(L_SHAPE, 512)
+    ordered = sorted(tiles, key=work_order)
+    areas = [t.width * t.height for t in ordered]
+    assert areas == sorted(areas, reverse=True) and areas[0] > areas[-1]  # the plan has smaller edge tiles
+    # Two workers pulling the next tile as they free up: the larger-first order never ends later than plan order.
+    def finish(order):
+        busy = [0, 0]
+        for t in order:
+            busy[busy.index(min(busy))] += t.width * t.height
+        return max(busy)
+    assert finish(ordered) <= finish(tiles)
