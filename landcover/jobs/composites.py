@@ -134,8 +134,10 @@ def build(composite: CompositeMap, work: Path, progress: Progress) -> dict:
     if not used:
         raise NoImagery(f"none of the {len(items)} scenes between {composite.start} and {composite.end} shows this "
                         "area clear of clouds; widen the period")
-    result = combine([storage.name(scene_folder(s) / PROBABILITIES) for s in used], work, predictor,
-                     composite.method, progress=lifecycle.share(progress, SCENES_SHARE, 100))
+    result = combine([(storage.name(scene_folder(s) / "map.tif"), storage.name(scene_folder(s) / PROBABILITIES))
+                      for s in used], work, predictor,
+                     composite.method, dates=[s.acquired.isoformat() for s in used if s.acquired],
+                     progress=lifecycle.share(progress, SCENES_SHARE, 100))
     preview_png(work / "map.tif", work / "preview.png")
     (work / CONFIDENCE).write_text(json.dumps(result.confidence, separators=(",", ":")))
     composite.scene_maps.set(used)

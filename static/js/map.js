@@ -92,7 +92,11 @@ async function loadFootprints() {
   }
 }
 map.on("moveend", loadFootprints);
-map.on("click", (e) => { if (!area.drawing) lookUp(e.latlng.lat, e.latlng.lng); });
+map.on("click", (e) => {
+  if (area.drawing) return;
+  if (series.composites.length) pixelOverTime(e.latlng.lat, e.latlng.lng);  // a series shown: this pixel's dates
+  else lookUp(e.latlng.lat, e.latlng.lng);
+});
 
 // --- Picking a place.
 async function lookUp(lat, lon) {
@@ -867,6 +871,8 @@ function showSeries(params) {
     <p class="swipe-controls"><label><input type="checkbox" id="series-swipe"> Swipe against</label>
       <select id="series-swipe-period">${periods.map((p, k) => `<option value="${k}">${escapeHtml(p.period)}</option>`).join("")}</select></p>
     <div class="statistics" id="series-statistics"></div>
+    <div id="series-pixel" class="series-pixel"><p class="help">Click the map for a pixel's class probabilities on
+      every date of the period shown.</p></div>
     <p class="downloads">Download: <a href="${job.links.csv}" download>CSV</a> · <a href="${job.links.json}" download>JSON</a> ·
       <a href="${job.links.chart}" download>chart (PNG)</a></p>
     <img class="series-chart" src="${job.links.chart}" alt="Class areas per period">`);
@@ -910,6 +916,32 @@ function showPeriod(k, against) {
   const link = new URLSearchParams({ series: series.job.id, period: k });
   if (series.right) link.set("swipe", against);
   history.replaceState(null, "", `?${link}`);  // a permalink: the series, the period and the swipe
+}
+
+// One pixel over time: its class probabilities on each date the shown period's composite combines, as bars.
+async function pixelOverTime(lat, lon) {
+  const c = series.composites[Number($("series-period").value)];
+  const target = $("series-pixel");
+  try {
+    const { body } = await api(`${c.links.pixel}?lon=${lon.toFixed(6)}&lat=${lat.toFixed(6)}`);
+    const rows = body.dates.map((d) => {
+      const day = escapeHtml((d.datetime || "undated").slice(0, 10));
+      if (!d.probabilities) return `<tr><th scope="row">${day}</th><td class="help">not seen clear (cloud or no data)</td></tr>`;
+      const bars = body.classes.map((k) => {
+        const p = 100 * (d.probabilities[k.name] || 0);
+        return `<span style="width:${p.toFixed(1)}%;background:${colourOf(k.code)}" title="${escapeHtml(k.name)} ${p.toFixed(0)} %"></span>`;
+      }).join("");
+      const top = body.classes.reduce((a, k) => ((d.probabilities[k.name] || 0) > (d.probabilities[a.name] || 0) ? k : a));
+      return `<tr><th scope="row">${day}</th><td><div class="share-chart" role="img"
+        aria-label="Class probabilities on ${day}">${bars}</div>${escapeHtml(top.name)}</td></tr>`;
+    }).join("");
+    target.innerHTML = `<h3>This pixel, ${escapeHtml(c.period)}</h3>
+      <table class="pixel-table"><tbody>${rows}</tbody></table>
+      <p>Composite (${escapeHtml(body.method)}): ${body.composite_class ? escapeHtml(config.classes.find((k) => k.code === body.composite_class)?.name || String(body.composite_class)) : "no data"}</p>`;
+    target.dataset.dates = String(body.dates.length);
+  } catch (error) {
+    target.innerHTML = `<p class="notice notice-error">${escapeHtml(error.message)}</p>`;
+  }
 }
 
 // A signed-in user's earlier areas, newest first: each a permalink back to its map.

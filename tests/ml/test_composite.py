@@ -14,17 +14,23 @@ from ml.composite import CompositeError, combine
 from ml.modelio import load_model
 from ml.periods import PeriodError, period, periods
 
+GRID = {"crs": "EPSG:32618", "transform": from_origin(435730, 4179460, 10, 10)}
 
-def scene_file(path, probabilities: np.ndarray, clear: np.ndarray) -> str:
-    """A scene's probabilities file as the model writes it: a band per class ×255, the confidence last, masked."""
+
+def scene_files(path, probabilities: np.ndarray, labels: np.ndarray, clear: np.ndarray) -> tuple[str, str]:
+    """A scene's map (class codes, 0 where not clear) and probabilities file (a band per class ×255, the confidence
+    last, masked) as a job stores them."""
     h, w, n = probabilities.shape
     data = np.round(probabilities * 255).astype(np.uint8)
-    with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=n + 1, dtype="uint8", crs="EPSG:32618",
-                       transform=from_origin(435730, 4179460, 10, 10)) as dst:
+    with rasterio.open(f"{path}-p.tif", "w", driver="GTiff", width=w, height=h, count=n + 1, dtype="uint8",
+                       **GRID) as dst:
         dst.write(np.moveaxis(data, -1, 0), indexes=list(range(1, n + 1)))
         dst.write(data.max(axis=-1), n + 1)
         dst.write_mask(np.where(clear, 255, 0).astype(np.uint8))
-    return str(path)
+    with rasterio.open(f"{path}-m.tif", "w", driver="GTiff", width=w, height=h, count=1, dtype="uint8", nodata=0,
+                       **GRID) as dst:
+        dst.write(np.where(clear, labels, 0).astype(np.uint8), 1)
+    return f"{path}-m.tif", f"{path}-p.tif"
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +45,16 @@ def scenes(tmp_path, predictor):
     probs = np.round(rng.dirichlet(np.full(n, 0.3), size=(4, 30, 40)) * 255) / 255  # what the files hold
     clears = rng.random((4, 30, 40)) > 0.35
     clears[:, :5, :5] = False  # never seen clear
-    files = [scene_file(tmp_path / f"s{k}.tif", probs[k], clears[k]) for k in range(4)]
-    return files, probs, clears
+    # Each scene's own labels: mostly its likeliest class, some not (a model's map is its own word, not only argmax)
+    labels = predictor.class_codes[probs.argmax(axis=-1)]
+    other = rng.random((4, 30, 40)) < 0.3
+    labels[other] = rng.choice(predictor.class_codes, size=int(other.sum()))
+    files = [scene_files(tmp_path / f"s{k}", probs[k], labels[k], clears[k]) for k in range(4)]
+    return files, probs, labels, clears
 
 
 def test_mode_and_mean_follow_their_rules_pixel_by_pixel_and_count_clear_observations(tmp_path, predictor, scenes):
-    files, probs, clears = scenes
+    files, probs, labels, clears = scenes
     codes = predictor.class_codes
     mode = combine(files, tmp_path / "mode", predictor, "mode")
     mean = combine(files, tmp_path / "mean", predictor, "mean")
@@ -62,10 +72,11 @@ def test_mode_and_mean_follow_their_rules_pixel_by_pixel_and_count_clear_observa
             average = probs[clear, y, x].mean(axis=0)
             assert np.abs(mean_probs[:-1, y, x] - np.round(average * 255)).max() <= 1
             assert mean_map[y, x] == codes[int(np.argmax(average))]
-            votes = Counter(int(np.argmax(probs[k, y, x])) for k in clear)
+            votes = Counter(int(labels[k, y, x]) for k in clear)
             most = max(votes.values())
-            tied = [c for c, v in votes.items() if v == most]
-            assert mode_map[y, x] == codes[max(sorted(tied), key=lambda c: average[c])]  # then the first class
+            tied = sorted(c for c, v in votes.items() if v == most)
+            of_code = {c: sum(average[b] for b in range(len(codes)) if codes[b] == c) for c in tied}
+            assert mode_map[y, x] == max(tied, key=lambda c: of_code[c])  # then the lower code
     assert mode.observations == {k: int((clears.sum(axis=0) == k).sum()) for k in range(5)
                                  if (clears.sum(axis=0) == k).any()}
     assert mode.valid_pixels == mean.valid_pixels == int(clears.any(axis=0).sum())
@@ -73,14 +84,14 @@ def test_mode_and_mean_follow_their_rules_pixel_by_pixel_and_count_clear_observa
 
 
 def test_scenes_not_on_one_grid_or_of_another_model_are_refused(tmp_path, predictor, scenes):
-    files, probs, clears = scenes
+    files, probs, labels, clears = scenes
     other = tmp_path / "other.tif"
-    with rasterio.open(files[0]) as src:
+    with rasterio.open(files[0][1]) as src:
         profile = {**src.profile, "transform": from_origin(435740, 4179460, 10, 10)}
         with rasterio.open(other, "w", **profile) as dst:
             dst.write(src.read())
     with pytest.raises(CompositeError, match="not on the grid"):
-        combine([files[0], str(other)], tmp_path / "out", predictor)
+        combine([files[0], (files[1][0], str(other))], tmp_path / "out", predictor)
     with pytest.raises(CompositeError, match="method"):
         combine(files, tmp_path / "out", predictor, "median")
     with pytest.raises(CompositeError, match="no scene"):

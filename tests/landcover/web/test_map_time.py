@@ -1,6 +1,7 @@
 """The map page's time: a time series of June and July 2024 on the loopback STAC API (July's scene has half the
 area turned to water: `july_item`) opened by its permalink in a real Chromium; the slider changes the layer and
-the statistics, the swipe shows two periods side by side, and the permalink it writes reopens the same view."""
+the statistics, the swipe shows two periods side by side, a click shows a pixel's probabilities on each date, and
+the permalink it writes reopens the same view."""
 import pytest
 from rest_framework.test import APIClient
 
@@ -45,6 +46,13 @@ def test_the_slider_the_swipe_and_the_permalink_of_a_time_series(page, live_serv
     page.locator(".leaflet-sbs-divider").wait_for()
     page.wait_for_function(f"document.querySelectorAll(\"img[src*='/composites/{june}/tiles/']\").length > 0")
     assert tiles_of(page, july) > 0 and "swipe=0" in page.url
+
+    # One pixel over time (the period shown, July: one date), as the map page charts it on a click.
+    page.locator("#series-swipe").uncheck()
+    page.locator("#map").click()
+    page.wait_for_function("document.getElementById('series-pixel').dataset.dates === '1'")
+    assert "2024-07-10" in page.locator("#series-pixel").inner_text()
+    page.locator("#series-swipe").check()
 
     page.goto(page.url)  # the permalink: the same period, the same swipe
     page.locator(".leaflet-sbs-divider").wait_for()
