@@ -34,6 +34,8 @@ WATCH_REQUEST = {"type": "object", "properties": {
                                                                           "\"ha\"}]"},
     "email": {"type": "boolean"}, "webhook_url": {"type": "string"}, "paused": {"type": "boolean"}}}
 EDITABLE = ("name", "rules", "email", "webhook_url", "paused")
+NOT_SIGNED_IN = OpenApiResponse(description="Not signed in")
+NOT_YOURS = OpenApiResponse(description="No such watched area of yours")
 
 
 class WatchSerializer(serializers.Serializer):
@@ -151,14 +153,14 @@ class WatchDetail(APIView):
     (its periods go with it; the composites stay, as any composite does)."""
     parser_classes = [JSONBodyParser]
 
-    @extend_schema(operation_id="v1_watches_read", responses={200: WatchSerializer, 404: OpenApiResponse(
-        description="No such watched area of yours")})
+    @extend_schema(operation_id="v1_watches_read", responses={200: WatchSerializer, 401: NOT_SIGNED_IN,
+                                                              404: NOT_YOURS})
     def get(self, request, pk: int):
         return Response(watch_representation(own(request, pk), request))
 
     @extend_schema(operation_id="v1_watches_update", request={"application/json": WATCH_REQUEST},
                    responses={200: WatchSerializer, 400: OpenApiResponse(description="A field is wrong"),
-                              404: OpenApiResponse(description="No such watched area of yours")})
+                              401: NOT_SIGNED_IN, 404: NOT_YOURS})
     def patch(self, request, pk: int):
         watched = own(request, pk)
         data = body_of(request)
@@ -171,8 +173,7 @@ class WatchDetail(APIView):
         watched.save()
         return Response(watch_representation(watched, request))
 
-    @extend_schema(operation_id="v1_watches_delete", responses={204: None, 404: OpenApiResponse(
-        description="No such watched area of yours")})
+    @extend_schema(operation_id="v1_watches_delete", responses={204: None, 401: NOT_SIGNED_IN, 404: NOT_YOURS})
     def delete(self, request, pk: int):
         own(request, pk).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -32,7 +32,8 @@ def test_pystac_client_searches_every_map(stac):
     url, area = stac
     client = Client.open(url)
     assert client.conforms_to(ConformanceClasses.ITEM_SEARCH) and client.conforms_to(ConformanceClasses.CORE)
-    assert {c.id for c in client.get_collections()} == {"catalogue-maps", "areas", "regions", "changes"}  # no uploads
+    assert {c.id for c in client.get_collections()} == {"catalogue-maps", "areas", "regions", "composites",
+                                                        "changes"}  # no uploads
     maps = list(client.search(collections=["catalogue-maps"], limit=5).items())  # 5 per page: paging by `next`
     done = LandCoverMap.objects.filter(status="done").count()
     assert len(maps) == done == 24
