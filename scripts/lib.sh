@@ -141,3 +141,8 @@ ensure_chromium() {
 ensure_nginx() {
   ensure_apt nginx-light
 }
+
+# bubblewrap: the sandbox strangers' models run in (ml/sandbox.py); nothing runs them without it.
+ensure_bubblewrap() {
+  ensure_apt bubblewrap
+}

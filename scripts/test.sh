@@ -11,6 +11,7 @@ ensure_base_packages
 ensure_venv "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt"
 ensure_chromium
 ensure_nginx
+ensure_bubblewrap
 if [ -z "${DATABASE_URL:-}" ]; then
   ensure_postgis
   export DATABASE_URL="postgis://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$PG_DB"
