@@ -22,7 +22,7 @@ from ..errors import NotFound, NotReady
 from ..jobs import areas, products
 from ..models import AreaMap
 from .aoi import AREA_REQUEST, area_from, map_parameters
-from .factory import LIST_PARAMETERS, Detail, Resource, links, own_list
+from .factory import LIST_PARAMETERS, NOT_SIGNED_IN, Detail, Resource, links, own_list, own_list_responses
 from .limits import count_new_computation
 from .serializers import AreaPageSerializer, AreaSerializer, job_answer
 
@@ -62,8 +62,7 @@ class AreaList(APIView):
     parser_classes = [JSONBodyParser, parsers.MultiPartParser]
 
     @extend_schema(operation_id="v1_areas_list", parameters=LIST_PARAMETERS,
-                   responses={200: AreaPageSerializer, 401: OpenApiResponse(description="Not signed in"),
-                              404: OpenApiResponse(description="No such page")})
+                   responses=own_list_responses(AreaPageSerializer))
     def get(self, request):
         return own_list(areas.AREA_PRODUCT, request, area_representation)
 
@@ -90,7 +89,7 @@ class AreaList(APIView):
 class AreaRetry(APIView):
     """Queue a failed or cancelled area map again."""
 
-    @extend_schema(request=None, responses={202: AreaSerializer, 401: OpenApiResponse(description="Not signed in"),
+    @extend_schema(request=None, responses={202: AreaSerializer, 401: NOT_SIGNED_IN,
                                             403: OpenApiResponse(description="Not yours"),
                                             404: OpenApiResponse(description="No such area map of yours"),
                                             409: OpenApiResponse(description="It has not failed"),

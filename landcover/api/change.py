@@ -13,7 +13,7 @@ from ..jobs import change as jobs
 from ..jobs import products
 from ..jobs.products import StoredMap
 from ..models import ChangeMap
-from .factory import LIST_PARAMETERS, Detail, Resource, detail_url, links, own_list
+from .factory import LIST_PARAMETERS, Detail, Resource, detail_url, links, own_list, own_list_responses
 from .limits import count_new_computation
 from .params import probability
 from .serializers import ChangePageSerializer, ChangeSerializer, job_answer
@@ -62,8 +62,7 @@ class ChangeList(APIView):
     place: 202 and the job URL (200 with the result when asked before)."""
 
     @extend_schema(operation_id="v1_changes_list", parameters=LIST_PARAMETERS,
-                   responses={200: ChangePageSerializer, 401: OpenApiResponse(description="Not signed in"),
-                              404: OpenApiResponse(description="No such page")})
+                   responses=own_list_responses(ChangePageSerializer))
     def get(self, request):
         return own_list(jobs.CHANGE_PRODUCT, request, change_representation)
 

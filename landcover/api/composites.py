@@ -25,7 +25,17 @@ from ..errors import InvalidInput
 from ..jobs import composites, products, series
 from ..models import CompositeMap, TimeSeries
 from .aoi import COMPOSITE_REQUEST, SERIES_REQUEST, area_from, map_parameters, period_parameters, series_parameters
-from .factory import LIST_PARAMETERS, Detail, Resource, detail_url, job_fields, links, own_list
+from .factory import (
+    LIST_PARAMETERS,
+    Detail,
+    Resource,
+    area_job_responses,
+    detail_url,
+    job_fields,
+    links,
+    own_list,
+    own_list_responses,
+)
 from .limits import count_new_computation
 from .serializers import PageSerializer, job_answer
 
@@ -87,17 +97,13 @@ class CompositeList(APIView):
     parser_classes = [JSONBodyParser, parsers.MultiPartParser]
 
     @extend_schema(operation_id="v1_composites_list", parameters=LIST_PARAMETERS,
-                   responses={200: CompositePageSerializer, 401: OpenApiResponse(description="Not signed in"),
-                              404: OpenApiResponse(description="No such page")})
+                   responses=own_list_responses(CompositePageSerializer))
     def get(self, request):
         return own_list(composites.COMPOSITE_PRODUCT, request, composite_representation)
 
     @extend_schema(operation_id="v1_composites_create",
                    request={"application/json": COMPOSITE_REQUEST, "multipart/form-data": COMPOSITE_REQUEST},
-                   responses={200: CompositeSerializer, 202: CompositeSerializer,
-                              400: OpenApiResponse(description="The area or a parameter is wrong; the body says "
-                                                               "which"),
-                              429: OpenApiResponse(description="Too many new map computations")})
+                   responses=area_job_responses(CompositeSerializer))
     def post(self, request):
         geometry, km2 = area_from(request, settings.COMPOSITE_MAX_KM2)
         asked = map_parameters(request)
@@ -204,17 +210,13 @@ class SeriesList(APIView):
     parser_classes = [JSONBodyParser, parsers.MultiPartParser]
 
     @extend_schema(operation_id="v1_series_list", parameters=LIST_PARAMETERS,
-                   responses={200: SeriesPageSerializer, 401: OpenApiResponse(description="Not signed in"),
-                              404: OpenApiResponse(description="No such page")})
+                   responses=own_list_responses(SeriesPageSerializer))
     def get(self, request):
         return own_list(series.SERIES_PRODUCT, request, series_representation)
 
     @extend_schema(operation_id="v1_series_create",
                    request={"application/json": SERIES_REQUEST, "multipart/form-data": SERIES_REQUEST},
-                   responses={200: SeriesSerializer, 202: SeriesSerializer,
-                              400: OpenApiResponse(description="The area or a parameter is wrong; the body says "
-                                                               "which"),
-                              429: OpenApiResponse(description="Too many new map computations")})
+                   responses=area_job_responses(SeriesSerializer))
     def post(self, request):
         geometry, km2 = area_from(request, settings.COMPOSITE_MAX_KM2)
         asked = map_parameters(request)

@@ -136,6 +136,20 @@ def detail_url(product_: Product, pk: int, request) -> str:
 
 LIST_PARAMETERS = [OpenApiParameter("page", int, description="page number (1: the newest)"),
                    OpenApiParameter("page_size", int, description=f"results per page (at most {MAX_PAGE_SIZE})")]
+NOT_SIGNED_IN = OpenApiResponse(description="Not signed in")
+
+
+def own_list_responses(page) -> dict:
+    """The documented answers of a list of the requester's own jobs (`own_list`): a page, 401, 404."""
+    return {200: page, 401: NOT_SIGNED_IN, 404: OpenApiResponse(description="No such page")}
+
+
+def area_job_responses(serializer) -> dict:
+    """The documented answers of a request that makes (or finds) a job of an area: the job, a 400 naming the
+    field, 429 past the client's limit of new computations."""
+    return {200: serializer, 202: serializer,
+            400: OpenApiResponse(description="The area or a parameter is wrong; the body says which"),
+            429: OpenApiResponse(description="Too many new map computations")}
 
 
 class OwnPages(PageNumberPagination):
@@ -183,7 +197,7 @@ class Cancel(ProductView):
     represent: Callable[[Any, Any], dict] | None = None
 
     @extend_schema(request=None, responses={200: OpenApiResponse(description="Cancelled"),
-                                            401: OpenApiResponse(description="Not signed in"),
+                                            401: NOT_SIGNED_IN,
                                             403: OpenApiResponse(description="Not yours"), 404: NO_SUCH,
                                             409: OpenApiResponse(description="Already over")})
     def post(self, request, pk: int):

@@ -18,7 +18,17 @@ from ..errors import NotReady
 from ..jobs import products, regions
 from ..models import RegionMap
 from .aoi import AREA_REQUEST, area_from, map_parameters
-from .factory import LIST_PARAMETERS, Detail, Resource, detail_url, job_fields, links, own_list
+from .factory import (
+    LIST_PARAMETERS,
+    NOT_SIGNED_IN,
+    Detail,
+    Resource,
+    detail_url,
+    job_fields,
+    links,
+    own_list,
+    own_list_responses,
+)
 from .limits import count_new_computation
 from .serializers import PageSerializer, job_answer
 
@@ -82,8 +92,7 @@ class RegionList(APIView):
     parser_classes = [JSONBodyParser, parsers.MultiPartParser]
 
     @extend_schema(operation_id="v1_regions_list", parameters=LIST_PARAMETERS,
-                   responses={200: RegionPageSerializer, 401: OpenApiResponse(description="Not signed in"),
-                              404: OpenApiResponse(description="No such page")})
+                   responses=own_list_responses(RegionPageSerializer))
     def get(self, request):
         return own_list(regions.REGION_PRODUCT, request, region_representation)
 
@@ -128,7 +137,7 @@ class RegionTiles(Detail):
 class RegionRetry(APIView):
     """Queue a failed or cancelled region again: its unfinished tiles alone are mapped again."""
 
-    @extend_schema(request=None, responses={202: RegionSerializer, 401: OpenApiResponse(description="Not signed in"),
+    @extend_schema(request=None, responses={202: RegionSerializer, 401: NOT_SIGNED_IN,
                                             403: OpenApiResponse(description="Not yours"),
                                             404: OpenApiResponse(description="No such region of yours"),
                                             409: OpenApiResponse(description="It has not failed"),

@@ -23,6 +23,7 @@ from ..errors import InvalidInput, LimitReached, NotFound, NotSignedIn
 from ..jobs import watches
 from ..models import WatchedArea, WatchPeriod
 from .aoi import AREA_PROPERTIES, area_from, body_of, map_parameters
+from .factory import NOT_SIGNED_IN
 
 WATCH_REQUEST = {"type": "object", "properties": {
     **AREA_PROPERTIES,
@@ -34,7 +35,6 @@ WATCH_REQUEST = {"type": "object", "properties": {
                                                                           "\"ha\"}]"},
     "email": {"type": "boolean"}, "webhook_url": {"type": "string"}, "paused": {"type": "boolean"}}}
 EDITABLE = ("name", "rules", "email", "webhook_url", "paused")
-NOT_SIGNED_IN = OpenApiResponse(description="Not signed in")
 NOT_YOURS = OpenApiResponse(description="No such watched area of yours")
 
 
@@ -116,7 +116,7 @@ class WatchList(APIView):
     parser_classes = [JSONBodyParser, parsers.MultiPartParser]
 
     @extend_schema(operation_id="v1_watches_list", responses={200: WatchSerializer(many=True),
-                                                              401: OpenApiResponse(description="Not signed in")})
+                                                              401: NOT_SIGNED_IN})
     def get(self, request):
         rows = WatchedArea.objects.filter(owner=signed_in(request)).select_related("model_version").order_by("-pk")
         return Response([watch_representation(w, request) for w in rows])
@@ -124,7 +124,7 @@ class WatchList(APIView):
     @extend_schema(operation_id="v1_watches_create",
                    request={"application/json": WATCH_REQUEST, "multipart/form-data": WATCH_REQUEST},
                    responses={201: WatchSerializer, 400: OpenApiResponse(description="A field is wrong"),
-                              401: OpenApiResponse(description="Not signed in"),
+                              401: NOT_SIGNED_IN,
                               429: OpenApiResponse(description="Too many watched areas")})
     def post(self, request):
         user = signed_in(request)
