@@ -1,5 +1,6 @@
 """The README's run command brings the embedded site up: SpatiaLite, filesystem broker, worker, gunicorn."""
 import json
+import math
 import os
 import re
 import signal
@@ -162,6 +163,22 @@ def test_run_command_serves_the_site_with_a_worker(embedded_site, tmp_path):
     rows = requests.get(units_done["links"]["units_csv"], timeout=30).text.strip().splitlines()
     assert len(rows) == 5 and rows[0].startswith("unit,cell,lc_mapped_ha")
 
+    # A composite of a period on the embedded site (issue 25): the demo scene is the one scene (undated), mapped
+    # alone, combined, stored in the filesystem, served as tiles and downloads, and the answer says it is one date.
+    composite = requests.post(url + "api/v1/composites/", json={"point": [-75.64, 37.67], "size_m": 1000,
+                                                                "period": "2024", "method": "mean"}, timeout=30)
+    assert composite.status_code == 202, composite.text
+    composite_done = wait_for(lambda: (j := requests.get(composite.json()["url"], timeout=10).json())["status"]
+                              in ("done", "failed") and j, timeout=180, message="the embedded worker's composite")
+    assert composite_done["status"] == "done" and composite_done["imagery"]["scenes"] == 1, composite_done
+    assert any("Only one date of imagery" in w for w in composite_done["warnings"])
+    seen = requests.get(composite_done["links"]["observations"], timeout=30)
+    assert seen.status_code == 200 and seen.content[:4] in (b"II*\x00", b"MM\x00*")
+    lon, lat = -75.64, 37.67
+    z, x, y = 15, int((lon + 180) / 360 * 2**15), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2**15)
+    tile = requests.get(composite_done["links"]["tiles"].replace("{z}/{x}/{y}", f"{z}/{x}/{y}"), timeout=30)
+    assert tile.status_code == 200 and tile.content.startswith(b"\x89PNG")
+
     # Rate limits hold in the embedded mode too (issue 11): 20 requests at once from one client, two web
     # processes, SpatiaLite: exactly the configured number pass.
     feedback_url = url + "feedback/"
@@ -177,7 +194,7 @@ def test_run_command_serves_the_site_with_a_worker(embedded_site, tmp_path):
               ["features"] if f["id"] != feature["id"]][:20]
     new_maps = at_once(lambda i: requests.get(url + "api/v1/maps/high/", params={"patch": others[i]},
                                               timeout=60).status_code)
-    asked = 5 if SHARED_DW.is_dir() else 4  # new maps (and the area, the region and its units) asked for above
+    asked = 6 if SHARED_DW.is_dir() else 5  # new maps (and the area, the region, its units, the composite) above
     assert new_maps == {202: 8 - asked, 429: 12 + asked}  # 8 per day
 
     data_dir = env["HRMARS_DATA_DIR"]
