@@ -8,6 +8,7 @@ is the only reason for the function-level imports below.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from . import sandbox
 from .bands import Normalisation
 from .config import TrainConfig
 from .errors import PermanentError
@@ -123,12 +125,32 @@ def _load_savedmodel(folder: Path, card: dict) -> Any:
     return keras.layers.TFSMLayer(str(path), call_endpoint="serving_default")
 
 
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    probabilities = np.exp(logits - logits.max(axis=-1, keepdims=True))  # stable
+    return probabilities / probabilities.sum(axis=-1, keepdims=True)
+
+
 def _predict_logits(model: Any, batch: np.ndarray) -> np.ndarray:
     outputs = model(batch)
-    logits = np.asarray(next(iter(outputs.values())) if isinstance(outputs, dict) else outputs, np.float32)
-    logits = logits - logits.max(axis=-1, keepdims=True)  # softmax, stable
-    probabilities = np.exp(logits)
-    return probabilities / probabilities.sum(axis=-1, keepdims=True)
+    return _softmax(np.asarray(next(iter(outputs.values())) if isinstance(outputs, dict) else outputs, np.float32))
+
+
+def _load_sandboxed(folder: Path, card: dict) -> Any:
+    path = Path(folder) / card.get("params", {}).get("onnx", "model.onnx")
+    if not path.is_file():
+        raise FileNotFoundError(f"{Path(folder).name}: the card says a competition entry but {path.name} is missing")
+    threads = int(card.get("params", {}).get("threads") or os.cpu_count() or 1)
+    return sandbox.Session(path, len(card["classes"]), sandbox.Limits(cpu_seconds=7 * 24 * 3600, wall_seconds=600,
+                                                                      threads=threads, output_mb=1))
+
+
+def _predict_scores(model: Any, batch: np.ndarray) -> np.ndarray:
+    """Class probabilities from a model's scores: taken as they are when they already are probabilities (the
+    exporters' softmax), else through a softmax (logits)."""
+    scores = np.asarray(model(batch), np.float32)
+    if scores.min() >= 0 and np.allclose(scores.sum(axis=-1), 1, atol=1e-3):
+        return scores
+    return _softmax(scores)
 
 
 def _keras_method(name: str, title: str, family: str, reads: str, labels: str | None, train: Trainer) -> Method:
@@ -145,6 +167,9 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     # A network trained elsewhere (Dynamic World): imported by ml.pretrained, loaded as a SavedModel.
     Method("pretrained", "Pretrained network", "pretrained", reads="image", labels=None, train=_not_trainable,
            save=_not_saved, load=_load_savedmodel, predict=_predict_logits),
+    # A competition entry promoted to a site model: its ONNX file run only inside the sandbox (ml.sandbox.Session).
+    Method("submission", "Competition entry (sandboxed ONNX)", "pretrained", reads="image", labels=None,
+           train=_not_trainable, save=_not_saved, load=_load_sandboxed, predict=_predict_scores),
 )}
 
 

@@ -2,7 +2,8 @@
 
 Per class: IoU = TP/(TP+FP+FN), F1 = Dice = 2TP/(2TP+FP+FN), precision, recall.
 Means are over the classes present in the reference (support > 0). Overall
-accuracy = trace/total; average accuracy = mean per-class recall (DFC2020's score).
+accuracy = trace/total; average accuracy = mean per-class recall (DFC2020's score); Cohen's kappa =
+(OA − chance agreement) / (1 − chance agreement), chance from the reference and prediction totals.
 """
 from __future__ import annotations
 
@@ -65,6 +66,7 @@ class ConfusionMatrix:
             recall = np.where(support > 0, tp / support, np.nan)
         present = support > 0
         total = m.sum() + self.outside.sum()
+        chance = float((support * predicted).sum() / total**2) if total else float("nan")  # outside: no column
         return Scores(
             iou=iou, f1=f1, precision=precision, recall=recall, support=support.astype(np.int64),
             overall_accuracy=float(tp.sum() / total) if total else float("nan"),
@@ -72,12 +74,13 @@ class ConfusionMatrix:
             # A class present in the reference has TP + FN > 0, so its IoU and F1 are defined.
             mean_iou=float(iou[present].mean()) if present.any() else float("nan"),
             mean_f1=float(f1[present].mean()) if present.any() else float("nan"),
+            kappa=(float(tp.sum() / total) - chance) / (1 - chance) if total and chance < 1 else float("nan"),
         )
 
 
 @dataclass
 class Scores:
-    """Per-class IoU, F1, precision and recall with their means, OA and AA."""
+    """Per-class IoU, F1, precision and recall with their means, OA, AA and Cohen's kappa."""
     iou: np.ndarray
     f1: np.ndarray
     precision: np.ndarray
@@ -87,6 +90,7 @@ class Scores:
     average_accuracy: float
     mean_iou: float
     mean_f1: float
+    kappa: float = float("nan")
 
     def summary(self) -> dict[str, float]:
         """The four headline numbers: mIoU, mF1, OA, AA."""

@@ -16,7 +16,9 @@ How to export: `python -m tf2onnx.convert --saved-model DIR --output model.onnx 
 """
 from __future__ import annotations
 
+import math
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,11 +26,12 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-from .bands import S2_BANDS
+from .bands import S2_BANDS, normalisation_from_dict
 from .classes import DFC_NAMES
 from .errors import PermanentError
 
 MAX_BYTES = 200 * 2**20          # the file
+MAX_CARD_BYTES = 64 * 2**10      # its card (JSON)
 MAX_PARAMETERS = 50_000_000      # weights, counted from their declared shapes
 MAX_TENSOR_BYTES = 256 * 2**20   # any one weight tensor as declared
 OPSETS = range(11, 23)           # the standard domain's versions accepted
@@ -121,7 +124,8 @@ def check_model(path: Path) -> CheckedModel:
     if parameters > MAX_PARAMETERS:
         raise SubmissionError(f"the model has {parameters:,} parameters; at most {MAX_PARAMETERS:,}")
     domains = {o.domain: o.version for o in model.opset_import}
-    custom = sorted(set(domains) - set(STANDARD_DOMAINS))
+    # A domain imported but used by no operator (exporters import ONNX-ML's by habit) asks for nothing.
+    custom = sorted({node.domain for node in graph.node} - set(STANDARD_DOMAINS))
     if custom:
         raise SubmissionError(f"operators of custom domain(s) {', '.join(map(repr, custom))} are refused (native "
                               "code we cannot check): use the standard ONNX operators")
@@ -157,9 +161,10 @@ def check_model(path: Path) -> CheckedModel:
     return CheckedModel(opset, tuple(sorted(operators)), parameters, inputs[0].name, in_shape, out_shape)
 
 
-def check_card(card: dict, model: CheckedModel) -> dict:
-    """A submission's card — bands in order, normalisation, input size, classes and their mapping to our codes —
-    checked against the model; SubmissionError saying what is wrong."""
+def check_card(card: dict, model: CheckedModel, legend: Mapping[int, str] = DFC_NAMES) -> dict:
+    """A submission's card — bands in order, normalisation, input size, classes and their mapping to the
+    `legend`'s codes (ours by default, or a benchmark's own) — checked against the model; SubmissionError saying
+    what is wrong."""
     if not isinstance(card, dict):
         raise SubmissionError("the card must be a JSON object")
     bands = card.get("bands")
@@ -170,28 +175,38 @@ def check_card(card: dict, model: CheckedModel) -> dict:
     if len(bands) not in (model.input_shape[1], model.input_shape[-1]):
         raise SubmissionError(f"card.bands names {len(bands)} bands; the model's input {model.input_shape} takes "
                               "another number of channels")
-    norm = card.get("normalisation") or {}
-    for key in ("mean", "std"):
+    norm = card.get("normalisation")
+    if not isinstance(norm, dict):
+        raise SubmissionError("card.normalisation must be {\"mean\": […], \"std\": […]} (of DN/10000, per band) or "
+                              "{\"kind\": \"log-sigmoid\", \"a\": […], \"s\": […]} (Dynamic World's)")
+    keys = ("a", "s") if norm.get("kind") == "log-sigmoid" else ("mean", "std")
+    for key in keys:
         values = norm.get(key)
         if not isinstance(values, list) or len(values) != len(bands) or not all(
-                isinstance(v, (int, float)) for v in values):
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values):
             raise SubmissionError(f"card.normalisation.{key} must hold one number per band ({len(bands)})")
-    if any(v <= 0 for v in norm["std"]):
-        raise SubmissionError("card.normalisation.std must be positive")
+    if any(v <= 0 for v in norm[keys[1]]):
+        raise SubmissionError(f"card.normalisation.{keys[1]} must be positive")
+    try:
+        normalisation = normalisation_from_dict({**{k: norm[k] for k in (*keys, "kind", "offset") if k in norm},
+                                                 "bands": bands})
+    except (KeyError, ValueError, TypeError) as exc:
+        raise SubmissionError(f"card.normalisation: {exc}") from None
     size = card.get("input_size")
     if not isinstance(size, int) or not 32 <= size <= 2048:
         raise SubmissionError("card.input_size must be the tile side in pixels, 32 to 2048")
     classes = card.get("classes")
     if not isinstance(classes, list) or not classes:
-        raise SubmissionError("card.classes must list the model's output classes, each {\"name\", \"code\"} (our "
-                              "codes 1–10)")
+        raise SubmissionError("card.classes must list the model's output classes in output order, each "
+                              "{\"name\", \"code\"} (a code of the legend)")
+    codes = ", ".join(map(str, legend))
     for k, c in enumerate(classes):
-        if not isinstance(c, dict) or c.get("code") not in DFC_NAMES:
-            raise SubmissionError(f"card.classes[{k}] must be {{\"name\": …, \"code\": 1–10}} (our simplified IGBP "
-                                  "codes)")
+        if not isinstance(c, dict) or not isinstance(c.get("code"), int) or c["code"] not in legend:
+            raise SubmissionError(f"card.classes[{k}] must be {{\"name\": …, \"code\": …}} with a code of the "
+                                  f"legend ({codes})")
     if len(classes) not in (model.output_shape[1], model.output_shape[-1]):
         raise SubmissionError(f"card.classes lists {len(classes)} classes; the model's output {model.output_shape} "
                               "has another number")
-    return {"bands": bands, "normalisation": {"mean": norm["mean"], "std": norm["std"]}, "input_size": size,
-            "classes": [{"name": str(c.get("name") or DFC_NAMES[c["code"]])[:60], "code": c["code"]}
+    return {"bands": bands, "normalisation": normalisation.to_dict(), "input_size": size,
+            "classes": [{"name": str(c.get("name") or legend[c["code"]])[:60], "code": c["code"]}
                         for c in classes]}

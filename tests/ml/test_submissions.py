@@ -19,9 +19,11 @@ CARD = {"bands": ["B2", "B3", "B4", "B8"], "normalisation": {"mean": [0.1] * 4, 
         "classes": CLASSES}
 
 
-def segmenter(extra_nodes=(), extra_inits=(), opset=17, inputs=None, domain_imports=()) -> onnx.ModelProto:
-    """A 1×1 convolution from 4 bands to 2 class scores, then softmax: (N, 4, H, W) → (N, 2, H, W)."""
-    w = numpy_helper.from_array(np.ones((2, 4, 1, 1), np.float32), "w")
+def segmenter(extra_nodes=(), extra_inits=(), opset=17, inputs=None, domain_imports=(), weights=None) -> onnx.ModelProto:
+    """A 1×1 convolution from 4 bands to 2 class scores (`weights`, 2 × 4; all ones unless given), then softmax:
+    (N, 4, H, W) → (N, 2, H, W)."""
+    w = numpy_helper.from_array(np.ones((2, 4, 1, 1), np.float32) if weights is None else
+                                np.asarray(weights, np.float32).reshape(2, 4, 1, 1), "w")
     nodes = [helper.make_node("Conv", ["x", "w"], ["s"]), helper.make_node("Softmax", ["s"], ["y"], axis=1),
              *extra_nodes]
     graph = helper.make_graph(nodes, "segmenter", inputs or [helper.make_tensor_value_info(
@@ -44,7 +46,7 @@ def test_a_segmentation_network_passes_with_what_it_declares(tmp_path):
     for bad, words in [({**CARD, "bands": ["B2", "B3", "B4", "B99"]}, "card.bands"),
                        ({**CARD, "bands": ["B2", "B3", "B4"]}, "names 3 bands"),
                        ({**CARD, "normalisation": {"mean": [0] * 4, "std": [0] * 4}}, "positive"),
-                       ({**CARD, "classes": [{"name": "x", "code": 42}, CLASSES[1]]}, "codes"),
+                       ({**CARD, "classes": [{"name": "x", "code": 42}, CLASSES[1]]}, "a code of the legend"),
                        ({**CARD, "classes": CLASSES[:1]}, "lists 1 classes"),
                        ({**CARD, "input_size": 9000}, "input_size")]:
         with pytest.raises(SubmissionError, match=words):
