@@ -16,9 +16,12 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadhandler import FileUploadHandler
 from django.http import JsonResponse
 
+from ml import submissions
+
 MULTIPART_SLACK = 64 * 1024  # form fields and part headers beside the file
 AREA_FILES = re.compile(r"^/api/v1/(areas/|[a-z]+/\d+/accuracy/)$")
 UNIT_FILES = re.compile(r"^/api/v1/[a-z]+/\d+/units/$")
+SUBMISSIONS = re.compile(r"^/(api/v1/benchmarks|competitions)/[-\w]+/(submissions|submit)/$")
 
 
 def limit_for(path: str) -> int:
@@ -29,6 +32,8 @@ def limit_for(path: str) -> int:
         return settings.AREA_MAX_FILE_KB * 1024 + MULTIPART_SLACK
     if UNIT_FILES.match(path):
         return settings.UNITS_MAX_FILE_KB * 1024 + MULTIPART_SLACK
+    if SUBMISSIONS.match(path):
+        return submissions.MAX_BYTES + submissions.MAX_CARD_BYTES + MULTIPART_SLACK
     return settings.MAX_BODY_KB * 1024
 
 

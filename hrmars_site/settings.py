@@ -88,10 +88,14 @@ INSTALLED_APPS = [
     "leaflet",
     "rest_framework_gis",
     "django_celery_beat",
+    "django.contrib.sites",   # django-contrib-comments needs it (SITE_ID)
+    "django_comments_xtd",    # before django_comments: its templates win
+    "django_comments",
     "hrmars_site",
     "accounts",
     "feedback",
     "landcover",
+    "discussions",
 ]
 
 MIDDLEWARE = [
@@ -249,6 +253,23 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "HR-MARS <noreply@localhost>")
 EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(DATA_DIR / "outbox"))  # for the file backend
 
+# --- Discussions (issue 26): django-comments-xtd threads on competitions, entries and maps (discussions/). Only
+# signed-in users post; a new account's first comment waits for a moderator; enough removal flags hide a comment.
+SITE_ID = 1
+COMMENTS_APP = "django_comments_xtd"
+COMMENT_MAX_LENGTH = 3000                 # django-contrib-comments' own (its column is this wide)
+COMMENTS_HIDE_REMOVED = False             # a removed comment shows as removed, its replies stay in place
+COMMENTS_XTD_MAX_THREAD_LEVEL = 2         # a comment, a reply, a reply to the reply
+COMMENTS_XTD_CONFIRM_EMAIL = False        # posters are signed in: no confirmation e-mail
+COMMENTS_XTD_SEND_HTML_EMAIL = False      # follow-up e-mails in plain text
+COMMENTS_XTD_THREADED_EMAILS = False      # sent in the request (the console, file or SMTP backend), not a thread
+COMMENTS_XTD_FROM_EMAIL = DEFAULT_FROM_EMAIL
+COMMENTS_XTD_APP_MODEL_OPTIONS = {"default": {"who_can_post": "users", "allow_flagging": True,
+                                              "allow_feedback": False, "show_feedback": False}}
+DISCUSSION_RATE = env_str("HRMARS_DISCUSSION_RATE", "10/10m")               # comments per user
+DISCUSSION_TRUSTED_AFTER_DAYS = env_int("HRMARS_DISCUSSION_TRUSTED_AFTER_DAYS", 7)  # before: first comment held
+DISCUSSION_HIDE_AFTER_FLAGS = env_int("HRMARS_DISCUSSION_HIDE_AFTER_FLAGS", 3)      # removal flags that hide one
+
 # --- REST API.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -358,6 +379,17 @@ SCENES_DIR = env_path("HRMARS_SCENES_DIR", DATA_DIR / "scenes")
 COMPOSITES_DIR = env_path("HRMARS_COMPOSITES_DIR", DATA_DIR / "composites")
 SERIES_DIR = env_path("HRMARS_SERIES_DIR", DATA_DIR / "series")  # time series: one composite per period
 SERIES_MAX_PERIODS = env_int("HRMARS_SERIES_MAX_PERIODS", 60)  # five years of months
+# Competitions (issue 26): benchmarks' images and labels (BENCHMARKS_DIR, never served) and the models users submit
+# (SUBMISSIONS_DIR). A submission runs under bubblewrap on SUBMISSION_QUEUE ("" = the default queue, as run.sh's one
+# worker needs; a deployment gives it workers of its own, on machines of their own: `celery worker -Q submissions`)
+# within these limits; its output-size limit follows from the benchmark's pixels.
+BENCHMARKS_DIR = env_path("HRMARS_BENCHMARKS_DIR", DATA_DIR / "benchmarks")
+SUBMISSIONS_DIR = env_path("HRMARS_SUBMISSIONS_DIR", DATA_DIR / "submissions")
+SUBMISSION_QUEUE = env_str("HRMARS_SUBMISSION_QUEUE", "")
+SANDBOX_CPU_SECONDS = env_int("HRMARS_SANDBOX_CPU_SECONDS", 600)      # CPU time of one submission's inference
+SANDBOX_WALL_SECONDS = env_int("HRMARS_SANDBOX_WALL_SECONDS", 900)
+SANDBOX_MEMORY_MB = env_int("HRMARS_SANDBOX_MEMORY_MB", 4096)        # address space (ONNX Runtime reserves much)
+SANDBOX_THREADS = env_int("HRMARS_SANDBOX_THREADS", 1)               # ONNX Runtime's threads, pinned
 COMPOSITE_MAX_KM2 = env_int("HRMARS_COMPOSITE_MAX_KM2", 400)
 COMPOSITE_MAX_SCENES = env_int("HRMARS_COMPOSITE_MAX_SCENES", 60)
 COMPOSITE_MAX_DAYS = env_int("HRMARS_COMPOSITE_MAX_DAYS", 366)  # a period given by start and end: a year at most

@@ -1,8 +1,10 @@
-"""The site's URLs: public pages, accounts, the landcover pages and API, the schema and docs, admin."""
+"""The site's URLs: public pages, accounts, the landcover pages and API, discussions, the schema and docs, admin."""
 from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+
+from discussions import urls as discussion_urls
 
 from . import views
 
@@ -18,6 +20,8 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("landcover.web.urls")),
+    path("", include("discussions.urls")),
+    path("comments/", include(discussion_urls.comment_urlpatterns)),
     path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("landcover.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

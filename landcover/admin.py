@@ -1,18 +1,25 @@
 """The admin: staff curate datasets, patches, models (the default among them), and every stored result (maps,
-uploads, areas, regions and their tiles, changes, exports). Deleting a result here removes its folder too
+uploads, areas, regions and their tiles, changes, exports), and the competitions: benchmarks (their images' splits;
+the files themselves come from `manage.py add_benchmark`) and submissions. Deleting a result here removes its folder too
 (products.remove_folder)."""
 from django import forms
 from django.contrib import admin, messages
+from django.utils.text import slugify
 from leaflet.admin import LeafletGeoAdmin
 
+from ml.errors import PermanentError
+
 from .catalogue.registry import check_engine_for, set_default_model
-from .errors import InvalidInput
+from .errors import InvalidInput, LandcoverError
 from .jobs import areas as area_jobs
 from .jobs import regions as region_jobs
+from .jobs import submissions as submission_jobs
 from .jobs.maps import retry_map
 from .jobs.uploads import delete as delete_upload
 from .models import (
     AreaMap,
+    Benchmark,
+    BenchmarkImage,
     ChangeMap,
     Dataset,
     Export,
@@ -22,6 +29,7 @@ from .models import (
     RegionMap,
     RegionTile,
     Scene,
+    Submission,
     Upload,
 )
 
@@ -196,3 +204,62 @@ class ExportAdmin(ResultAdmin):
     list_filter = ["status", "what", "map_kind"]
     search_fields = ["owner__username", "error"]
     readonly_fields = [*ResultAdmin.readonly_fields, "params", "bounds", "download_name"]
+
+
+class BenchmarkImageInline(admin.TabularInline):
+    """A benchmark's images: their split can change here; the files come from `manage.py add_benchmark`."""
+    model = BenchmarkImage
+    extra = 0
+    fields = ["name", "split", "width", "height"]
+    readonly_fields = ["name", "width", "height"]
+    can_delete = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Benchmark)
+class BenchmarkAdmin(admin.ModelAdmin):
+    """Competitions: their description, metric, legend, phase, limits; publish to open them."""
+    list_display = ["slug", "title", "metric", "published", "phase_starts", "phase_ends", "per_day", "per_phase"]
+    list_filter = ["published", "metric"]
+    search_fields = ["slug", "title"]
+    prepopulated_fields = {"slug": ("title",)}
+    inlines = [BenchmarkImageInline]
+
+
+@admin.register(Submission)
+class SubmissionAdmin(ResultAdmin):
+    """Models entered in competitions: their checks, sandbox time and aggregate scores. Deleting one removes its
+    files."""
+    list_display = ["pk", "name", "benchmark", "owner", "baseline", "status", "sandbox_seconds", "created_at"]
+    list_filter = ["status", "benchmark", "baseline", "created_at"]
+    search_fields = ["name", "owner__username", "error"]
+    list_select_related = ["benchmark", "owner"]
+    readonly_fields = [f for f in ResultAdmin.readonly_fields if f != "key"] + [
+        "card", "model_info", "size_bytes", "public_scores", "private_scores", "sandbox_seconds"]
+    actions = ["retry_failed", "promote"]
+
+    @admin.action(description="Promote the selected scored entries to site models (they map inside the sandbox)")
+    def promote(self, request, queryset):
+        for submission in queryset.select_related("benchmark", "owner"):
+            name = f"entry-{submission.pk}-{slugify(submission.name)[:60]}"
+            try:
+                version = submission_jobs.promote(submission, name)
+            except (LandcoverError, PermanentError) as exc:
+                self.message_user(request, f"{submission}: {getattr(exc, 'message', None) or exc}", messages.ERROR)
+                continue
+            self.message_user(request, f"{submission} is now the site model {version.name} (make it the default "
+                                       "under Model versions).")
+
+    @admin.action(description="Score the selected failed submissions again")
+    def retry_failed(self, request, queryset):
+        count = sum(submission_jobs.retry(s) for s in queryset.filter(status=Submission.Status.FAILED))
+        self.message_user(request, f"{count} submission(s) queued again.")
+
+    def delete_model(self, request, obj):
+        submission_jobs.delete(obj)
+
+    def delete_queryset(self, request, queryset):
+        for submission in queryset:
+            submission_jobs.delete(submission)

@@ -500,3 +500,94 @@ class WatchPeriod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.period} of {self.watched_id} ({self.status}{', alerted' if self.alerted_at else ''})"
+
+
+class Benchmark(models.Model):
+    """A competition (issue 26): real Sentinel-2 images with reference labels, split into a public part (scored on
+    the public board as submissions finish) and a private part (its board revealed when the phase ends). The images
+    and labels live under BENCHMARKS_DIR/<slug>/ and no route serves them, nor their names."""
+
+    class Metric(models.TextChoices):
+        AA = "AA", "Average accuracy (mean per-class recall, as DFC2020)"
+        MIOU = "mIoU", "Mean IoU"
+        MF1 = "mF1", "Mean F1"
+        OA = "OA", "Overall accuracy"
+        KAPPA = "kappa", "Cohen's kappa"
+
+    slug = models.SlugField(max_length=60, unique=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, help_text="Markdown: the task, the data, the rules")
+    licence = models.CharField(max_length=200, blank=True, help_text="Of the images and labels")
+    metric = models.CharField(max_length=10, choices=Metric.choices, default=Metric.AA,
+                              help_text="The primary metric: boards rank by it, then by time")
+    legend = models.JSONField(default=dict, blank=True,
+                              help_text='The labels\' classes, {"code": "name"}; empty: the site\'s ten classes')
+    phase_starts = models.DateTimeField(default=timezone.now)
+    phase_ends = models.DateTimeField(null=True, blank=True,
+                                      help_text="Submissions close and the private board is revealed; empty: never")
+    per_day = models.PositiveIntegerField(default=5, help_text="Submissions per user in any 24 hours")
+    per_phase = models.PositiveIntegerField(default=100, help_text="Submissions per user in the phase")
+    published = models.BooleanField(default=False, help_text="Listed on the site and open to submissions")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-phase_starts", "slug"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def ended(self, now=None) -> bool:
+        """The phase is over: no more submissions, the private board shown."""
+        return self.phase_ends is not None and (now or timezone.now()) >= self.phase_ends
+
+    def open(self, now=None) -> bool:
+        """Submissions are accepted now."""
+        now = now or timezone.now()
+        return self.published and self.phase_starts <= now and not self.ended(now)
+
+
+class BenchmarkImage(models.Model):
+    """One image of a benchmark and its reference labels (paths under BENCHMARKS_DIR; never served)."""
+
+    class Split(models.TextChoices):
+        PUBLIC = "public", "Public"
+        PRIVATE = "private", "Private"
+
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="images")
+    name = models.CharField(max_length=200)
+    split = models.CharField(max_length=10, choices=Split.choices, default=Split.PUBLIC)
+    image = models.CharField(max_length=500, help_text="Sentinel-2 GeoTIFF, relative to BENCHMARKS_DIR")
+    label = models.CharField(max_length=500, help_text="Reference codes (0: unlabelled), relative to BENCHMARKS_DIR")
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["benchmark", "split", "name"]
+        constraints = [models.UniqueConstraint(fields=["benchmark", "name"], name="unique_benchmark_image")]
+
+    def __str__(self) -> str:
+        return f"{self.benchmark.slug}: {self.name} ({self.split})"
+
+
+class Submission(QueuedJob):
+    """A user's ONNX model and card entered in a benchmark, scored in the sandbox (`landcover.jobs.submissions`).
+    Files live under SUBMISSIONS_DIR/<token>/: model.onnx and card.json; only aggregate scores are kept."""
+
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="submissions")
+    owner = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="submissions")
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    token = models.CharField(max_length=40, unique=True, editable=False)
+    card = models.JSONField(default=dict)
+    model_info = models.JSONField(default=dict, help_text="Opset, operators, parameters, shapes: as checked")
+    size_bytes = models.BigIntegerField(default=0)
+    baseline = models.BooleanField(default=False, help_text="The platform's own method, entered for comparison")
+    public_scores = models.JSONField(default=dict, blank=True)
+    private_scores = models.JSONField(default=dict, blank=True)
+    sandbox_seconds = models.FloatField(null=True, blank=True, help_text="Time inside the sandbox")
+
+    class Meta(QueuedJob.Meta):
+        indexes = [models.Index(fields=["benchmark", "owner", "created_at"], name="submission_limits")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.owner}, {self.benchmark.slug}, {self.status})"

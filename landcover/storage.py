@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -287,3 +288,21 @@ def remove_file(path: Path) -> None:
         pass
     except BaseError as exc:
         raise _unavailable(exc) from exc
+
+
+def receive(uploaded_file, root: Path, name: str) -> Path:
+    """A file a request sent, in a fresh folder of ROOT/.incoming (made with it) as `name`: moved where Django
+    streamed it to disk, else written from memory. The caller removes the folder (`path.parent`)."""
+    (root / ".incoming").mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="in-", dir=root / ".incoming")) / name
+    try:
+        if hasattr(uploaded_file, "temporary_file_path"):
+            shutil.move(uploaded_file.temporary_file_path(), path)
+        else:
+            with open(path, "wb") as f:
+                for chunk in uploaded_file.chunks():
+                    f.write(chunk)
+    except BaseException:
+        shutil.rmtree(path.parent, ignore_errors=True)  # a full disk mid-write leaves nothing
+        raise
+    return path

@@ -23,6 +23,7 @@ from .jobs.lifecycle import JobKind
 from .jobs.maps import MAP_JOB
 from .jobs.regions import REGION_JOB
 from .jobs.series import SERIES_JOB
+from .jobs.submissions import SUBMISSION_JOB
 from .jobs.uploads import UPLOAD_JOB
 
 # Errors that another try can fix: a full or busy disk, a database restart, an imagery source that is down.
@@ -119,6 +120,13 @@ def compute_composite(self, composite_id: int) -> dict:
 def compute_series(self, series_id: int) -> dict:
     """Each period's composite of an area (made or found), then the table and chart of class areas."""
     return lifecycle.run(self.job, series_id)
+
+
+@shared_task(base=JobTask, job=SUBMISSION_JOB, name=SUBMISSION_JOB.task, **OPTIONS)
+def score_submission(self, submission_id: int) -> dict:
+    """Run a submitted model in the sandbox over its benchmark's images and score what it wrote (on
+    SUBMISSION_QUEUE; the sandbox's own limits end a run that goes on too long)."""
+    return lifecycle.run(self.job, submission_id)
 
 
 @shared_task(name="landcover.watch_areas", bind=True, acks_late=True)

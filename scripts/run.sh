@@ -7,6 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_base_packages
 ensure_venv "$ROOT/requirements.txt"
+ensure_bubblewrap   # competition entries (strangers' models) run under it
 
 export HRMARS_DATA_DIR="${HRMARS_DATA_DIR:-$ROOT/data}"
 mkdir -p "$HRMARS_DATA_DIR/logs"

@@ -159,11 +159,16 @@ class OwnPages(PageNumberPagination):
     max_page_size = MAX_PAGE_SIZE
 
 
+def signed_in(request, why: str):
+    """The requester, who must be signed in: NotSignedIn saying `why` otherwise."""
+    if not getattr(request.user, "is_authenticated", False):
+        raise NotSignedIn(why)
+    return request.user
+
+
 def own_list(product_: Product, request, represent: Callable[[Any, Any], dict]) -> Response:
     """The requester's own rows of a product, newest first, one page of them (NotSignedIn when anonymous)."""
-    if not getattr(request.user, "is_authenticated", False):
-        raise NotSignedIn(f"Sign in to list your {product_.prefix}: those asked for without signing in belong to "
-                          "nobody.")
+    signed_in(request, f"Sign in to list your {product_.prefix}: those asked for without signing in belong to nobody.")
     rows = product_.rows().filter(**{product_.owner_field: request.user}).order_by("-created_at", "-pk")
     paginator = OwnPages()
     page = paginator.paginate_queryset(rows, request)

@@ -5,7 +5,20 @@ from django.urls import path
 
 from .. import urlconverters  # noqa: F401  (registers <id:>)
 from ..jobs import products
-from . import areas, catalogue, change, composites, factory, maps, model_versions, regions, stac, uploads, watches
+from . import (
+    areas,
+    catalogue,
+    change,
+    competitions,
+    composites,
+    factory,
+    maps,
+    model_versions,
+    regions,
+    stac,
+    uploads,
+    watches,
+)
 
 app_name = "api"
 
@@ -35,6 +48,7 @@ urlpatterns = [
     path("composites/", composites.CompositeList.as_view(), name="composite-list"),
     path("series/", composites.SeriesList.as_view(), name="series-list"),
     *watches.ROUTES,
+    *competitions.ROUTES,
     path("imagery/", areas.ImageryList.as_view(), name="imagery-list"),
     path("changes/", change.ChangeList.as_view(), name="change-list"),
     path("basemap/countries.geojson", areas.CountryBorders.as_view(), name="basemap-countries"),

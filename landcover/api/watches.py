@@ -19,9 +19,10 @@ from rest_framework.views import APIView
 from hrmars_site.parsers import JSONBodyParser
 from ml.periods import STEPS
 
-from ..errors import InvalidInput, LimitReached, NotFound, NotSignedIn
+from ..errors import InvalidInput, LimitReached, NotFound
 from ..jobs import watches
 from ..models import WatchedArea, WatchPeriod
+from . import factory
 from .aoi import AREA_PROPERTIES, area_from, body_of, map_parameters
 from .factory import NOT_SIGNED_IN
 
@@ -97,9 +98,7 @@ def edits(data, partial: bool) -> dict:
 
 def signed_in(request):
     """The requester, who must be signed in (NotSignedIn otherwise)."""
-    if not getattr(request.user, "is_authenticated", False):
-        raise NotSignedIn("Sign in to watch an area: alerts go to your account.")
-    return request.user
+    return factory.signed_in(request, "Sign in to watch an area: alerts go to your account.")
 
 
 def own(request, pk: int) -> WatchedArea:

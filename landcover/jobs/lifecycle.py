@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import current_app
+from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
@@ -79,6 +80,7 @@ class JobKind:
     staging: Callable[[Any], Path]      # where attempts build; on the file system of `destination`
     destination: Callable[[Any], Path]  # where the finished files go
     build: Callable[[Any, Path, Progress], dict]  # write the files into a folder; fields to save when done
+    queue_setting: str = ""         # the setting naming its Celery queue ("" or an empty setting: the default queue)
 
     @property
     def active(self) -> tuple[str, str]:
@@ -92,18 +94,20 @@ class JobKind:
 
 def queued_kind(name: str, task: str, model: type[models.Model], build: Callable[[Any, Path, Progress], dict],
                 staging: Callable[[Any], Path], destination: Callable[[Any], Path], related: tuple[str, ...] = (),
-                cancellable: bool = True, idle_result: str = "skipped") -> JobKind:
+                cancellable: bool = True, idle_result: str = "skipped", queue_setting: str = "") -> JobKind:
     """The JobKind of rows that inherit `QueuedJob` (every kind does): queued → running → done, failed or
     cancelled."""
     status = QueuedJob.Status
     return JobKind(name=name, task=task, model=model, waiting=status.QUEUED, running=status.RUNNING,
                    done=status.DONE, failed=status.FAILED, cancelled=status.CANCELLED if cancellable else None,
-                   idle_result=idle_result, related=related, staging=staging, destination=destination, build=build)
+                   idle_result=idle_result, related=related, staging=staging, destination=destination, build=build,
+                   queue_setting=queue_setting)
 
 
 def enqueue(kind: JobKind, pk: int) -> None:
-    """Queue the kind's task for row `pk` once the current transaction commits."""
-    transaction.on_commit(lambda: current_app.send_task(kind.task, args=[pk]))
+    """Queue the kind's task for row `pk` (on its queue, if it has one) once the current transaction commits."""
+    queue = getattr(settings, kind.queue_setting, "") if kind.queue_setting else ""
+    transaction.on_commit(lambda: current_app.send_task(kind.task, args=[pk], queue=queue or None))
 
 
 def find_or_queue(kind: JobKind, lookup: dict[str, Any], fields: dict[str, Any], stale_after: float,

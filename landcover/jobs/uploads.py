@@ -12,7 +12,6 @@ import json
 import logging
 import secrets
 import shutil
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -125,17 +124,9 @@ def accept_upload(user, uploaded_file, model_version: ModelVersion) -> Upload:
 
 
 def _accept(user, uploaded_file, model_version: ModelVersion) -> Upload:
-    root = UPLOAD_PRODUCT.root()
-    (root / ".incoming").mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="in-", dir=root / ".incoming"))
+    raw = storage.receive(uploaded_file, UPLOAD_PRODUCT.root(), "upload.bin")
+    work = raw.parent
     try:
-        raw = work / "upload.bin"
-        if hasattr(uploaded_file, "temporary_file_path"):
-            shutil.move(uploaded_file.temporary_file_path(), raw)
-        else:
-            with open(raw, "wb") as f:
-                for chunk in uploaded_file.chunks():
-                    f.write(chunk)
         checked = check_file(raw, uploaded_file.name, work, model_version.card.get("bands", ()))
         return _store(user, uploaded_file, model_version, checked.path, checked)
     finally:

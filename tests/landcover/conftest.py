@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from landcover.catalogue.registry import register_model
 from landcover.models import Patch
 from tests.isolation import isolated_cache_and_storage  # noqa: F401  (autouse: registered by this import)
+from tests.landcover.competitions import benchmark, sandbox_limits  # noqa: F401  (fixtures: registered by this import)
 
 
 @pytest.fixture

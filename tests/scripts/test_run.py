@@ -14,6 +14,7 @@ from pyogrio import read_info
 
 from tests.concurrency import at_once, form_session, post_form
 from tests.conftest import ROOT, SHARED_DATA, free_port, stop_group, wait_for
+from tests.ml.test_submissions import CARD, segmenter
 
 SHARED_DW = SHARED_DATA.parent / "models" / "dynamicworld"
 ROUNDED_SHARES = 10 * 0.00005  # ten class shares, each rounded to 4 decimals (ml.stats.statistics_table)
@@ -178,6 +179,26 @@ def test_run_command_serves_the_site_with_a_worker(embedded_site, tmp_path):
     z, x, y = 15, int((lon + 180) / 360 * 2**15), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * 2**15)
     tile = requests.get(composite_done["links"]["tiles"].replace("{z}/{x}/{y}", f"{z}/{x}/{y}"), timeout=30)
     assert tile.status_code == 200 and tile.content.startswith(b"\x89PNG")
+
+    # A competition entry on the embedded site (issue 26): the demo benchmark of the real SEN12MS samples, a model
+    # sent over the API, checked at the door, scored by the embedded worker under bubblewrap, shown on the board.
+    if (SHARED_DATA / "sen12ms").is_dir():
+        username, password = open(os.path.join(env["HRMARS_DATA_DIR"], "admin-password.txt")).read().split()
+        auth = {"Authorization": "Token " + requests.post(url + "api/v1/auth/token/", timeout=10, data={
+            "username": username, "password": password}).json()["token"]}
+        entries = url + "api/v1/benchmarks/sen12ms-modis-demo/submissions/"
+        files = {"model": ("model.onnx", segmenter(weights=[[0, 0, 0, 1], [0, 0, 0, -1]]).SerializeToString()),
+                 "card": ("card.json", json.dumps(CARD))}
+        refused = requests.post(entries, headers=auth, files={**files, "model": ("m.onnx", b"\x80\x04 pickle")},
+                                data={"name": "pickle"}, timeout=30)
+        assert refused.status_code == 400 and "pickle" in refused.json()["model"][0], refused.text
+        entry = requests.post(entries, headers=auth, files=files, data={"name": "threshold"}, timeout=30)
+        assert entry.status_code == 202, entry.text
+        scored = wait_for(lambda: (j := requests.get(entry.json()["url"], headers=auth, timeout=10).json())["status"]
+                          in ("done", "failed") and j, timeout=120, message="the embedded worker's sandboxed scoring")
+        assert scored["status"] == "done" and scored["public_scores"]["images"] == 1, scored
+        board = requests.get(url + "api/v1/benchmarks/sen12ms-modis-demo/leaderboard/", timeout=10).json()
+        assert [r["name"] for r in board] == ["threshold"]
 
     # Rate limits hold in the embedded mode too (issue 11): 20 requests at once from one client, two web
     # processes, SpatiaLite: exactly the configured number pass.

@@ -38,6 +38,9 @@ class Command(BaseCommand):
             real = get_or_create_dataset("SEN12MS (samples)", "sen12ms", sen12ms, synthetic=is_synthetic(samples[0].s2))
             report = ingest_samples(real, samples)
             say(f"real SEN12MS samples from {sen12ms}: {report.created} added, {len(report.bad)} bad")
+            benchmark = demo.demo_benchmark(real)
+            if benchmark is not None:
+                say(f"demo competition: /competitions/{benchmark.slug}/ ({benchmark.images.count()} real images)")
         elif sen12ms:
             self.stderr.write(f"no SEN12MS folder at {sen12ms}; skipped")
 
