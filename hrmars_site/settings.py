@@ -140,7 +140,10 @@ if DATABASES["default"]["ENGINE"] == "django.contrib.gis.db.backends.spatialite"
     # Several processes (web workers, Celery) share one file: wait for locks. Connections are kept like
     # PostGIS's (DB_CONN_MAX_AGE): opening one loads the SpatiaLite extension, about 15 ms, which a
     # request for an XYZ tile (15 ms of rendering) should not pay each time.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 30}
+    # Every transaction takes the write lock when it begins (IMMEDIATE): one that reads, then writes (a limit counted,
+    # then a row inserted) waits its turn instead of failing with "database is locked" when another wrote meanwhile,
+    # and two cannot both pass a limit between their count and their insert.
+    DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
     load_pyproj_first()  # see geolibs.load_pyproj_first: avoids a crash at exit
 elif DATABASES["default"]["ENGINE"] != "django.contrib.gis.db.backends.postgis":
     raise ImproperlyConfigured(

@@ -162,6 +162,6 @@ def demo_benchmark(dataset: Dataset) -> Benchmark | None:
             "private. **The reference is SEN12MS's MODIS land cover** (IGBP at 500 m, resampled to 10 m, converted "
             "to the site's classes): a coarse map, not ground truth. This competition shows how entering a model "
             "works; its scores say how close a model comes to MODIS, nothing more."),
-        "licence": "SEN12MS: CC-BY-4.0", "published": True, "per_day": 20, "per_phase": 500})
+        "licence": "SEN12MS: CC-BY-4.0", "published": True, "per_day": 5, "per_phase": 100})
     add_images(benchmark, pairs, private_share=0.5)
     return benchmark

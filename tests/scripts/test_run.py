@@ -199,6 +199,9 @@ def test_run_command_serves_the_site_with_a_worker(embedded_site, tmp_path):
         assert scored["status"] == "done" and scored["public_scores"]["images"] == 1, scored
         board = requests.get(url + "api/v1/benchmarks/sen12ms-modis-demo/leaderboard/", timeout=10).json()
         assert [r["name"] for r in board] == ["threshold"]
+        # Twenty entries at once against a limit of 5 a day (one used): SQLite serialises the count and the insert.
+        assert at_once(lambda i: requests.post(entries, headers=auth, files=files, data={"name": f"try {i}"},
+                                               timeout=60).status_code) == {202: 4, 429: 16}
 
     # Rate limits hold in the embedded mode too (issue 11): 20 requests at once from one client, two web
     # processes, SpatiaLite: exactly the configured number pass.
