@@ -92,14 +92,10 @@ def counts(reference: np.ndarray, prediction: np.ndarray, codes: Sequence[int]) 
     return ConfusionMatrix(len(codes), ignore=IGNORE).update(lut[ref], lut[pred])
 
 
-def _total(matrices: Sequence[ConfusionMatrix], weights: np.ndarray | None = None) -> ConfusionMatrix:
-    n = matrices[0].n
-    total = ConfusionMatrix(n, ignore=IGNORE)
-    stack = np.stack([m.matrix for m in matrices])
-    outside = np.stack([m.outside for m in matrices])
-    w = np.ones(len(matrices), np.int64) if weights is None else weights
-    total.matrix = np.tensordot(w, stack, axes=1).astype(np.int64)
-    total.outside = np.tensordot(w, outside, axes=1).astype(np.int64)
+def _total(matrices: Sequence[ConfusionMatrix]) -> ConfusionMatrix:
+    total = ConfusionMatrix(matrices[0].n, ignore=IGNORE)
+    for matrix in matrices:
+        total.merge(matrix)
     return total
 
 
@@ -115,9 +111,14 @@ def bootstrap(matrices: Sequence[ConfusionMatrix], draws: int = BOOTSTRAP_DRAWS,
         return None
     rng = np.random.default_rng(seed)
     k = len(matrices)
+    counts, outside = np.stack([m.matrix for m in matrices]), np.stack([m.outside for m in matrices])  # once
+    resample = ConfusionMatrix(matrices[0].n, ignore=IGNORE)
     values: dict[str, list[float]] = {key: [] for key in METRICS}
     for _ in range(draws):
-        scores = _total(matrices, np.bincount(rng.integers(0, k, k), minlength=k)).scores()
+        weights = np.bincount(rng.integers(0, k, k), minlength=k)  # how often each image was drawn
+        resample.matrix = np.tensordot(weights, counts, axes=1)
+        resample.outside = np.tensordot(weights, outside, axes=1)
+        scores = resample.scores()
         for key, (attribute, _) in METRICS.items():
             values[key].append(getattr(scores, attribute))
     out: dict[str, list[float | None]] = {}

@@ -4,9 +4,7 @@ queue, and its aggregate scores shown. Nothing here names a benchmark's images o
 benchmark says how many images each split holds, and scores are all a submission gets back."""
 from __future__ import annotations
 
-from django.conf import settings
 from django.urls import path, reverse
-from django_ratelimit.core import is_ratelimited
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import parsers, serializers, status
 from rest_framework.response import Response
@@ -14,11 +12,12 @@ from rest_framework.views import APIView
 
 from ml.submissions import MAX_CARD_BYTES
 
-from ..errors import LimitReached, NotFound
+from ..errors import NotFound
 from ..jobs import submissions
 from ..models import Benchmark, BenchmarkImage, Submission
 from . import factory
 from .factory import NOT_SIGNED_IN
+from .limits import count_file_sent
 
 NO_BENCHMARK = OpenApiResponse(description="No such benchmark")
 
@@ -159,10 +158,7 @@ class BenchmarkSubmissions(APIView):
     def post(self, request, slug: str):
         benchmark = submissions.find_benchmark(request.user, slug)
         user = signed_in(request)
-        if is_ratelimited(request, group="submission-attempts", key="user", rate=settings.UPLOAD_RATE,
-                          increment=True):
-            raise LimitReached(f"You have sent the most files allowed in a while ({settings.UPLOAD_RATE}, refused "
-                               "ones included); wait before sending another.")
+        count_file_sent(request, "submission-attempts", "files")
         card = request.FILES.get("card")
         row = submissions.accept(benchmark, user, request.FILES.get("model"),
                                  card.read(MAX_CARD_BYTES + 1) if card else request.data.get("card"),

@@ -29,3 +29,11 @@ def count_area_file(request) -> None:
     if is_ratelimited(request, group="area-files", key="user_or_ip", rate=settings.AREA_FILE_RATE, increment=True):
         raise LimitReached(f"You have sent the most area files allowed in a while ({settings.AREA_FILE_RATE}, refused "
                            "ones included); wait before sending another.")
+
+
+def count_file_sent(request, group: str, noun: str) -> None:
+    """One more file (an upload, a competition entry) sent by this user to the door `group`, refused ones included
+    (checking a file costs the web process seconds); LimitReached past HRMARS_UPLOAD_RATE."""
+    if is_ratelimited(request, group=group, key="user", rate=settings.UPLOAD_RATE, increment=True):
+        raise LimitReached(f"You have sent the most {noun} allowed in a while ({settings.UPLOAD_RATE}, refused ones "
+                           "included); wait before sending another.")

@@ -4,18 +4,17 @@ access rule is the registry's, `landcover.jobs.uploads.UploadProduct`). Every pr
 saying what is wrong. Files, tiles, statistics, cancel and the rest come from `landcover.api.factory`."""
 from __future__ import annotations
 
-from django.conf import settings
-from django_ratelimit.core import is_ratelimited
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import parsers, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..catalogue.registry import find_model
-from ..errors import InvalidInput, LimitReached
+from ..errors import InvalidInput
 from ..jobs import uploads
 from ..models import Upload
 from .factory import Detail, Resource
+from .limits import count_file_sent
 from .serializers import UploadSerializer, upload_representation
 
 
@@ -36,9 +35,7 @@ class UploadList(APIView):
                    429: OpenApiResponse(description="A per-user limit was reached"),
                    503: OpenApiResponse(description="No model is registered")})
     def post(self, request):
-        if is_ratelimited(request, group="upload-attempts", key="user", rate=settings.UPLOAD_RATE, increment=True):
-            raise LimitReached(f"You have sent the most uploads allowed in a while ({settings.UPLOAD_RATE}, refused "
-                               "ones included); wait before sending another.")
+        count_file_sent(request, "upload-attempts", "uploads")
         file = request.FILES.get("file")
         if file is None:
             raise InvalidInput("file", "Attach the image as the form field `file` (multipart/form-data).")

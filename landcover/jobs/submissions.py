@@ -110,7 +110,8 @@ def build(submission: Submission, work: Path, progress: Progress) -> dict:
         if not outcome.ok:
             raise SubmissionError(outcome_message(outcome, bounds))
         progress(80, 100)
-        codes = list(legend(submission.benchmark))
+        names = legend(submission.benchmark)
+        codes = list(names)
         matrices: dict[str, list] = {BenchmarkImage.Split.PUBLIC: [], BenchmarkImage.Split.PRIVATE: []}
         for k, image in enumerate(images):
             prediction = scoring.read_prediction(outputs, k, shapes[k])
@@ -122,7 +123,6 @@ def build(submission: Submission, work: Path, progress: Progress) -> dict:
     finally:
         shutil.rmtree(inputs, ignore_errors=True)
         shutil.rmtree(outputs, ignore_errors=True)
-    names = legend(submission.benchmark)
     scores = {split: scoring.score(found, names) for split, found in matrices.items() if found}
     (work / "scores.json").write_text(json.dumps(scores))
     return {"public_scores": scores.get(BenchmarkImage.Split.PUBLIC, {}),
@@ -136,15 +136,19 @@ SUBMISSION_JOB = lifecycle.queued_kind(
 
 # --- At the door.
 
-def check_limits(benchmark: Benchmark, user, now=None) -> None:
-    """LimitReached when the user has used the benchmark's submissions of the day or of the phase."""
-    now = now or timezone.now()
+def used(benchmark: Benchmark, user) -> tuple[int, int]:
+    """The user's entries (baselines are nobody's) in the last 24 hours and in the phase."""
     mine = Submission.objects.filter(benchmark=benchmark, owner=user, baseline=False)
-    today = mine.filter(created_at__gte=now - timedelta(hours=24)).count()
+    return (mine.filter(created_at__gte=timezone.now() - timedelta(hours=24)).count(),
+            mine.filter(created_at__gte=benchmark.phase_starts).count())
+
+
+def check_limits(benchmark: Benchmark, user) -> None:
+    """LimitReached when the user has used the benchmark's submissions of the day or of the phase."""
+    today, phase = used(benchmark, user)
     if today >= benchmark.per_day:
         raise LimitReached(f"You have made {today} submissions to this benchmark in the last 24 hours (the limit is "
                            f"{benchmark.per_day}); try again later.")
-    phase = mine.filter(created_at__gte=benchmark.phase_starts).count()
     if phase >= benchmark.per_phase:
         raise LimitReached(f"You have made {phase} submissions in this phase (the limit is {benchmark.per_phase}).")
 
@@ -376,9 +380,7 @@ def board(benchmark: Benchmark, which: str, user) -> list[dict]:
 
 def submissions_left(benchmark: Benchmark, user) -> dict:
     """How many submissions the user has left today and in the phase."""
-    mine = Submission.objects.filter(benchmark=benchmark, owner=user, baseline=False)
-    today = mine.filter(created_at__gte=timezone.now() - timedelta(hours=24)).count()
-    phase = mine.filter(created_at__gte=benchmark.phase_starts).count()
+    today, phase = used(benchmark, user)
     return {"today": max(0, benchmark.per_day - today), "phase": max(0, benchmark.per_phase - phase)}
 
 
