@@ -19,7 +19,7 @@ from django.http import JsonResponse
 from ml import submissions
 
 MULTIPART_SLACK = 64 * 1024  # form fields and part headers beside the file
-AREA_FILES = re.compile(r"^/api/v1/(areas/|[a-z]+/\d+/accuracy/)$")
+AREA_FILES = re.compile(r"^/api/v1/(areas/|[a-z]+/\d+/accuracy/|legends/\d+/samples/)$")
 UNIT_FILES = re.compile(r"^/api/v1/[a-z]+/\d+/units/$")
 SUBMISSIONS = re.compile(r"^/(api/v1/benchmarks|competitions)/[-\w]+/(submissions|submit)/$")
 

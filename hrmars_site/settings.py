@@ -16,7 +16,7 @@ import dj_database_url
 from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
-from .env import cache_from_url, env_bool, env_int, env_list, env_path, env_str
+from .env import cache_from_url, env_bool, env_float, env_int, env_list, env_path, env_str
 from .geolibs import library_paths, load_pyproj_first
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -393,6 +393,16 @@ SANDBOX_CPU_SECONDS = env_int("HRMARS_SANDBOX_CPU_SECONDS", 600)      # CPU time
 SANDBOX_WALL_SECONDS = env_int("HRMARS_SANDBOX_WALL_SECONDS", 900)
 SANDBOX_MEMORY_MB = env_int("HRMARS_SANDBOX_MEMORY_MB", 4096)        # address space (ONNX Runtime reserves much)
 SANDBOX_THREADS = env_int("HRMARS_SANDBOX_THREADS", 1)               # ONNX Runtime's threads, pinned
+# Legends of one's own (issue 27): a user's classes and labelled samples (points, polygons), legend models trained
+# on the features of the imagery over them (one read of at most LEGEND_MAX_KM2 around all samples); reports in
+# LEGENDS_DIR/<token>/, the models in LEGENDS_DIR/models/legend-<token>/ (a local folder: workers load them).
+LEGENDS_DIR = env_path("HRMARS_LEGENDS_DIR", DATA_DIR / "legends")
+LEGEND_MAX_CLASSES = env_int("HRMARS_LEGEND_MAX_CLASSES", 30)
+LEGEND_MAX_SAMPLES = env_int("HRMARS_LEGEND_MAX_SAMPLES", 5000)          # points and polygons in one legend
+LEGEND_MAX_POLYGON_KM2 = env_float("HRMARS_LEGEND_MAX_POLYGON_KM2", 1.0)  # a field or a stand, not a region
+LEGEND_PIXELS_PER_POLYGON = env_int("HRMARS_LEGEND_PIXELS_PER_POLYGON", 200)  # drawn at random, fixed seed
+LEGEND_MAX_KM2 = env_int("HRMARS_LEGEND_MAX_KM2", 400)   # the box around all samples: one imagery read
+LEGEND_TRAININGS_PER_DAY = env_int("HRMARS_LEGEND_TRAININGS_PER_DAY", 20)
 COMPOSITE_MAX_KM2 = env_int("HRMARS_COMPOSITE_MAX_KM2", 400)
 COMPOSITE_MAX_SCENES = env_int("HRMARS_COMPOSITE_MAX_SCENES", 60)
 COMPOSITE_MAX_DAYS = env_int("HRMARS_COMPOSITE_MAX_DAYS", 366)  # a period given by start and end: a year at most

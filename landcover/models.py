@@ -81,6 +81,10 @@ class ModelVersion(models.Model):
             ("int8", "int8 (ONNX Runtime; made and measured by python -m ml.engines quantise)"),
             ("bf16", "bf16 (OpenVINO; measured by python -m ml.engines quantise)")],
         help_text="How the worker runs this model. The card says how far each engine's maps are from float32's.")
+    owner = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.CASCADE, related_name="own_models",
+                              help_text="A user's own model (a legend model, issue 27): only they may use it unless "
+                                        "shared; empty: a site model, everybody's")
+    shared = models.BooleanField(default=False, help_text="An owned model anybody may use")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -591,3 +595,78 @@ class Submission(QueuedJob):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.owner}, {self.benchmark.slug}, {self.status})"
+
+
+class Legend(models.Model):
+    """A user's own classes (issue 27): names, colours and, optionally, the simplified-IGBP class each corresponds
+    to (the crosswalk the comparison with the global model uses), with labelled points or polygons
+    (`LabelledSample`). Private to its owner unless shared."""
+
+    owner = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="legends")
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    classes = models.JSONField(default=list, help_text='[{"code": 1, "name": "Rice", "colour": "#a0c040", '
+                                                       '"crosswalk": 6}] — crosswalk: a DFC code or null')
+    shared = models.BooleanField(default=False, help_text="Anybody may see it and use its models")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="unique_legend_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.owner})"
+
+
+class LabelledSample(models.Model):
+    """One labelled point or polygon of a legend. `held_out`: part of a probability sample kept apart for an
+    accuracy assessment with area estimates (never trained on)."""
+
+    legend = models.ForeignKey(Legend, on_delete=models.CASCADE, related_name="samples")
+    geometry = models.GeometryField(srid=4326)
+    code = models.PositiveSmallIntegerField()
+    held_out = models.BooleanField(default=False)
+    source = models.CharField(max_length=200, blank=True, help_text="The file it came from, or 'drawn'")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.geometry.geom_type} of class {self.code} ({self.legend_id})"
+
+
+class LegendTraining(QueuedJob):
+    """Training a legend model (issue 27): features of the labelled pixels from the imagery over them, spatially
+    blocked cross-validation, the comparison with the global model, the model itself (`model_version`, the
+    owner's). Its report lives under LEGENDS_DIR/<token>/report.json."""
+
+    key = models.CharField(max_length=64, unique=True, editable=False,
+                           help_text="SHA-256 of the legend's classes and samples and the parameters")
+    token = models.CharField(max_length=40, unique=True, editable=False)
+    legend = models.ForeignKey(Legend, on_delete=models.CASCADE, related_name="trainings")
+    owner = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="legend_trainings")
+    encoder = models.CharField(max_length=30)
+    global_model = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+",
+                                     help_text="The global model the features come from and it is compared with")
+    block_m = models.FloatField(default=1000.0, help_text="Side of the spatial blocks of cross-validation, metres")
+    folds = models.PositiveSmallIntegerField(default=5)
+    geometry = models.MultiPolygonField(srid=4326, help_text="Where the imagery is read: around the samples")
+    start = models.DateField(null=True, blank=True)
+    end = models.DateField(null=True, blank=True)
+    max_cloud = models.FloatField(default=100.0)
+    imagery_source = models.CharField(max_length=20, default="auto")
+    samples = models.JSONField(default=dict, blank=True, help_text="Samples and pixels used, and those dropped")
+    cv = models.JSONField(default=dict, blank=True, help_text="Spatially blocked cross-validation")
+    comparison = models.JSONField(default=dict, blank=True, help_text="Against the global model via the crosswalk")
+    assessment = models.JSONField(default=dict, blank=True, help_text="On the held-out sample, with area estimates")
+    imagery = models.JSONField(default=dict, blank=True)
+    model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="trainings")
+
+    class Meta(QueuedJob.Meta):
+        pass
+
+    def __str__(self) -> str:
+        return f"training {self.pk} of {self.legend} ({self.status})"

@@ -19,6 +19,7 @@ from .jobs.areas import AREA_JOB
 from .jobs.change import CHANGE_JOB
 from .jobs.composites import COMPOSITE_JOB
 from .jobs.exports import EXPORT_JOB
+from .jobs.legends import LEGEND_JOB
 from .jobs.lifecycle import JobKind
 from .jobs.maps import MAP_JOB
 from .jobs.regions import REGION_JOB
@@ -127,6 +128,12 @@ def score_submission(self, submission_id: int) -> dict:
     """Run a submitted model in the sandbox over its benchmark's images and score what it wrote (on
     SUBMISSION_QUEUE; the sandbox's own limits end a run that goes on too long)."""
     return lifecycle.run(self.job, submission_id)
+
+
+@shared_task(base=JobTask, job=LEGEND_JOB, name=LEGEND_JOB.task, **OPTIONS)
+def train_legend(self, training_id: int) -> dict:
+    """Train a legend model on a user's labelled samples: features, blocked cross-validation, comparison, model."""
+    return lifecycle.run(self.job, training_id)
 
 
 @shared_task(name="landcover.watch_areas", bind=True, acks_late=True)

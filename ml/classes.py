@@ -44,6 +44,8 @@ DFC = {
     7: ("Urban/Built-up", "#a5a5a5"), 8: ("Snow/Ice", "#69fff8"), 9: ("Barren", "#f9ffa4"),
     10: ("Water", "#1c0dff"),
 }
+# A class scheme: code → (name, colour). DFC is the site's; a user's legend (issue 27) brings its own.
+Scheme = dict[int, tuple[str, str]]
 DFC_NAMES = {code: name for code, (name, _) in DFC.items()}
 DFC_COLOURS = {code: colour for code, (_, colour) in DFC.items()}
 IGBP_TO_DFC = {1: 1, 2: 1, 3: 1, 4: 1, 5: 1, 6: 2, 7: 2, 8: 3, 9: 3, 10: 4, 11: 5, 12: 6, 13: 7, 14: 6, 15: 8,
@@ -88,12 +90,23 @@ def index_to_dfc(index: np.ndarray) -> np.ndarray:
     return _INDEX_TO_DFC_LUT[_as_codes(index)]
 
 
-def colormap() -> dict[int, tuple[int, int, int, int]]:
-    """GDAL colour table for DFC-coded rasters (0 = transparent nodata)."""
+def colormap(scheme: Scheme | None = None) -> dict[int, tuple[int, int, int, int]]:
+    """GDAL colour table for rasters of a scheme's codes (default DFC; 0 = transparent nodata)."""
     table = {NODATA: (0, 0, 0, 0)}
-    for code, colour in DFC_COLOURS.items():
+    for code, (_, colour) in (scheme or DFC).items():
         table[code] = (int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16), 255)
     return table
+
+
+def card_scheme(card: dict) -> Scheme:
+    """What a model card's codes mean: its own legend's classes (issue 27), else DFC's."""
+    return scheme_of(card["classes"]) if card.get("legend") else DFC
+
+
+def scheme_of(classes: list[dict]) -> Scheme:
+    """The scheme a model card's classes describe (code, name, colour each)."""
+    return {int(c["code"]): (str(c.get("name") or DFC_NAMES.get(int(c["code"]), c["code"])),
+                             str(c.get("colour") or DFC_COLOURS.get(int(c["code"]), "#000000"))) for c in classes}
 
 
 def coarse_one_hot(indexes: np.ndarray) -> np.ndarray:

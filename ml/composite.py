@@ -105,7 +105,7 @@ def combine(scenes: Sequence[tuple[str | Path, str | Path]], out_dir: Path, pred
         write_cog(tmp / "confidence.tif", out_dir / "confidence.tif", nodata=0, resampling="average")
         write_cog(tmp / OBSERVATIONS, out_dir / OBSERVATIONS, nodata=None, resampling="average")
     classes = sorted({int(code) for code in predictor.class_codes})
-    return CompositeResult(writer.areas.table(classes), writer.confidence.to_dict(),
+    return CompositeResult(writer.areas.table(classes, predictor.scheme), writer.confidence.to_dict(),
                            {k: int(v) for k, v in enumerate(seen) if v}, writer.areas.valid_pixels, len(scenes))
 
 

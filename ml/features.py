@@ -15,7 +15,7 @@ saying what each of the F features is.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,19 +35,26 @@ class FeatureError(PermanentError):
     """An encoder cannot make features of this image or model."""
 
 
-def spectral(image: np.ndarray, offset: float = 0.0) -> np.ndarray:
-    """The bands as reflectance and the five indices: (H, W, 13) DNs → (H, W, 18)."""
-    if image.ndim != 3 or image.shape[-1] != len(S2_BANDS):
-        raise FeatureError(f"an image of shape {image.shape}: (H, W, {len(S2_BANDS)}) Sentinel-2 DNs expected")
+def spectral(image: np.ndarray, offset: float = 0.0, bands: Sequence[str] = S2_BANDS) -> np.ndarray:
+    """The bands as reflectance and the five indices: (…, H, W, bands) DNs → (…, H, W, bands + 5)."""
+    if image.ndim < 3 or image.shape[-1] != len(bands):
+        raise FeatureError(f"an image of shape {image.shape}: (H, W, {len(bands)}) Sentinel-2 DNs expected")
     reflectance = np.clip((image.astype(np.float32) + offset) / 10000, 0, 1.5)
-    band = {name: reflectance[..., k] for k, name in enumerate(S2_BANDS)}
+    band = {name: reflectance[..., k] for k, name in enumerate(bands)}
     with np.errstate(divide="ignore", invalid="ignore"):
         indices = [np.nan_to_num((band[a] - band[b]) / (band[a] + band[b]), nan=0.0, posinf=0.0, neginf=0.0)
                    for a, b in INDICES.values()]
     return np.concatenate([reflectance, np.stack(indices, axis=-1)], axis=-1).astype(np.float32)
 
 
-SPECTRAL_NAMES = [*(f"{b} reflectance" for b in S2_BANDS), *INDICES]
+def spectral_names(bands: Sequence[str] = S2_BANDS) -> list[str]:
+    """What each of `spectral`'s features is."""
+    return [*(f"{b} reflectance" for b in bands), *INDICES]
+
+
+SPECTRAL_NAMES = spectral_names()
+# The bands a legend model reads: every band L1C and L2A products both have (L2A has no B10, cirrus).
+LEGEND_BANDS = tuple(b for b in S2_BANDS if b != "B10")
 
 
 def embedding_model(onnx_path: Path) -> tuple[bytes, int]:

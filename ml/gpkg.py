@@ -123,3 +123,57 @@ def write_polygons(out: Path, layer: str, crs: CRS, rows: Iterable[tuple[Polygon
     return write_layer(out, layer, crs, [("code", int), ("name", str), ("area_ha", float)],
                        (({"type": "Polygon", "coordinates": polygon}, (int(code), name, float(area_ha)))
                         for polygon, code, name, area_ha in rows), geometry_type="POLYGON")
+
+
+class GeoPackageError(ValueError):
+    """A file that is not a readable GeoPackage of features; the message says why."""
+
+
+ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}  # by the header's envelope indicator (OGC 12-128r18 §2.1.3)
+
+
+def read_features(data: bytes, max_features: int) -> tuple[list[tuple[bytes, dict]], str | None]:
+    """The features of a GeoPackage's first features table, read from memory with Python's sqlite3 (no GDAL):
+    (standard WKB, attributes) each, and the table's CRS as "EPSG:n" or WKT (None: undefined)."""
+    con = sqlite3.connect(":memory:")
+    try:
+        con.deserialize(data)
+        row = con.execute("SELECT c.table_name, g.column_name, g.srs_id FROM gpkg_contents c JOIN "
+                          "gpkg_geometry_columns g ON g.table_name = c.table_name WHERE c.data_type = 'features' "
+                          "ORDER BY c.table_name LIMIT 1").fetchone()
+        if row is None:
+            raise GeoPackageError("the GeoPackage has no features table")
+        table, column, srs_id = row
+        srs = con.execute("SELECT organization, organization_coordsys_id, definition FROM gpkg_spatial_ref_sys "
+                          "WHERE srs_id = ?", (srs_id,)).fetchone()
+        quoted = '"' + str(table).replace('"', '""') + '"'
+        count = con.execute(f"SELECT count(*) FROM {quoted}").fetchone()[0]  # a quoted identifier
+        if count > max_features:
+            raise GeoPackageError(f"the GeoPackage holds {count:,} features; at most {max_features:,} are read")
+        cursor = con.execute(f"SELECT * FROM {quoted}")  # a quoted identifier
+        names = [d[0] for d in cursor.description]
+        features = []
+        for values in cursor:
+            record = dict(zip(names, values))
+            blob = record.pop(column, None)
+            features.append((_wkb_of(blob), {k: v for k, v in record.items() if isinstance(v, (int, float, str))}))
+    except sqlite3.Error as exc:
+        raise GeoPackageError(f"not a readable GeoPackage ({exc})") from None
+    finally:
+        con.close()
+    crs = None
+    if srs is not None and srs[0] and str(srs[0]).upper() == "EPSG" and int(srs[1]) > 0:
+        crs = f"EPSG:{int(srs[1])}"
+    elif srs is not None and srs[2] and srs[2] != "undefined":
+        crs = str(srs[2])
+    return features, crs
+
+
+def _wkb_of(blob: object) -> bytes:
+    if not isinstance(blob, bytes) or len(blob) < 8 or blob[:2] != b"GP":
+        raise GeoPackageError("a feature's geometry is not a GeoPackage geometry blob")
+    flags = blob[3]
+    envelope = ENVELOPE_BYTES.get((flags >> 1) & 7)
+    if envelope is None or flags & 0x10:
+        raise GeoPackageError("a feature's geometry is empty or has an unknown envelope")
+    return blob[8 + envelope:]

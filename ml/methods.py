@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import sandbox
+from . import legend_model, sandbox
 from .bands import Normalisation
 from .config import TrainConfig
 from .errors import PermanentError
@@ -170,6 +170,9 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     # A competition entry promoted to a site model: its ONNX file run only inside the sandbox (ml.sandbox.Session).
     Method("submission", "Competition entry (sandboxed ONNX)", "pretrained", reads="image", labels=None,
            train=_not_trainable, save=_not_saved, load=_load_sandboxed, predict=_predict_scores),
+    # A user's own legend (issue 27): an encoder's features and a linear head, trained by the site on their labels.
+    Method("legend", "A legend of one's own (encoder features + linear head)", "pretrained", reads="image",
+           labels=None, train=_not_trainable, save=_not_saved, load=legend_model.load, predict=legend_model.predict),
 )}
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,16 @@ import numpy as np
 
 from . import methods
 from .bands import Normalisation, normalisation_from_dict
-from .classes import DFC_COLOURS, DFC_NAMES, MODEL_CLASSES, N_MODEL_CLASSES, coarse_one_hot, dfc_to_index, igbp_to_dfc
+from .classes import (
+    DFC_COLOURS,
+    DFC_NAMES,
+    MODEL_CLASSES,
+    N_MODEL_CLASSES,
+    card_scheme,
+    coarse_one_hot,
+    dfc_to_index,
+    igbp_to_dfc,
+)
 from .errors import EngineError, PermanentError
 from .runtime import ENGINES, OnnxRunner, OpenVinoRunner, check_engine
 
@@ -139,7 +149,13 @@ def read_card(folder: Path) -> dict:
         raise ModelFormatError(f"{path}: model card format {version} is newer than this HR-MARS reads "
                                f"({FORMAT_VERSION}); update HR-MARS")
     codes = [c.get("code") for c in card["classes"]]
-    if not codes or any(code not in DFC_NAMES for code in codes):
+    if card.get("legend"):  # a user's own legend (issue 27): its own codes, names and colours
+        if (not codes or len(set(codes)) != len(codes)
+                or any(not isinstance(code, int) or not 1 <= code <= 254 for code in codes)
+                or any(not c.get("name") or not re.fullmatch(r"#[0-9a-fA-F]{6}", str(c.get("colour", "")))
+                       for c in card["classes"])):
+            raise ModelFormatError(f"{path}: a legend's classes need distinct codes 1–254, names and #rrggbb colours")
+    elif not codes or any(code not in DFC_NAMES for code in codes):
         raise ModelFormatError(f"{path}: every class must map to a simplified-IGBP code 1–10 "
                                f"(got {codes})")
     if card.get("level", "any") not in LEVELS:
@@ -167,6 +183,9 @@ class Predictor:
         # The model's output index i means simplified-IGBP (DFC2020) code class_codes[i].
         self.class_codes = np.array([c["code"] for c in card["classes"]], np.uint8)
         self.class_names = [c.get("name") or DFC_NAMES[c["code"]] for c in card["classes"]]
+        # What the codes mean: DFC's classes, or a user's own legend (names and colours from the card).
+        self.legend = card.get("legend") or None
+        self.scheme = card_scheme(card)
         self.level = card.get("level", "any")
         self.bands = tuple(card["bands"])
         self.input_size = int(card["input_size"])

@@ -18,10 +18,10 @@ import rasterio.shutil
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning
-from rasterio.io import DatasetWriter
+from rasterio.io import DatasetReader, DatasetWriter
 from rasterio.transform import Affine
 
-from .classes import DFC_NAMES, NODATA, colormap
+from .classes import DFC, NODATA, Scheme, colormap
 
 # GDAL settings for every read and write of ours: a small block cache (MB), so that
 # validating or mapping a large scene never holds it in memory, and all cores.
@@ -30,11 +30,11 @@ BAND_DESCRIPTION = "land cover (simplified IGBP, DFC2020 codes)"
 COG_BLOCK = 512  # the tile size of every COG we write (px)
 
 
-def class_tags() -> dict[str, str]:
-    """Dataset tags naming every class code (and 0, nodata) of a land-cover GeoTIFF."""
-    tags = {f"CLASS_{code}": name for code, name in DFC_NAMES.items()}
+def class_tags(scheme: Scheme | None = None, scheme_name: str | None = None) -> dict[str, str]:
+    """Dataset tags naming every class code (and 0, nodata) of a land-cover GeoTIFF: DFC's, or a legend's."""
+    tags = {f"CLASS_{code}": name for code, (name, _) in (scheme or DFC).items()}
     tags["CLASS_0"] = "nodata"
-    tags["CLASS_SCHEME"] = "simplified IGBP (IEEE GRSS DFC2020)"
+    tags["CLASS_SCHEME"] = scheme_name or "simplified IGBP (IEEE GRSS DFC2020)"
     return tags
 
 
@@ -45,7 +45,7 @@ def class_profile(crs: CRS, transform: Affine, width: int, height: int) -> dict:
 
 
 def open_class_geotiff(path: Path, crs: CRS, transform: Affine, width: int, height: int, source: str,
-                       model: str) -> DatasetWriter:
+                       model: str, scheme: Scheme | None = None, scheme_name: str | None = None) -> DatasetWriter:
     """A land-cover GeoTIFF open for writing, with its colour table, class names and description set: the
     staging file `write_cog` turns into the map. Tiled as the COG is (512 px) and not compressed: the COG is
     then built from whole blocks — 3.4 s for a full Sentinel-2 tile's map against 9.4 s from a striped file
@@ -53,9 +53,9 @@ def open_class_geotiff(path: Path, crs: CRS, transform: Affine, width: int, heig
     profile = {**class_profile(crs, transform, width, height), "compress": None, "tiled": True,
                "blockxsize": COG_BLOCK, "blockysize": COG_BLOCK}
     dst = rasterio.open(path, "w", **profile)
-    dst.write_colormap(1, colormap())  # before the pixels: GDAL cannot change the photometric tag after
-    dst.update_tags(**class_tags(), SOURCE=source, MODEL=model)
-    dst.set_band_description(1, BAND_DESCRIPTION)
+    dst.write_colormap(1, colormap(scheme))  # before the pixels: GDAL cannot change the photometric tag after
+    dst.update_tags(**class_tags(scheme, scheme_name), SOURCE=source, MODEL=model)
+    dst.set_band_description(1, BAND_DESCRIPTION if scheme is None else f"land cover ({scheme_name or 'own legend'})")
     return dst
 
 
@@ -83,12 +83,22 @@ def write_cog(src_path: Path, dst_path: Path, *, nodata: int | None = NODATA,
     os.replace(tmp, dst_path)  # atomic: readers never see a half-written map
 
 
+def file_colormap(src: DatasetReader) -> dict[int, tuple[int, int, int, int]]:
+    """The colour table of an open land-cover raster's band 1, or DFC's when it has none."""
+    try:
+        return {int(k): (int(v[0]), int(v[1]), int(v[2]), int(v[3])) for k, v in src.colormap(1).items()}
+    except ValueError:  # no colour table
+        return colormap()
+
+
 def preview_png(path: Path, png_path: Path, max_size: int = 1024) -> Path:
-    """RGBA PNG of a DFC-coded raster, nodata transparent; overviews make large maps cheap to read."""
+    """RGBA PNG of a land-cover raster in its own colour table (DFC's when it has none), nodata transparent;
+    overviews make large maps cheap to read."""
     lut = np.zeros((256, 4), np.uint8)
-    for code, rgba in colormap().items():
-        lut[code] = rgba
     with rasterio.Env(**GDAL_ENV), rasterio.open(path) as src:
+        for code, rgba in file_colormap(src).items():
+            lut[code] = rgba
+        lut[NODATA] = (0, 0, 0, 0)
         scale = max(src.width, src.height) / max_size
         w, h = (src.width, src.height) if scale <= 1 else (max(1, round(src.width / scale)),
                                                                max(1, round(src.height / scale)))

@@ -42,7 +42,7 @@ from rasterio.transform import Affine
 from rasterio.windows import Window
 
 from .bands import BandError, band_indexes, file_band_names
-from .classes import DFC_NAMES, NODATA
+from .classes import NODATA
 from .errors import PermanentError
 from .levels import file_level, fit_to_level
 from .modelio import Predictor, load_model
@@ -244,8 +244,12 @@ class MapWriter:
         self.codes = predictor.class_codes
         self.names = predictor.class_names
         card = predictor.card
+        self.scheme = predictor.scheme
+        legend = predictor.legend
+        scheme_name = f"own legend: {legend.get('name', '')}" if legend else None
         self.out = open_class_geotiff(path, src.crs, src.transform, src.width, src.height, source,
-                                      card.get("name") or card.get("method", ""))
+                                      card.get("name") or card.get("method", ""),
+                                      scheme=self.scheme if legend else None, scheme_name=scheme_name)
         self.out.update_tags(ENGINE=predictor.engine, **{key.upper(): str(card[key]) for key in
                                                            ("licence", "citation", "attribution") if card.get(key)})
         self.confidence_out = None
@@ -262,9 +266,12 @@ class MapWriter:
                 # GDAL's multi-threaded GTiff writer garbles the ExtraSamples tag of a many-band file with a mask
                 "num_threads": 1})
             self.probabilities.update_tags(SOURCE=source, MODEL=card.get("name") or card.get("method", ""),
-                                           **{f"CLASS_{i}": f"{name} → {DFC_NAMES[int(code)]} ({int(code)})"
+                                           **{f"CLASS_{i}": f"{name} → {self._code(code)}"
                                               for i, (name, code) in enumerate(zip(self.names, self.codes),
                                                                                start=1)})
+
+    def _code(self, code: int) -> str:
+        return f"{self.scheme.get(int(code), (str(code), ''))[0]} ({int(code)})"
 
     def write(self, y: int, probabilities: np.ndarray, valid: np.ndarray, top: np.ndarray | None = None) -> None:
         """Rows y… : the most probable class where the input holds data, nodata elsewhere. `top`: the model class
@@ -293,7 +300,7 @@ class MapWriter:
             self.confidence_out.close()
         if self.probabilities is not None:
             for i, (name, code) in enumerate(zip(self.names, self.codes), start=1):
-                self.probabilities.set_band_description(i, f"P({name} → {DFC_NAMES[int(code)]}) x 255")
+                self.probabilities.set_band_description(i, f"P({name} → {self._code(code)}) x 255")
             self.probabilities.set_band_description(len(self.codes) + 1, "confidence (top-1 probability) x 255")
             self.probabilities.close()
 
@@ -379,7 +386,7 @@ def predict_scene(src_path: Path, dst_path: Path, predictor: Predictor, *, overl
                 write_cog(confidence_tmp, confidence, nodata=0, resampling="average")
         crs = src.crs.to_string()
     classes = sorted({int(code) for code in predictor.class_codes})
-    return SceneResult(dst_path, out_w, out_h, crs, writer.areas.table(classes), writer.areas.valid_pixels,
+    return SceneResult(dst_path, out_w, out_h, crs, writer.areas.table(classes, predictor.scheme), writer.areas.valid_pixels,
                        plan.tiles, time.perf_counter() - started, probabilities, writer.confidence.to_dict())
 
 

@@ -19,7 +19,7 @@ from rasterio.crs import CRS
 from rasterio.transform import Affine
 from rasterio.windows import Window
 
-from .classes import DFC, DFC_COLOURS, DFC_NAMES, MODEL_CLASSES, NODATA
+from .classes import DFC, MODEL_CLASSES, NODATA, Scheme
 from .outputs import GDAL_ENV
 
 ALL_CLASSES = tuple(DFC)  # 1–10: MODIS maps can hold Savanna and Snow/Ice
@@ -74,12 +74,15 @@ def pixel_areas_km2(src: RasterGrid, row0: int, rows: int) -> np.ndarray:
 
 
 def statistics_table(counts: np.ndarray, area_km2: np.ndarray, classes: Sequence[int] = MODEL_CLASSES,
-                     total: int | None = None) -> list[dict]:
-    """Per DFC class: pixels, share of valid pixels (%; of `total` when given, else of all counted), area (km²)."""
+                     total: int | None = None, scheme: Scheme | None = None) -> list[dict]:
+    """Per class of `scheme` (default DFC): pixels, share of valid pixels (%; of `total` when given, else of all
+    counted), area (km²)."""
     total = int(counts.sum()) if total is None else total
+    scheme = scheme or DFC
     rows = []
     for code in classes:
-        rows.append({"code": code, "name": DFC_NAMES[code], "colour": DFC_COLOURS[code], "pixels": int(counts[code]),
+        name, colour = scheme.get(code, (str(code), "#000000"))
+        rows.append({"code": code, "name": name, "colour": colour, "pixels": int(counts[code]),
                      "percent": round(float(100.0 * counts[code] / total), 4) if total else 0.0,
                      "area_km2": round(float(area_km2[code]), 6)})
     return rows
@@ -110,12 +113,12 @@ class ClassAreas:
         """Pixels counted that are not nodata."""
         return int(self.counts.sum() - self.counts[NODATA])
 
-    def table(self, classes: Sequence[int] = MODEL_CLASSES) -> list[dict]:
+    def table(self, classes: Sequence[int] = MODEL_CLASSES, scheme: Scheme | None = None) -> list[dict]:
         """The statistics of what was counted, nodata left out."""
         counts, areas = self.counts.copy(), self.areas.copy()
         counts[NODATA] = 0
         areas[NODATA] = 0
-        return statistics_table(counts, areas, classes)
+        return statistics_table(counts, areas, classes, scheme=scheme)
 
 
 def class_statistics(path: Path, classes: Sequence[int] = ALL_CLASSES, strip_rows: int = 512) -> list[dict]:
@@ -179,8 +182,8 @@ def confidence_threshold(min_confidence: float) -> int:
     return int(np.ceil(min_confidence * (CONFIDENCE_LEVELS - 1) - 1e-9))
 
 
-def statistics_at_confidence(histogram: dict, min_confidence: float,
-                             classes: Sequence[int] = ALL_CLASSES) -> tuple[list[dict], dict]:
+def statistics_at_confidence(histogram: dict, min_confidence: float, classes: Sequence[int] = ALL_CLASSES,
+                             scheme: Scheme | None = None) -> tuple[list[dict], dict]:
     """Per class, only the pixels whose top-1 probability is at least `min_confidence`; the rest are
     returned apart as 'uncertain' (pixels, share of valid pixels, km²), never as a class."""
     level = confidence_threshold(min_confidence)
@@ -194,7 +197,7 @@ def statistics_at_confidence(histogram: dict, min_confidence: float,
         uncertain_pixels += int(pixels[:level].sum())
         uncertain_area += float(area[:level].sum())
     total = int(counts.sum()) + uncertain_pixels
-    rows = statistics_table(counts, areas, classes, total=total)
+    rows = statistics_table(counts, areas, classes, total=total, scheme=scheme)
     uncertain = {"min_confidence": min_confidence, "pixels": uncertain_pixels,
                  "percent": round(100.0 * uncertain_pixels / total, 4) if total else 0.0,
                  "area_km2": round(uncertain_area, 6)}

@@ -1,6 +1,6 @@
 """The autouse fixture of every Django test package (its conftest imports it): an empty cache and
-private storage folders per test, one for each kind of stored result in the product registry (and for benchmarks
-and submissions, which are not products: nothing of them is served as a map)."""
+private storage folders per test, one for each kind of stored result in the product registry (and for benchmarks,
+submissions and legends, which are not products: nothing of them is served as a map)."""
 from __future__ import annotations
 
 import os
@@ -21,7 +21,8 @@ def isolated_cache_and_storage(tmp_path):
     caches["tiles"].clear()
     saved = {}
     folders = [(p.root_setting, f"HRMARS_{p.root_setting}", p.prefix) for p in products.registered()]
-    folders += [(name, f"HRMARS_{name}", name.split("_")[0].lower()) for name in ("BENCHMARKS_DIR", "SUBMISSIONS_DIR")]
+    folders += [(name, f"HRMARS_{name}", name.split("_")[0].lower()) for name in ("BENCHMARKS_DIR", "SUBMISSIONS_DIR",
+                                                                                       "LEGENDS_DIR")]
     for setting, env, folder in folders:
         saved[setting] = (getattr(settings, setting), os.environ.get(env))
         setattr(settings, setting, tmp_path / folder)

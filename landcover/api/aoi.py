@@ -105,6 +105,16 @@ class MapParameters:
 def map_parameters(request) -> MapParameters:
     """The request's dates, cloud limit, source and model, checked."""
     data = body_of(request)
+    start, end, max_cloud, source = imagery_parameters(data)
+    model = data.get("model")
+    if model is not None and not isinstance(model, str):
+        raise InvalidInput("model", "model must be a model's name (see /api/v1/models/).")
+    return MapParameters(start, end, max_cloud, source, find_model(model, user=request.user))
+
+
+def imagery_parameters(data) -> tuple[date | None, date | None, float, str]:
+    """Which imagery a request asks for: its dates, cloud limit and source, checked (areas, regions, composites,
+    legend trainings)."""
     start, end = _date(data, "start"), _date(data, "end")
     if start and end and start > end:
         raise InvalidInput("end", "end must not be before start.")
@@ -117,10 +127,7 @@ def map_parameters(request) -> MapParameters:
     source = data.get("source") or "auto"
     if source not in SOURCES:
         raise InvalidInput("source", f"source must be one of {', '.join(SOURCES)}.")
-    model = data.get("model")
-    if model is not None and not isinstance(model, str):
-        raise InvalidInput("model", "model must be a model's name (see /api/v1/models/).")
-    return MapParameters(start, end, max_cloud, source, find_model(model))
+    return start, end, max_cloud, source
 
 
 @dataclass(frozen=True)

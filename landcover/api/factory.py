@@ -43,11 +43,11 @@ from . import analysis
 from .files import FileView, download, statistics_rows
 from .params import MIN_CONFIDENCE, check_tile, min_confidence
 from .serializers import StatisticsSerializer, links
-from .tiles import render_confidence_tile, render_image_tile, render_palette_tile, render_tile, tile_response
+from .tiles import render_confidence_tile, render_image_tile, render_tile, tile_response
 from .wmts import capabilities_response
 
 RENDERERS: dict[str, Callable[..., bytes]] = {"classes": render_tile, "image": render_image_tile,
-                                               "palette": render_palette_tile}
+                                               "palette": render_tile}
 MAX_PAGE_SIZE = 200
 NOT_DONE = OpenApiResponse(description="The job is not done (or failed): the body says which")
 NO_SUCH = OpenApiResponse(description="No such result, or not yours")

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..catalogue.registry import find_model
-from ..errors import NotReady
+from ..errors import InvalidInput, NotReady
 from ..jobs import maps, products
 from ..models import LandCoverMap
 from .factory import Detail, Resource
@@ -34,8 +34,12 @@ class MapForPoint(APIView):
                               503: OpenApiResponse(description="No model is registered")})
     def get(self, request):
         patch = find_patch(request)
-        version = (find_model(request.query_params.get("model"), synthetic_place=patch.dataset.synthetic)
+        version = (find_model(request.query_params.get("model"), synthetic_place=patch.dataset.synthetic,
+                              user=request.user)
                    if self.resolution == "high" else None)
+        if version is not None and version.owner_id is not None:
+            raise InvalidInput("model", f"{version.name} is a user's own model: it maps areas, regions and uploads "
+                                        "(which stay its owner's), not the catalogue's public patches.")
         m, _ = maps.request_map(patch, version, before_new=lambda: count_new_computation(request))
         m = maps.MAP_PRODUCT.rows().get(pk=m.pk)
         return job_answer(map_representation(m, request), m.status not in maps.ACTIVE)

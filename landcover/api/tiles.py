@@ -98,22 +98,14 @@ def empty_tile() -> bytes:
 
 
 def render_tile(path: Path, z: int, x: int, y: int) -> bytes:
-    """The PNG of tile z/x/y of a land-cover COG, coloured by class."""
-    try:
-        img = bounded_tile(open_reader(path), x, y, z, resampling_method="nearest")
-    except TileOutsideBounds:
-        return empty_tile()
-    return img.render(img_format="PNG", colormap=colormap())
-
-
-def render_palette_tile(path: Path, z: int, x: int, y: int) -> bytes:
-    """The PNG of tile z/x/y of a single-band COG in its own colour table (a change map's)."""
+    """The PNG of tile z/x/y of a single-band class COG in its own colour table (a land-cover map's: DFC's or a
+    user's legend; a change map's), DFC's colours for a file without one."""
     try:
         reader = open_reader(path)
         img = bounded_tile(reader, x, y, z, resampling_method="nearest")
     except TileOutsideBounds:
         return empty_tile()
-    return img.render(img_format="PNG", colormap=reader.colormap)
+    return img.render(img_format="PNG", colormap=reader.colormap or colormap())
 
 
 def render_image_tile(path: Path, z: int, x: int, y: int) -> bytes:

@@ -39,7 +39,7 @@ class UploadList(APIView):
         file = request.FILES.get("file")
         if file is None:
             raise InvalidInput("file", "Attach the image as the form field `file` (multipart/form-data).")
-        upload = uploads.accept_upload(request.user, file, find_model(request.data.get("model")))
+        upload = uploads.accept_upload(request.user, file, find_model(request.data.get("model"), user=request.user))
         data = upload_representation(upload, request)
         return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data["url"]})
 

@@ -78,4 +78,6 @@ def confident_statistics(folder: Path, rows: list[dict], min_confidence: float) 
     if not storage.exists(path):
         raise NotFound("This map has no per-pixel confidence (MODIS maps never do, and maps computed before "
                        "probabilities were stored have none until recomputed); ask without min_confidence.")
-    return statistics_at_confidence(json.loads(storage.read_bytes(path)), min_confidence, [r["code"] for r in rows])
+    scheme = {r["code"]: (r["name"], r["colour"]) for r in rows if "name" in r and "colour" in r}
+    return statistics_at_confidence(json.loads(storage.read_bytes(path)), min_confidence, [r["code"] for r in rows],
+                                    scheme or None)

@@ -40,6 +40,7 @@ from django.utils import timezone
 from rasterio.crs import CRS
 from rasterio.windows import Window
 
+from ml.classes import card_scheme
 from ml.errors import PermanentError, TransientError
 from ml.grid import Grid
 from ml.imagery import NoImagery, Query, fetch_area
@@ -273,7 +274,7 @@ def merge(region: RegionMap, work: Path, progress: Progress) -> dict:
             pixels[int(code)] += n
             km2[int(code)] += area
     classes = sorted(int(c) for t in tiles for c in t.counts["classes"])
-    statistics = statistics_table(pixels, km2, sorted(set(classes)))
+    statistics = statistics_table(pixels, km2, sorted(set(classes)), scheme=card_scheme(region.model_version.card))
     (work / "statistics.json").write_text(json.dumps(statistics, indent=1))
     return {"statistics": statistics, "imagery": imagery_summary(tiles, region), "warnings": sorted(
         {w for t in tiles for w in t.counts.get("warnings", [])}),

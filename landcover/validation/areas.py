@@ -304,8 +304,8 @@ def from_shapefile_zip(data: bytes) -> GEOSGeometry:
     return _union_of([f.geometry for f in features], "file")
 
 
-def shapefile_features(data: bytes, max_features: int, max_kb: int) -> list[Feature]:
-    """The polygons of the one Shapefile in a zip, each with its .dbf record."""
+def shapefile_features(data: bytes, max_features: int, max_kb: int, points: bool = False) -> list[Feature]:
+    """The polygons (and with `points`, points) of the one Shapefile in a zip, each with its .dbf record."""
     import shapefile  # pyshp, needed only for this format
 
     try:
@@ -346,12 +346,18 @@ def shapefile_features(data: bytes, max_features: int, max_kb: int) -> list[Feat
     except Exception as exc:
         raise InvalidInput("file", f"The Shapefile is not readable ({type(exc).__name__}).") from None
     features = []
+    point_types = (shapefile.POINT, shapefile.POINTZ, shapefile.POINTM) if points else ()
     for shape, record in zip(shapes, records):
-        if shape.shapeType not in (shapefile.POLYGON, shapefile.POLYGONZ, shapefile.POLYGONM):
-            raise InvalidInput("file", "The Shapefile must hold polygons.")
+        if shape.shapeType not in (shapefile.POLYGON, shapefile.POLYGONZ, shapefile.POLYGONM, *point_types):
+            raise InvalidInput("file", "The Shapefile must hold " + ("points or polygons." if points else "polygons."))
         geo = shape.__geo_interface__
         if transform is not None:
             geo = _transformed(geo, transform)
+        if shape.shapeType in point_types:
+            features.append(Feature(GEOSGeometry(json.dumps({"type": "Point", "coordinates": geo["coordinates"][:2]}),
+                                                 srid=4326), {k: v if isinstance(v, (int, float, str)) or v is None
+                                                              else str(v) for k, v in record.items()}))
+            continue
         features.append(Feature(from_geojson(geo, "file"),
                                 {k: v if isinstance(v, (int, float, str)) or v is None else str(v)
                                  for k, v in record.items()}))
@@ -365,6 +371,8 @@ def _transformed(geo: dict, transform: Transformer) -> dict:
         xs, ys = zip(*[(p[0], p[1]) for p in r])
         lon, lat = transform.transform(xs, ys)
         return list(zip(lon, lat))
+    if geo["type"] == "Point":
+        return {"type": "Point", "coordinates": list(ring([geo["coordinates"]])[0])}
     if geo["type"] == "Polygon":
         return {"type": "Polygon", "coordinates": [ring(r) for r in geo["coordinates"]]}
     return {"type": "MultiPolygon", "coordinates": [[ring(r) for r in p] for p in geo["coordinates"]]}

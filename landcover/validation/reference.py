@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Iterator
 
 from django.conf import settings
 
@@ -33,13 +34,14 @@ def class_code(value: object, where: str) -> int:
                                f"{', '.join(DFC_NAMES.values())}).")
 
 
-def _point(lon: object, lat: object, where: str) -> tuple[float, float]:
+def lonlat(lon: object, lat: object, where: str, field: str = "file") -> tuple[float, float]:
+    """A point's lon and lat as numbers in range; InvalidInput naming `where` otherwise."""
     try:
         x, y = float(lon), float(lat)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise InvalidInput("file", f"{where}: lon and lat must be numbers.") from None
+        raise InvalidInput(field, f"{where}: lon and lat must be numbers.") from None
     if not (math.isfinite(x) and math.isfinite(y) and -180 <= x <= 180 and -90 <= y <= 90):
-        raise InvalidInput("file", f"{where}: lon must be −180…180 and lat −90…90.")
+        raise InvalidInput(field, f"{where}: lon must be −180…180 and lat −90…90.")
     return x, y
 
 
@@ -85,23 +87,30 @@ def _from_geojson(text: str) -> list[tuple[float, float, int]]:
         value = next((properties[k] for k in CLASS_FIELDS if k in properties), None)
         if value is None:
             raise InvalidInput("file", f"{where}: no class (a property named {', '.join(CLASS_FIELDS)}).")
-        points.append((*_point(coordinates[0], coordinates[1], where), class_code(value, where)))
+        points.append((*lonlat(coordinates[0], coordinates[1], where), class_code(value, where)))
     return points
 
 
 def _from_csv(text: str) -> list[tuple[float, float, int]]:
+    return [(lon, lat, class_code(value, where)) for where, lon, lat, value, _ in
+            csv_points(text, "(GeoJSON also works)")]
+
+
+def csv_points(text: str, hint: str) -> Iterator[tuple[str, float, float, str | None, dict]]:
+    """Each row of a CSV of points: (where, lon, lat, its class column's value, the row by lower-case column name);
+    InvalidInput without lon, lat and class columns (`hint` says what else the file may be or hold) or for an
+    unreadable row."""
     reader = csv.DictReader(io.StringIO(text))
     fields = {f.strip().lower(): f for f in reader.fieldnames or []}
     lon = fields.get("lon") or fields.get("longitude") or fields.get("x")
     lat = fields.get("lat") or fields.get("latitude") or fields.get("y")
     cls = next((fields[k] for k in CLASS_FIELDS if k in fields), None)
     if not (lon and lat and cls):
-        raise InvalidInput("file", "The CSV needs a header with lon, lat and class columns (GeoJSON also works).")
-    points = []
+        raise InvalidInput("file", f"The CSV needs a header with lon, lat and class columns {hint}.")
     try:
         for i, row in enumerate(reader, start=2):
             where = f"line {i}"
-            points.append((*_point(row.get(lon), row.get(lat), where), class_code(row.get(cls), where)))
+            yield (where, *lonlat(row.get(lon), row.get(lat), where), row.get(cls),
+                   {name: row.get(column) for name, column in fields.items()})
     except csv.Error as exc:  # a field over the csv module's 128 KB limit, a NUL byte, a broken quote
         raise InvalidInput("file", f"line {reader.line_num}: not readable as CSV ({exc}).") from None
-    return points

@@ -8,9 +8,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 
-from ..catalogue.registry import class_legend
+from ..catalogue.registry import class_legend, visible_models
 from ..jobs import uploads
-from ..models import ModelVersion, Upload
+from ..models import Upload
 
 
 class MapPageView(TemplateView):
@@ -58,7 +58,7 @@ class UploadsPageView(LoginRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context.update(nav="uploads", models=ModelVersion.objects.all(), max_mb=settings.UPLOAD_MAX_MB,
+        context.update(nav="uploads", models=visible_models(self.request.user), max_mb=settings.UPLOAD_MAX_MB,
                        max_side=settings.UPLOAD_MAX_SIDE, api_uploads=reverse("api:upload-list"),
                        map_url=reverse("landcover:map"))
         return context

