@@ -38,6 +38,7 @@ class MapPageView(TemplateView):
                 "changes": reverse("api:change-list"),
                 "imagery": reverse("api:imagery-list"),
                 "countries": reverse("api:basemap-countries"),
+                "legends": reverse("api:legend-list"),
             },
             "signedIn": self.request.user.is_authenticated,  # whose earlier areas to list
             "areaSizeM": settings.AREA_POINT_SIZE_M,

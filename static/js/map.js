@@ -1,6 +1,7 @@
 // The map page: catalogue footprints, a picked patch's low/high-resolution maps, statistics, downloads.
 // Everything comes from the REST API (/api/v1/); Leaflet is django-leaflet's copy (global L).
 import { api, errorText, escapeHtml, isActive, progressHtml, statusText, warningsHtml } from "./api.js";
+import { initLegends } from "./legends.js";
 
 const config = JSON.parse(document.getElementById("map-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -93,7 +94,7 @@ async function loadFootprints() {
 }
 map.on("moveend", loadFootprints);
 map.on("click", (e) => {
-  if (area.drawing) return;
+  if (area.drawing || labelling) return;
   if (series.composites.length) pixelOverTime(e.latlng.lat, e.latlng.lng);  // a series shown: this pixel's dates
   else lookUp(e.latlng.lat, e.latlng.lng);
 });
@@ -436,24 +437,43 @@ function tableHtml(classes, uncertain = null) {
 }
 
 // --- Models.
-async function loadModels() {
+let models = [];
+function describeModel() {
+  const select = $("model-select");
+  const m = models.find((x) => x.name === select.value);
+  state.model = m ? m.name : null;
+  const miou = m && m.metrics && m.metrics.mIoU !== undefined ? ` Test mIoU ${(100 * m.metrics.mIoU).toFixed(1)} %.` : "";
+  const own = m && m.method === "legend" ? " Your own legend's model: maps areas, regions and composites in your classes." : "";
+  $("model-note").textContent = m ? `${m.note || ""}${miou}${own}`.trim() : "No model registered yet.";
+}
+$("model-select").addEventListener("change", () => { describeModel(); if (state.patch) { clearLayer("high"); requestMap("high"); } });
+
+async function loadModels(chosen = null) {
   const select = $("model-select");
   try {
     const { body } = await api(config.api.models);
+    models = body;
     select.innerHTML = body.map((m) => `<option value="${escapeHtml(m.name)}">${escapeHtml(m.name)} (${escapeHtml(m.method)})`
       + `${m.is_default ? " — default" : ""}</option>`).join("");
-    const describe = () => {
-      const m = body.find((x) => x.name === select.value);
-      state.model = m ? m.name : null;
-      const miou = m && m.metrics && m.metrics.mIoU !== undefined ? ` Test mIoU ${(100 * m.metrics.mIoU).toFixed(1)} %.` : "";
-      $("model-note").textContent = m ? `${m.note || ""}${miou}`.trim() : "No model registered yet.";
-    };
-    describe();
-    select.addEventListener("change", () => { describe(); if (state.patch) { clearLayer("high"); requestMap("high"); } });
-    if (!body.length) { select.disabled = true; $("model-note").textContent = "No model is registered yet."; }
+    if (chosen) select.value = chosen;
+    describeModel();
+    select.disabled = !body.length;
+    if (!body.length) $("model-note").textContent = "No model is registered yet.";
   } catch (error) {
     $("model-note").textContent = `Could not load models: ${error.message}`;
   }
+}
+
+// A signed-in user's own legends (legends.js): while labelling, map clicks are theirs; a trained model becomes the
+// model areas are mapped with.
+let labelling = false;
+if (config.signedIn) {
+  initLegends({ map, legendsUrl: config.api.legends, isLabelling: (on) => { labelling = on; },
+    onModel: async (name) => {
+      await loadModels(name);
+      say(`Areas you map now use ${name}, in your legend's classes: draw or upload an area.`);
+      $("area-tools").scrollIntoView({ behavior: "smooth" });
+    } });
 }
 
 // --- A user's upload (/map/?upload=ID): its map, statistics and downloads.

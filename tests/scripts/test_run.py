@@ -14,6 +14,7 @@ from pyogrio import read_info
 
 from tests.concurrency import at_once, form_session, post_form
 from tests.conftest import ROOT, SHARED_DATA, free_port, stop_group, wait_for
+from tests.landcover.api.test_legends import reference_points
 from tests.ml.test_submissions import CARD, segmenter
 
 SHARED_DW = SHARED_DATA.parent / "models" / "dynamicworld"
@@ -182,10 +183,10 @@ def test_run_command_serves_the_site_with_a_worker(embedded_site, tmp_path):
 
     # A competition entry on the embedded site (issue 26): the demo benchmark of the real SEN12MS samples, a model
     # sent over the API, checked at the door, scored by the embedded worker under bubblewrap, shown on the board.
+    username, password = open(os.path.join(env["HRMARS_DATA_DIR"], "admin-password.txt")).read().split()
+    auth = {"Authorization": "Token " + requests.post(url + "api/v1/auth/token/", timeout=10, data={
+        "username": username, "password": password}).json()["token"]}
     if (SHARED_DATA / "sen12ms").is_dir():
-        username, password = open(os.path.join(env["HRMARS_DATA_DIR"], "admin-password.txt")).read().split()
-        auth = {"Authorization": "Token " + requests.post(url + "api/v1/auth/token/", timeout=10, data={
-            "username": username, "password": password}).json()["token"]}
         entries = url + "api/v1/benchmarks/sen12ms-modis-demo/submissions/"
         files = {"model": ("model.onnx", segmenter(weights=[[0, 0, 0, 1], [0, 0, 0, -1]]).SerializeToString()),
                  "card": ("card.json", json.dumps(CARD))}
@@ -202,6 +203,25 @@ def test_run_command_serves_the_site_with_a_worker(embedded_site, tmp_path):
         # Twenty entries at once against a limit of 5 a day (one used): SQLite serialises the count and the insert.
         assert at_once(lambda i: requests.post(entries, headers=auth, files=files, data={"name": f"try {i}"},
                                                timeout=60).status_code) == {202: 4, 429: 16}
+
+    # A legend of one's own on the embedded site (issue 27): samples stored in SpatiaLite, a legend model trained by
+    # the embedded worker (the spectral encoder: quick), listed for its owner alone.
+    legend = requests.post(url + "api/v1/legends/", headers=auth, timeout=10, json={
+        "name": "Delmarva", "classes": [{"name": "Water", "colour": "#1f78b4", "crosswalk": 10},
+                                        {"name": "Vegetation", "colour": "#33a02c"},
+                                        {"name": "Bare or built", "colour": "#e31a1c", "crosswalk": 7}]})
+    assert legend.status_code == 201, legend.text
+    csv = "lon,lat,class\n" + "".join(f"{x},{y},{c}\n" for x, y, c, _ in reference_points(12, 0))
+    sent = requests.post(legend.json()["samples_url"], headers=auth, files={"file": ("points.csv", csv)}, timeout=30)
+    assert sent.status_code == 201 and sent.json()["added"] == 36, sent.text
+    training = requests.post(legend.json()["trainings_url"], headers=auth, timeout=30,
+                             json={"encoder": "spectral", "block_m": 250, "folds": 3})
+    assert training.status_code == 202, training.text
+    trained = wait_for(lambda: (j := requests.get(training.json()["url"], headers=auth, timeout=10).json())["status"]
+                       in ("done", "failed") and j, timeout=180, message="the embedded worker's legend training")
+    assert trained["status"] == "done" and 0 <= trained["cv"]["overall_accuracy"] <= 1, trained
+    assert trained["model"] in [m["name"] for m in requests.get(url + "api/v1/models/", headers=auth, timeout=10).json()]
+    assert trained["model"] not in [m["name"] for m in requests.get(url + "api/v1/models/", timeout=10).json()]
 
     # Rate limits hold in the embedded mode too (issue 11): 20 requests at once from one client, two web
     # processes, SpatiaLite: exactly the configured number pass.
