@@ -24,6 +24,8 @@ from .models import (
     Dataset,
     Export,
     LandCoverMap,
+    Legend,
+    LegendTraining,
     ModelVersion,
     Patch,
     RegionMap,
@@ -75,8 +77,8 @@ class ModelVersionForm(forms.ModelForm):
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     form = ModelVersionForm
-    list_display = ["name", "method", "engine", "is_default", "synthetic_training", "created_at"]
-    list_filter = ["method", "engine", "is_default", "synthetic_training"]
+    list_display = ["name", "method", "engine", "is_default", "synthetic_training", "owner", "shared", "created_at"]
+    list_filter = ["method", "engine", "is_default", "synthetic_training", "shared"]
     search_fields = ["name", "path"]
     readonly_fields = ["card", "created_at"]
     actions = ["make_default"]
@@ -85,6 +87,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def make_default(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one model to make it the default.", messages.ERROR)
+            return
+        if queryset.get().owner_id is not None:
+            self.message_user(request, "A user's own model (a legend model) maps in their classes: it cannot be the "
+                                       "site's default.", messages.ERROR)
             return
         set_default_model(queryset.get())
         self.message_user(request, f"{queryset.get().name} is now the default model.")
@@ -137,6 +143,26 @@ class ResultAdmin(admin.ModelAdmin):
     readonly_fields = ["token", "key", "progress", "attempts", "seconds", "statistics", "finished_at", "requested_at"]
     list_filter = ["status", "created_at"]
     date_hierarchy = "created_at"
+
+
+@admin.register(Legend)
+class LegendAdmin(admin.ModelAdmin):
+    """Users' own legends (issue 27): classes and how many samples; the samples themselves are the user's data."""
+    list_display = ["name", "owner", "shared", "sample_count", "updated_at"]
+    list_filter = ["shared"]
+    search_fields = ["name", "owner__username"]
+    readonly_fields = ["owner", "classes", "created_at", "updated_at"]
+
+    @admin.display(description="samples")
+    def sample_count(self, legend: Legend) -> int:
+        return legend.samples.count()
+
+
+@admin.register(LegendTraining)
+class LegendTrainingAdmin(ResultAdmin, LeafletGeoAdmin):
+    list_display = ["pk", "legend", "owner", "encoder", "status", "progress", "model_version", "created_at"]
+    readonly_fields = [*ResultAdmin.readonly_fields, "legend", "owner", "encoder", "global_model", "samples", "cv",
+                       "comparison", "assessment", "imagery", "model_version"]
 
 
 @admin.register(AreaMap)

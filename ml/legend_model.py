@@ -79,18 +79,24 @@ class LinearHead:
 
 def head_graph(embedding_onnx: bytes, weights: np.ndarray, bias: np.ndarray) -> bytes:
     """Dynamic World's graph (with its embedding as a second output) ending in the head's scores on the embedding
-    and the probabilities: Transpose(probabilities) → Concat(embedding, probabilities) → Conv 1×1 → one output
-    (N, classes, H, W). `weights`: (classes, embedding + probabilities)."""
+    and the probabilities: Conv 1×1 (embedding) + Conv 1×1 (Transpose(probabilities)) → one output (N, classes, H,
+    W). Two convolutions added, not one on a concatenation: the 153-channel copy a Concat makes of every pixel cost
+    more than both convolutions (bench/bench_legend.py). `weights`: (classes, embedding + probabilities)."""
     model = onnx.load_from_string(embedding_onnx)
     probabilities, embedding = model.graph.output[0].name, model.graph.output[1].name
-    k, f = weights.shape
+    k = weights.shape[0]
+    channels = _conv_inputs(model)
+    on_embedding = weights[:, :channels].reshape(k, channels, 1, 1).astype(np.float32)
+    on_probabilities = weights[:, channels:].reshape(k, -1, 1, 1).astype(np.float32)
     model.graph.initializer.extend([
-        numpy_helper.from_array(weights.reshape(k, f, 1, 1).astype(np.float32), "legend_head_weights"),
+        numpy_helper.from_array(on_embedding, "legend_head_embedding"),
+        numpy_helper.from_array(on_probabilities, "legend_head_probabilities"),
         numpy_helper.from_array(bias.astype(np.float32), "legend_head_bias")])
     model.graph.node.extend([
         helper.make_node("Transpose", [probabilities], ["legend_probabilities"], perm=[0, 3, 1, 2]),
-        helper.make_node("Concat", [embedding, "legend_probabilities"], ["legend_features"], axis=1),
-        helper.make_node("Conv", ["legend_features", "legend_head_weights", "legend_head_bias"], ["legend_scores"]),
+        helper.make_node("Conv", [embedding, "legend_head_embedding", "legend_head_bias"], ["legend_on_embedding"]),
+        helper.make_node("Conv", ["legend_probabilities", "legend_head_probabilities"], ["legend_on_probabilities"]),
+        helper.make_node("Add", ["legend_on_embedding", "legend_on_probabilities"], ["legend_scores"]),
     ])
     del model.graph.output[:]
     model.graph.output.append(helper.make_tensor_value_info("legend_scores", TensorProto.FLOAT, ["N", k, "H", "W"]))
