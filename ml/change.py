@@ -26,7 +26,7 @@ from rasterio.io import DatasetReader
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from .classes import DFC, DFC_NAMES
+from .classes import DFC, Scheme
 from .errors import PermanentError
 from .outputs import GDAL_ENV, write_cog
 from .stats import confidence_threshold, pixel_areas_km2
@@ -46,12 +46,18 @@ def change_code(before: int, after: int) -> int:
     return (before - 1) * 10 + after
 
 
-def change_colours() -> dict[int, tuple[int, int, int, int]]:
-    """Colour table of the change COG: unchanged white, changed in the colour of the class it became."""
+def _name(scheme: Scheme, code: int) -> str:
+    return scheme.get(code, (str(code), "#808080"))[0]
+
+
+def change_colours(scheme: Scheme | None = None) -> dict[int, tuple[int, int, int, int]]:
+    """Colour table of the change COG: unchanged white, changed in the colour of the class it became (in `scheme`:
+    DFC's, or a legend's of codes 1–10)."""
+    scheme = scheme or DFC
     table: dict[int, tuple[int, int, int, int]] = {0: (0, 0, 0, 0)}
     for a in CLASSES:
         for b in CLASSES:
-            hex_colour = DFC[b][1].lstrip("#")
+            hex_colour = scheme.get(b, ("", "#808080"))[1].lstrip("#")
             rgb = tuple(int(hex_colour[i:i + 2], 16) for i in (0, 2, 4))
             table[change_code(a, b)] = UNCHANGED_COLOUR if a == b else (rgb[0], rgb[1], rgb[2], 255)
     return table
@@ -64,6 +70,7 @@ class ChangeResult:
     pixels: np.ndarray                    # (11, 11): [from, to], codes 1–10 (row/column 0 unused)
     km2: np.ndarray
     excluded: dict[str, dict[str, float]] = field(default_factory=dict)
+    scheme: Scheme = field(default_factory=lambda: DFC)  # what the codes mean: DFC's classes or a legend's
 
     def to_dict(self, top: int = 10) -> dict:
         """JSON-ready: transitions (non-zero), per-class areas and net change, the biggest changes, exclusions."""
@@ -73,7 +80,8 @@ class ChangeResult:
             for b in CLASSES:
                 if self.pixels[a, b]:
                     km2 = float(self.km2[a, b])
-                    transitions.append({"from": a, "from_name": DFC_NAMES[a], "to": b, "to_name": DFC_NAMES[b],
+                    transitions.append({"from": a, "from_name": _name(self.scheme, a), "to": b,
+                                        "to_name": _name(self.scheme, b),
                                         "code": change_code(a, b), "pixels": int(self.pixels[a, b]),
                                         "km2": round(km2, 6), "ha": round(km2 * 100, 4),
                                         "percent": round(100 * km2 / compared_km2, 4) if compared_km2 else 0.0})
@@ -81,7 +89,7 @@ class ChangeResult:
         for c in CLASSES:
             before, after = float(self.km2[c, :].sum()), float(self.km2[:, c].sum())
             if before or after:
-                classes.append({"code": c, "name": DFC_NAMES[c], "before_ha": round(before * 100, 4),
+                classes.append({"code": c, "name": _name(self.scheme, c), "before_ha": round(before * 100, 4),
                                 "after_ha": round(after * 100, 4), "net_change_ha": round((after - before) * 100, 4)})
         changes = sorted((t for t in transitions if t["from"] != t["to"]), key=lambda t: -t["km2"])
         unchanged = sum(t["km2"] for t in transitions if t["from"] == t["to"])
@@ -105,8 +113,11 @@ def _confidence_of(path: Path | str | None, dst: DatasetReader, stack: list) -> 
 
 def change_map(before: Path | str, after: Path | str, out: Path, *, before_confidence: Path | str | None = None,
                after_confidence: Path | str | None = None, min_confidence: float | None = None,
-               progress: Callable[[int, int], None] | None = None, strip_rows: int = 512) -> ChangeResult:
-    """The change COG `out` from map `before` to map `after` (on `before`'s grid) and its transition matrix."""
+               progress: Callable[[int, int], None] | None = None, strip_rows: int = 512,
+               scheme: Scheme | None = None) -> ChangeResult:
+    """The change COG `out` from map `before` to map `after` (on `before`'s grid) and its transition matrix; the
+    codes mean `scheme`'s classes (DFC's by default; a legend's of codes 1–10)."""
+    scheme = scheme or DFC
     pixels = np.zeros((11, 11), np.int64)
     km2 = np.zeros((11, 11), np.float64)
     left_out = {name: [0, 0.0] for name in ("nodata_or_cloud_before", "nodata_or_cloud_after", "outside_after",
@@ -160,10 +171,10 @@ def change_map(before: Path | str, after: Path | str, out: Path, *, before_confi
                     dst.write(codes[None], window=window)
                     if progress:
                         progress(k + 1, len(strips))
-                dst.write_colormap(1, change_colours())
+                dst.write_colormap(1, change_colours(scheme))
                 dst.update_tags(BEFORE=Path(before).name, AFTER=Path(after).name,
                                 CODES="(from - 1) * 10 + to; 0 = not compared",
-                                **{f"CHANGE_{change_code(x, y)}": f"{DFC_NAMES[x]} → {DFC_NAMES[y]}"
+                                **{f"CHANGE_{change_code(x, y)}": f"{_name(scheme, x)} → {_name(scheme, y)}"
                                    for x in CLASSES for y in CLASSES})
                 dst.set_band_description(1, "land-cover change: (from - 1) * 10 + to")
     finally:
@@ -175,4 +186,4 @@ def change_map(before: Path | str, after: Path | str, out: Path, *, before_confi
                                              for name, (n, area) in left_out.items()}
     if min_confidence:
         excluded["uncertain"]["min_confidence"] = min_confidence
-    return ChangeResult(pixels, km2, excluded)
+    return ChangeResult(pixels, km2, excluded, scheme)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .classes import MODEL_CLASSES, colormap
+from .classes import DFC, MODEL_CLASSES, Scheme, colormap
 
 
 def rgb(image_dn: np.ndarray) -> np.ndarray:
@@ -90,16 +90,16 @@ def plot_curves(history_csv: Path, png: Path, panels: Sequence[tuple[str, Sequen
 
 
 def plot_series(periods: Sequence[str], areas: dict[int, Sequence[float | None]], png: Path, title: str = "",
-                unit: str = "ha") -> Path:
-    """Class areas over periods: one line per class in its colour (a period without data is a gap)."""
+                unit: str = "ha", scheme: Scheme | None = None) -> Path:
+    """Class areas over periods: one line per class in its colour (of `scheme`: DFC's, or a legend's), a period
+    without data a gap."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .classes import DFC_NAMES
-
-    colours = colormap()
+    scheme = scheme or DFC
+    colours = colormap(scheme)
     fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(periods) + 3), 4), dpi=100)
     x = np.arange(len(periods))
     for code, values in sorted(areas.items()):
@@ -107,7 +107,7 @@ def plot_series(periods: Sequence[str], areas: dict[int, Sequence[float | None]]
         if np.all(np.isnan(y)):
             continue
         r, g, b, _ = colours.get(code, (80, 80, 80, 255))
-        ax.plot(x, y, marker="o", markersize=3, color=(r / 255, g / 255, b / 255), label=DFC_NAMES.get(code, code))
+        ax.plot(x, y, marker="o", markersize=3, color=(r / 255, g / 255, b / 255), label=scheme.get(code, (str(code), ""))[0])
     ax.set_xticks(x, list(periods), rotation=45 if len(periods) > 6 else 0, ha="right" if len(periods) > 6 else "center")
     ax.set_ylabel(f"area ({unit})")
     ax.set_title(title)

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from hrmars_site.parsers import JSONBodyParser
+from ml.classes import Scheme, card_scheme
 from ml.periods import STEPS
 
 from ..errors import InvalidInput, LimitReached, NotFound
@@ -67,7 +68,8 @@ def watch_representation(watched: WatchedArea, request) -> dict:
     return {"id": watched.pk, "url": url, "name": watched.name, "area_km2": round(watched.area_km2, 6),
             "bounds": list(watched.geometry.extent), "step": watched.step, "method": watched.method,
             "model": watched.model_version.name, "rules": watched.rules,
-            "rules_in_words": [watches.describe(r) for r in watched.rules], "email": watched.email,
+            "rules_in_words": [watches.describe(r, card_scheme(watched.model_version.card)) for r in watched.rules],
+            "email": watched.email,
             "webhook_url": watched.webhook_url, "webhook_secret": watched.secret, "paused": watched.paused,
             "feed": feed, "checked_at": watched.checked_at,
             "periods": [{"period": p.period, "start": p.start, "end": p.end, "status": p.status, "reason": p.reason,
@@ -76,8 +78,8 @@ def watch_representation(watched: WatchedArea, request) -> dict:
                          "delivery": p.delivery} for p in watched.periods.all()]}
 
 
-def edits(data, partial: bool) -> dict:
-    """The editable fields of a request, checked."""
+def edits(data, partial: bool, scheme: Scheme) -> dict:
+    """The editable fields of a request, checked (rules' classes: the model's, `scheme`)."""
     found: dict[str, object] = {}
     if not partial or "name" in data:
         name = str(data.get("name") or "").strip()
@@ -85,7 +87,7 @@ def edits(data, partial: bool) -> dict:
             raise InvalidInput("name", "name must be 1 to 120 characters.")
         found["name"] = name
     if not partial or "rules" in data:
-        found["rules"] = watches.check_rules(data.get("rules", []))
+        found["rules"] = watches.check_rules(data.get("rules", []), scheme)
     for flag in ("email", "paused"):
         if flag in data:
             if not isinstance(data[flag], bool):
@@ -128,9 +130,9 @@ class WatchList(APIView):
     def post(self, request):
         user = signed_in(request)
         data = body_of(request)
-        fields = edits(data, partial=False)
-        geometry, km2 = area_from(request, settings.COMPOSITE_MAX_KM2)
         asked = map_parameters(request)
+        fields = edits(data, partial=False, scheme=card_scheme(asked.version.card))
+        geometry, km2 = area_from(request, settings.COMPOSITE_MAX_KM2)
         step, method = data.get("step") or "month", data.get("method") or "mode"
         if step not in STEPS:
             raise InvalidInput("step", f"step must be one of {', '.join(STEPS)}.")
@@ -167,7 +169,7 @@ class WatchDetail(APIView):
         if fixed:
             raise InvalidInput(fixed[0], f"{fixed[0]} cannot change: the periods mapped so far are of this place, "
                                          "step and model; watch a new area instead.")
-        for name, value in edits(data, partial=True).items():
+        for name, value in edits(data, partial=True, scheme=card_scheme(watched.model_version.card)).items():
             setattr(watched, name, value)
         watched.save()
         return Response(watch_representation(watched, request))
@@ -195,7 +197,7 @@ class WatchFeed(Feed):
         return reverse("api:watch-detail", args=[obj.pk])
 
     def subtitle(self, obj: WatchedArea) -> str:
-        return "; ".join(watches.describe(r) for r in obj.rules) or "no rules"
+        return "; ".join(watches.describe(r, card_scheme(obj.model_version.card)) for r in obj.rules) or "no rules"
 
     def items(self, obj: WatchedArea):
         return WatchPeriod.objects.filter(watched=obj, alerted_at__isnull=False).order_by("-alerted_at")[:50]

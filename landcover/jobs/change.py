@@ -18,9 +18,10 @@ from django.conf import settings
 from django.contrib.gis.geos import Polygon
 
 from ml.change import ChangeError, change_map
+from ml.classes import DFC, Scheme, card_scheme
 
 from ..errors import InvalidInput
-from ..models import ChangeMap
+from ..models import ChangeMap, ModelVersion
 from . import lifecycle, products
 from .lifecycle import Progress
 from .products import TIFF, Collection, File, Layer, Product, StoredMap, stored_map
@@ -35,9 +36,10 @@ def build(change: ChangeMap, work: Path, progress: Progress) -> dict:
     # Access was checked when the change was asked for; the job reads the maps as they are now.
     before = stored_map(change.before_kind, change.before_id, check_access=False)
     after = stored_map(change.after_kind, change.after_id, check_access=False)
+    scheme = scheme_of_map(before)
     result = change_map(before.path, after.path, work / "change.tif", before_confidence=before.probabilities,
                         after_confidence=after.probabilities, min_confidence=change.min_confidence,
-                        progress=progress)
+                        progress=progress, scheme=scheme)
     if not result.pixels.sum():
         raise ChangeError("the two maps share no pixel where both hold a class (with the confidence asked): "
                           "nothing to compare")
@@ -51,22 +53,20 @@ def build(change: ChangeMap, work: Path, progress: Progress) -> dict:
         writer = csv.DictWriter(f, TRANSITION_COLUMNS)
         writer.writeheader()
         writer.writerows(summary["transitions"])
-    net_change_chart(summary["classes"], work / "chart.png", f"{before.label} → {after.label}")
+    net_change_chart(summary["classes"], work / "chart.png", f"{before.label} → {after.label}", scheme)
     return {"change": summary, "warnings": warnings}
 
 
-def net_change_chart(classes: list[dict], path: Path, title: str) -> None:
-    """A bar chart of each class's net change in hectares."""
+def net_change_chart(classes: list[dict], path: Path, title: str, scheme: Scheme) -> None:
+    """A bar chart of each class's net change in hectares, in the classes' colours."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ml.classes import DFC
-
     fig, ax = plt.subplots(figsize=(7, 3.5), dpi=100)
     names = [c["name"] for c in classes]
-    ax.barh(names, [c["net_change_ha"] for c in classes], color=[DFC[c["code"]][1] for c in classes],
+    ax.barh(names, [c["net_change_ha"] for c in classes], color=[scheme[c["code"]][1] for c in classes],
             edgecolor="#333")
     ax.axvline(0, color="#333", linewidth=0.8)
     ax.set_xlabel("net change, ha")
@@ -124,11 +124,26 @@ def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
+def scheme_of_map(stored: StoredMap) -> Scheme:
+    """What a stored map's codes mean: its model's classes (a legend's own, issue 27), else DFC's (MODIS too)."""
+    version = ModelVersion.objects.filter(name=stored.model).only("card").first()
+    return card_scheme(version.card) if version is not None else DFC
+
+
 def request_change(before: StoredMap, after: StoredMap, min_confidence: float | None, user,
                    before_new: Callable[[], None] | None = None) -> tuple[ChangeMap, bool]:
-    """The change between two done maps (checked by the caller for access) and whether it was created now."""
+    """The change between two done maps (checked by the caller for access) and whether it was created now; the two
+    must speak of the same classes (a legend model's map changes only into another map of that legend's classes)."""
     if (before.kind, before.pk) == (after.kind, after.pk):
         raise InvalidInput("after", "Compare two different maps.")
+    scheme = scheme_of_map(before)
+    if scheme_of_map(after) != scheme:
+        raise InvalidInput("after", f"{before.label} and {after.label} are maps of different classes (a legend of "
+                                    "one's own and another legend, or our simplified IGBP): their change would compare "
+                                    "different things. Compare two maps of the same classes.")
+    if max(scheme) > 10:
+        raise InvalidInput("after", "Change maps hold class codes 1–10: this legend's codes go beyond (give its classes "
+                                    "codes 1–10 to compare its maps).")
     if not _overlap(before.bounds, after.bounds):
         raise InvalidInput("after", f"{before.label} and {after.label} do not overlap.")
     owner = user if (before.owner_id or after.owner_id) else None

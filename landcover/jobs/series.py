@@ -23,7 +23,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.gis.geos import MultiPolygon
 
-from ml.classes import DFC_NAMES
+from ml.classes import Scheme, card_scheme
 from ml.figures import plot_series
 from ml.imagery import NoImagery
 from ml.periods import Period, periods
@@ -88,21 +88,23 @@ def build(series: TimeSeries, work: Path, progress: Progress) -> dict:
         rows.append(period_row(period, composite_of(series, period)))
         progress(k + 1, len(wanted))
     codes = sorted({int(c) for r in rows for c in r["classes"]})
-    write_csv(rows, codes, work / "series.csv")
+    scheme = card_scheme(series.model_version.card)
+    write_csv(rows, codes, work / "series.csv", scheme)
     (work / "series.json").write_text(json.dumps({"area_km2": series.area_km2, "step": series.step,
                                                   "method": series.method, "periods": rows}, indent=1))
     plot_series([r["period"] for r in rows], {c: [r["classes"].get(str(c)) if r["status"] == "done" else None
                                                   for r in rows] for c in codes},
-                work / "series.png", title=f"Land cover by {series.step} ({series.method} composites)")
+                work / "series.png", title=f"Land cover by {series.step} ({series.method} composites)", scheme=scheme)
     if not any(r["status"] == "done" for r in rows):
         reasons = sorted({r.get("error", "") for r in rows} - {""})
         raise NoImagery(f"no period of the range has clear imagery ({reasons[0] if reasons else ''})")
     return {"periods": rows}
 
 
-def write_csv(rows: list[dict], codes: list[int], path: Path) -> None:
-    """series.csv: a row per period — its days, scenes, dates, mapped area — and each class's ha and %."""
-    names = {c: "_".join(DFC_NAMES[c].lower().replace("/", " ").split()) for c in codes}
+def write_csv(rows: list[dict], codes: list[int], path: Path, scheme: Scheme) -> None:
+    """series.csv: a row per period — its days, scenes, dates, mapped area — and each class's ha and % (the
+    columns named by `scheme`'s classes)."""
+    names = {c: "_".join(scheme.get(c, (str(c), ""))[0].lower().replace("/", " ").split()) for c in codes}
     columns = ["period", "start", "end", "status", "scenes", "dates", "mapped_ha",
                *[f"{names[c]}_ha" for c in codes], *[f"{names[c]}_percent" for c in codes]]
     with open(path, "w", newline="") as f:

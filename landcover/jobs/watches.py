@@ -29,7 +29,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from ml.classes import DFC_NAMES
+from ml.classes import DFC, Scheme, card_scheme
 from ml.periods import Period, periods
 
 from ..errors import InvalidInput
@@ -41,13 +41,14 @@ from .products import stored_map
 log = logging.getLogger(__name__)
 CHANGES = ("loses", "gains", "changes")
 UNITS = ("ha", "%")
-NAMES = {name.lower(): code for code, name in DFC_NAMES.items()}
 
 
 # --- Rules.
 
-def check_rules(rules) -> list[dict]:
-    """The rules of a request in their stored shape; InvalidInput saying what is wrong with the first bad one."""
+def check_rules(rules, scheme: Scheme = DFC) -> list[dict]:
+    """The rules of a request in their stored shape, classes by code or name of `scheme` (the model's classes: ours,
+    or a legend's); InvalidInput saying what is wrong with the first bad one."""
+    names = {name.lower(): code for code, (name, _) in scheme.items()}
     if not isinstance(rules, list) or len(rules) > 20:
         raise InvalidInput("rules", "rules must be a list of at most 20 rules like {\"class\": \"Forest\", \"change\": "
                                     "\"loses\", \"more_than\": 5, \"unit\": \"ha\"}.")
@@ -56,11 +57,11 @@ def check_rules(rules) -> list[dict]:
         if not isinstance(rule, dict):
             raise InvalidInput("rules", f"rule {k} is not an object.")
         klass = rule.get("class", "any")
-        if isinstance(klass, str) and klass.lower() in NAMES:
-            klass = NAMES[klass.lower()]
-        if klass != "any" and klass not in DFC_NAMES:
-            raise InvalidInput("rules", f"rule {k}: class must be 'any', a class code 1–10 or a name "
-                                        f"({', '.join(DFC_NAMES.values())}).")
+        if isinstance(klass, str) and klass.lower() in names:
+            klass = names[klass.lower()]
+        if klass != "any" and klass not in scheme:
+            raise InvalidInput("rules", f"rule {k}: class must be 'any', a class code ({', '.join(map(str, scheme))}) "
+                                        f"or a name ({', '.join(name for name, _ in scheme.values())}).")
         change = rule.get("change", "changes")
         if change not in CHANGES:
             raise InvalidInput("rules", f"rule {k}: change must be one of {', '.join(CHANGES)}.")
@@ -77,28 +78,28 @@ def check_rules(rules) -> list[dict]:
     return checked
 
 
-def describe(rule: dict) -> str:
+def describe(rule: dict, scheme: Scheme = DFC) -> str:
     """A rule in words: 'Forest loses more than 5 ha', 'any class changes by more than 2 %'."""
-    who = "any class" if rule["class"] == "any" else DFC_NAMES[rule["class"]]
+    who = "any class" if rule["class"] == "any" else scheme.get(rule["class"], (str(rule["class"]), ""))[0]
     verb = "changes by" if rule["change"] == "changes" else rule["change"]
     amount = f"{rule['more_than']:g} {rule['unit']}" if rule["unit"] == "ha" else f"{rule['more_than']:g} %"
     return f"{who} {verb} more than {amount}"
 
 
-def compare(before: list[dict], after: list[dict], area_ha: float) -> list[dict]:
+def compare(before: list[dict], after: list[dict], area_ha: float, scheme: Scheme = DFC) -> list[dict]:
     """Per class: ha before and after, the difference, and the difference as % of the watched area."""
     ha_before = {r["code"]: r["area_km2"] * 100 for r in before}
     ha_after = {r["code"]: r["area_km2"] * 100 for r in after}
     rows = []
     for code in sorted(set(ha_before) | set(ha_after)):
         a, b = ha_before.get(code, 0.0), ha_after.get(code, 0.0)
-        rows.append({"code": code, "name": DFC_NAMES.get(code, str(code)), "before_ha": round(a, 4),
+        rows.append({"code": code, "name": scheme.get(code, (str(code), ""))[0], "before_ha": round(a, 4),
                      "after_ha": round(b, 4), "change_ha": round(b - a, 4),
                      "change_percent": round(100 * (b - a) / area_ha, 4) if area_ha else 0.0})
     return rows
 
 
-def set_off(rules: list[dict], changes: list[dict]) -> list[str]:
+def set_off(rules: list[dict], changes: list[dict], scheme: Scheme = DFC) -> list[str]:
     """The rules the changes set off, each in words with what happened."""
     found = []
     for rule in rules:
@@ -110,7 +111,7 @@ def set_off(rules: list[dict], changes: list[dict]) -> list[str]:
                    "changes": abs(amount) > rule["more_than"]}[rule["change"]]
             if hit:
                 unit = "ha" if rule["unit"] == "ha" else "% of the area"
-                found.append(f"{describe(rule)}: {row['name']} {amount:+.2f} {unit}")
+                found.append(f"{describe(rule, scheme)}: {row['name']} {amount:+.2f} {unit}")
     return found
 
 
@@ -201,8 +202,9 @@ def check(watched: WatchedArea, now: datetime) -> str:
                 .select_related("composite").order_by("-start").first())
     changes, triggered, change = [], [], None
     if previous is not None and previous.composite is not None:
-        changes = compare(previous.composite.statistics, composite.statistics, watched.area_km2 * 100)
-        triggered = set_off(watched.rules, changes)
+        scheme = card_scheme(watched.model_version.card)
+        changes = compare(previous.composite.statistics, composite.statistics, watched.area_km2 * 100, scheme)
+        triggered = set_off(watched.rules, changes, scheme)
         change, _ = request_change(stored_map("composite", previous.composite.pk, check_access=False),
                                    stored_map("composite", composite.pk, check_access=False), None, watched.owner)
     with transaction.atomic():

@@ -286,3 +286,19 @@ def test_a_worker_trains_a_legend_model_that_maps_in_the_users_classes(alice, bo
             assert "#{:02x}{:02x}{:02x}".format(*table[code][:3]) == expected
         assert set(np.unique(src.read(1))) <= {0, 1, 2, 3}
     assert AreaMap.objects.get(pk=mapped["id"]).requested_by.username == "alice"
+
+    # A change compares maps of the same classes: the legend's map against one of our classes is refused.
+    ours = alice.post("/api/v1/areas/", {**area, "model": "tiny-unet"}, format="json")
+    ours_done = wait_for(lambda: (b := alice.get(ours.json()["url"]).json())["status"] in ("done", "failed") and b,
+                         timeout=180, message="the area mapped by the site's model\n" + celery_worker.log())
+    refused = alice.post("/api/v1/changes/", {"before": {"kind": "area", "id": ours_done["id"]},
+                                              "after": {"kind": "area", "id": mapped["id"]}}, format="json")
+    assert "different classes" in error_of(refused, "after")
+    # A watched area with the legend model speaks of its classes.
+    watch = alice.post("/api/v1/watches/", {**area, "name": "lake", "rules": [
+        {"class": "Water", "change": "loses", "more_than": 1, "unit": "ha"}]}, format="json")
+    assert watch.status_code == 201, watch.content
+    assert watch.json()["rules"][0]["class"] == 1 and watch.json()["rules_in_words"] == ["Water loses more than 1 ha"]
+    refused = alice.post("/api/v1/watches/", {**area, "name": "x", "rules": [
+        {"class": "Forest", "change": "loses", "more_than": 1}]}, format="json")
+    assert "Water, Vegetation, Bare or built" in error_of(refused, "rules")  # the legend's names, not ours
