@@ -84,9 +84,9 @@ export function initLegends({ map, legendsUrl, onModel, isLabelling }) {
     try {
       const { body } = await api(legendsUrl, { method: "POST", body: {
         name: $("legend-name").value, classes: parseClasses($("legend-classes-text").value) } });
-      note(`Legend “${body.name}” made: add labelled samples.`);
       $("legend-create").reset();
-      await load(body.id);
+      await load(body.id);  // chosen first, then said: the upload and labelling controls are for this legend
+      note(`Legend “${body.name}” made: add labelled samples.`);
     } catch (error) {
       note(error.message, "error");
     }

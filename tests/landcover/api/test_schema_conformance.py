@@ -20,7 +20,7 @@ from schemathesis.specs.openapi.checks import (
 from landcover.catalogue.registry import register_model
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-EXAMPLES = 6  # per operation and client: about 32 operations × 2 clients × 6 ≈ 380 requests (8 before the legends)
+EXAMPLES = 4  # per operation and client: about 35 operations × 2 clients × 4 ≈ 280 requests (8 before the legends)
 
 
 @pytest.fixture

@@ -40,8 +40,12 @@ def test_label_train_and_map_with_my_legend(page, live_server, celery_worker, ti
 
     points = tmp_path / "points.csv"
     points.write_text("lon,lat,class\n" + "".join(f"{x},{y},{c}\n" for x, y, c, _ in reference_points(30, 0)))
+    panel.locator("#legend-detail").wait_for()
     panel.get_by_label("Upload labelled samples").set_input_files(str(points))
-    panel.locator("#legend-samples-count").filter(has_text="90 samples on the map").wait_for()
+    page.wait_for_function("document.getElementById('legend-samples-count').textContent.startsWith('90 ')"
+                           " || document.getElementById('legend-note').classList.contains('notice-error')")
+    assert panel.locator("#legend-samples-count").inner_text() == "90 samples on the map.", \
+        panel.locator("#legend-note").inner_text()
 
     # Two more, clicked on the map as water: map clicks are the panel's while labelling.
     page.evaluate("window.hrmarsMap.setView([37.725, -75.605], 14)")
