@@ -353,14 +353,10 @@ def shapefile_features(data: bytes, max_features: int, max_kb: int, points: bool
         geo = shape.__geo_interface__
         if transform is not None:
             geo = _transformed(geo, transform)
-        if shape.shapeType in point_types:
-            features.append(Feature(GEOSGeometry(json.dumps({"type": "Point", "coordinates": geo["coordinates"][:2]}),
-                                                 srid=4326), {k: v if isinstance(v, (int, float, str)) or v is None
-                                                              else str(v) for k, v in record.items()}))
-            continue
-        features.append(Feature(from_geojson(geo, "file"),
-                                {k: v if isinstance(v, (int, float, str)) or v is None else str(v)
-                                 for k, v in record.items()}))
+        properties = {k: v if isinstance(v, (int, float, str)) or v is None else str(v) for k, v in record.items()}
+        geometry = (GEOSGeometry(json.dumps({"type": "Point", "coordinates": geo["coordinates"][:2]}), srid=4326)
+                    if shape.shapeType in point_types else from_geojson(geo, "file"))
+        features.append(Feature(geometry, properties))
     if not features:
         raise InvalidInput("file", "The file holds no polygon.")
     return features
